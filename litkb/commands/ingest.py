@@ -1,0 +1,53 @@
+"""`litkb ingest` and `litkb index`: the commands that write."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .. import render
+from . import open_kb
+
+
+def ingest(
+    ctx: typer.Context,
+    files: list[str] = typer.Argument(..., help="Listing files to read; - reads stdin.", show_default=False),
+    format: str | None = typer.Option(
+        None, "--format", "-f", help="Input format (default: detected from the content): hf-daily, jsonl, csv."
+    ),
+    year: int | None = typer.Option(
+        None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."
+    ),
+) -> None:
+    """Parse listings into YAML records, one per paper. Running it again changes nothing;
+    a newer copy of a listing updates what changed and keeps your tags and notes.
+
+    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt
+    """
+    kb = open_kb(ctx)
+    report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read)
+    for warning in report.warnings:
+        render.warn(warning)
+    render.info(report.summary())
+
+
+def index(
+    ctx: typer.Context,
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and embed every record again."),
+) -> None:
+    """Embed new and changed records into the vector index; remove what is gone from the records.
+
+    Example: litkb index
+    """
+    kb = open_kb(ctx)
+    with render.progress_bar("embedding") as update:
+        report = kb.index(rebuild=rebuild, progress=update)
+    for warning in report.warnings:
+        render.warn(warning)
+    render.info(report.summary())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.command()(index)

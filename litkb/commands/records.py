@@ -1,0 +1,79 @@
+"""`litkb show` and `litkb list`: what is in the knowledge base."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+from .. import render
+from ..models import Paper
+from . import open_kb
+
+
+class SortKey(str, Enum):
+    date = "date"
+    upvotes = "upvotes"
+    year = "year"
+    title = "title"
+    id = "id"
+
+
+def show(
+    ctx: typer.Context,
+    paper: str = typer.Argument(..., help="A paper's id or title (forgiving: case, punctuation, unique prefix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+) -> None:
+    """Show one paper's record in full.
+
+    Example: litkb show "Mirror Speculative Decoding"
+    """
+    record = open_kb(ctx).get(paper)
+    if as_json:
+        render.print_json(record.to_dict())
+    else:
+        render.paper_detail(record)
+
+
+def sort_papers(papers: list[Paper], key: SortKey, reverse: bool = False) -> list[Paper]:
+    """Newest / most upvoted first for date, year and upvotes; A-Z for title and id. Unknown values last."""
+    descending = key in (SortKey.date, SortKey.upvotes, SortKey.year)
+    if reverse:
+        descending = not descending
+
+    def value(p: Paper) -> object:
+        if key is SortKey.date:
+            return p.date or (f"{p.year:04d}" if p.year else None)
+        if key is SortKey.title:
+            return p.title.casefold()
+        return getattr(p, key.value)
+
+    known = [p for p in papers if value(p) is not None]
+    unknown = [p for p in papers if value(p) is None]
+    known.sort(key=lambda p: (value(p), p.id), reverse=descending)
+    return known + unknown
+
+
+def list_papers(
+    ctx: typer.Context,
+    sort: SortKey = typer.Option(SortKey.date, "--sort", "-s", help="Order by this field."),
+    reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the order."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
+    as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON array."),
+) -> None:
+    """List the papers in the knowledge base (newest first by default).
+
+    Example: litkb list --sort upvotes -n 10
+    """
+    papers = open_kb(ctx).papers(require=True)
+    ordered = sort_papers(papers, sort, reverse)
+    shown = ordered[:limit] if limit else ordered
+    if as_json:
+        render.print_json([p.to_dict() for p in shown])
+    else:
+        render.papers_table(shown, len(papers))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(show)
+    app.command("list")(list_papers)

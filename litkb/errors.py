@@ -1,0 +1,45 @@
+"""Errors a user can act on. The CLI prints their message on stderr and exits with their code."""
+
+from __future__ import annotations
+
+
+class LitkbError(Exception):
+    """Base class: the message says what went wrong and what to do about it."""
+
+    exit_code = 1
+
+
+class UsageError(LitkbError):
+    """The command was asked for something it cannot do (bad option value, missing argument)."""
+
+    exit_code = 2
+
+
+class InputError(LitkbError):
+    """An input file could not be read or holds nothing litkb can use."""
+
+
+class RecordError(LitkbError):
+    """A YAML record on disk is not valid."""
+
+
+class NotFoundError(LitkbError):
+    """A paper, file or knowledge base that was named does not exist."""
+
+
+class AmbiguousError(LitkbError):
+    """A title matched several papers."""
+
+
+class IndexMissingError(LitkbError):
+    """The knowledge base has no usable index yet."""
+
+
+class IndexMismatchError(LitkbError):
+    """The index was built with another model or schema."""
+
+
+class KnowledgeBaseBusy(LitkbError):
+    """Another litkb process holds the knowledge base for writing."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later

@@ -1,0 +1,64 @@
+"""Atomic file writes: a temporary file beside the target, flushed, then renamed over it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import LitkbError
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a reader or a crash sees the old file or the new one, never half."""
+    atomic_write_many([(path, text)])
+
+
+def atomic_write_many(items: Iterable[tuple[Path, str]]) -> int:
+    """Write several files atomically, flushing to disk once for the whole batch. Returns how many.
+
+    Every temporary file is written first; only when all are on disk are they renamed into place.
+    A failure (disk full, I/O error) removes the temporary files and leaves every target as it was.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in items:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((Path(tmp), path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        _flush_to_disk([tmp for tmp, _ in staged])
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except OSError as exc:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        target = staged[-1][1] if staged else "file"
+        raise LitkbError(f"cannot write {target}: {exc.strerror or exc}; nothing was changed") from exc
+    for directory in {path.parent for _, path in staged}:
+        _fsync_dir(directory)
+    return len(staged)
+
+
+def _flush_to_disk(paths: list[Path]) -> None:
+    if len(paths) > 8:
+        os.sync()  # one flush for a large batch instead of one per file
+        return
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

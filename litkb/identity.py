@@ -1,0 +1,108 @@
+"""Which record a parsed paper belongs to, and how a new sighting merges into an existing record."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import defaultdict
+
+from .models import Paper, make_id, normalize_title
+
+# Fields an ingest may set from its input; everything else is the record's own or the user's.
+_INPUT_FIELDS = (
+    "external_id", "title", "abstract", "authors", "n_authors", "organization", "date",
+    "date_raw", "year", "upvotes", "urls", "doi", "arxiv_id",
+)  # fmt: skip
+_ARXIV_VERSION = re.compile(r"v\d+$")
+
+
+def _doi_key(doi: str | None) -> str | None:
+    return doi.strip().lower() if doi and doi.strip() else None
+
+
+def _arxiv_key(arxiv_id: str | None) -> str | None:
+    if not arxiv_id or not arxiv_id.strip():
+        return None
+    return _ARXIV_VERSION.sub("", arxiv_id.strip().lower().removeprefix("arxiv:"))
+
+
+def _conflicts(a: Paper, b: Paper) -> bool:
+    """Two papers with the same title are different papers when an id they both have differs."""
+    pairs = (
+        (_doi_key(a.doi), _doi_key(b.doi)),
+        (_arxiv_key(a.arxiv_id), _arxiv_key(b.arxiv_id)),
+        (a.external_id, b.external_id),
+    )
+    return any(x is not None and y is not None and x != y for x, y in pairs)
+
+
+class Catalog:
+    """Lookup tables over the records of a knowledge base: by DOI, by arXiv id, by normalised title."""
+
+    def __init__(self, papers: list[Paper]) -> None:
+        self.by_id: dict[str, Paper] = {}
+        self._doi: dict[str, str] = {}
+        self._arxiv: dict[str, str] = {}
+        self._title: dict[str, list[str]] = defaultdict(list)
+        for paper in papers:
+            self.put(paper)
+
+    def put(self, paper: Paper) -> None:
+        old = self.by_id.get(paper.id)
+        if old is not None and normalize_title(old.title) != normalize_title(paper.title):
+            self._title[normalize_title(old.title)].remove(paper.id)
+        self.by_id[paper.id] = paper
+        if key := _doi_key(paper.doi):
+            self._doi.setdefault(key, paper.id)
+        if key := _arxiv_key(paper.arxiv_id):
+            self._arxiv.setdefault(key, paper.id)
+        ids = self._title[normalize_title(paper.title)]
+        if paper.id not in ids:
+            ids.append(paper.id)
+
+    def match(self, paper: Paper) -> Paper | None:
+        """The existing record that is the same paper, if any: same DOI, same arXiv id, or same title."""
+        for key, table in ((_doi_key(paper.doi), self._doi), (_arxiv_key(paper.arxiv_id), self._arxiv)):
+            if key and key in table:
+                return self.by_id[table[key]]
+        for candidate_id in self._title.get(normalize_title(paper.title), []):
+            candidate = self.by_id[candidate_id]
+            if not _conflicts(candidate, paper):
+                return candidate
+        return None
+
+    def new_id(self, paper: Paper) -> str:
+        """A stable id for a paper with no record yet; salted by its own ids when its title is taken."""
+        paper_id = make_id(paper.title)
+        if paper_id not in self.by_id:
+            return paper_id
+        salt = _doi_key(paper.doi) or _arxiv_key(paper.arxiv_id) or paper.external_id or ""
+        paper_id = make_id(paper.title, salt)
+        counter = 1
+        while paper_id in self.by_id:  # the same title and the same ids: still two rows; keep both
+            counter += 1
+            paper_id = make_id(paper.title, f"{salt}\x00{counter}")
+        return paper_id
+
+
+def merge(existing: Paper, incoming: Paper) -> Paper:
+    """`existing` updated with what `incoming` knows. A value the input lacks never erases one already kept;
+    tags and notes (the user's) are only ever added to."""
+    merged = copy.deepcopy(existing)
+    for name in _INPUT_FIELDS:
+        value = getattr(incoming, name)
+        if value is not None and value != [] and value != {}:
+            setattr(merged, name, copy.deepcopy(value))
+    for tag in incoming.tags:
+        if tag not in merged.tags:
+            merged.tags.append(tag)
+    if not merged.notes and incoming.notes:
+        merged.notes = incoming.notes
+    merged.extra.update(copy.deepcopy(incoming.extra))
+    for source in incoming.sources:
+        same = [i for i, s in enumerate(merged.sources) if (s.file, s.format) == (source.file, source.format)]
+        if same:
+            merged.sources[same[0]] = copy.deepcopy(source)
+        else:
+            merged.sources.append(copy.deepcopy(source))
+    return merged

@@ -1,0 +1,322 @@
+"""The knowledge base: the service layer that the CLI and the Python API both call.
+
+    >>> from litkb import KnowledgeBase
+    >>> kb = KnowledgeBase.open("~/papers-kb")
+    >>> kb.ingest(["data/hf-daily-papers-2025-11-18.txt"])
+    >>> kb.index()
+    >>> kb.search("speculative decoding", k=5)      # list of dicts, the same as `--json`
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypedDict
+
+from . import config as cfg
+from .config import KBConfig
+from .embed import Embedder, get_embedder
+from .errors import AmbiguousError, IndexMissingError, InputError, LitkbError, NotFoundError
+from .fsutil import atomic_write_text
+from .identity import Catalog, merge
+from .index import INDEX_SCHEMA, VectorIndex
+from .lock import write_lock
+from .models import Paper, is_valid_id, normalize_title
+from .parsers import ParseOptions, detect_parser, get_parser, read_input
+from .store import RecordStore
+
+SNIPPET_CHARS = 200
+EMBED_BATCH = 64
+
+Progress = Callable[[int, int], None]
+
+
+class SearchResult(TypedDict):
+    """One hit of `search` or `related`: exactly the object `--json` prints."""
+
+    rank: int
+    id: str
+    external_id: str | None
+    doi: str | None
+    arxiv_id: str | None
+    title: str
+    year: int | None
+    score: float
+    snippet: str
+
+
+@dataclass
+class IngestReport:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"imported {self.imported}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, skipped {self.skipped}"
+        )
+
+
+@dataclass
+class IndexReport:
+    embedded: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    model: str = ""
+    rebuilt: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"embedded {self.embedded}, deleted {self.deleted}, unchanged {self.unchanged} ({self.model})"
+        return f"rebuilt the index: {text}" if self.rebuilt else text
+
+
+def content_hash(model: str, text: str) -> str:
+    """What decides whether a record must be embedded again: the model and the exact text."""
+    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
+
+
+def snippet(text: str | None, limit: int = SNIPPET_CHARS) -> str:
+    """The start of an abstract, cut at a word boundary."""
+    if not text:
+        return ""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+class KnowledgeBase:
+    """A knowledge-base folder: `records/` (the truth), `config.yaml`, and derived `index/` and `.cache/`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = KBConfig.load(root) if root.is_dir() else KBConfig()
+        self.store = RecordStore(root / cfg.RECORDS_DIR, cache_file=root / cfg.CACHE_DIR / "records.json")
+        self.vectors = VectorIndex(root / cfg.INDEX_DIR, self.config.collection)
+        self._embedder: Embedder | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> KnowledgeBase:
+        """The knowledge base at `path` (default: LITKB_HOME, then the documented default folder)."""
+        root = cfg.resolve_home(path)
+        if root.exists() and not root.is_dir():
+            raise InputError(f"{root}: is a file, not a knowledge-base folder")
+        return cls(root)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.config.model)
+        return self._embedder
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _ensure_created(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / cfg.RECORDS_DIR).mkdir(exist_ok=True)
+            if not (self.root / cfg.CONFIG_FILE).exists():
+                atomic_write_text(self.root / cfg.CONFIG_FILE, self.config.dump())
+            if not (self.root / ".gitignore").exists():
+                atomic_write_text(self.root / ".gitignore", cfg.KB_GITIGNORE)
+        except PermissionError as exc:
+            raise LitkbError(
+                f"cannot write to {self.root}: permission denied; choose another folder with --kb"
+            ) from exc
+        except OSError as exc:
+            raise LitkbError(f"cannot create the knowledge base at {self.root}: {exc.strerror or exc}") from exc
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the knowledge base for writing (one process at a time)."""
+        self._ensure_created()
+        with write_lock(self.root / cfg.LOCK_FILE):
+            yield
+
+    def ingest(
+        self,
+        paths: Sequence[str],
+        format: str | None = None,
+        year: int | None = None,
+        stdin: Callable[[], bytes] | None = None,
+    ) -> IngestReport:
+        """Parse input files into records. Every file is read and parsed before anything is written;
+        a file that cannot be read, or holds no paper, stops the ingest with nothing written."""
+        if not paths:
+            raise InputError("no input file given; e.g. `litkb ingest data/hf-daily-papers-2025-11-18.txt`")
+        report = IngestReport()
+        parsed: list[Paper] = []
+        for path in paths:
+            name, text, warnings = read_input(path, stdin)
+            report.warnings.extend(warnings)
+            parser = get_parser(format) if format else detect_parser(text, name)
+            result = parser.parse(text, ParseOptions(source_name=name, year=year))
+            report.warnings.extend(result.warnings)
+            report.skipped += result.skipped
+            if not result.papers:
+                raise InputError(f"{name}: no paper found in this {parser.description} file; nothing was written")
+            parsed.extend(result.papers)
+
+        with self.writing():
+            existing, problems = self.store.load_all()
+            report.warnings.extend(problems)
+            catalog = Catalog(existing)
+            changed: dict[str, Paper] = {}
+            for paper in parsed:
+                match = catalog.match(paper)
+                if match is None:
+                    paper.id = catalog.new_id(paper)
+                    if self.store.exists(paper.id):  # there, but unreadable: never overwrite it
+                        report.warnings.append(
+                            f"{self.store.path_for(paper.id)}: cannot be read, so '{paper.title[:60]}' "
+                            "was not updated; fix or remove that file"
+                        )
+                        report.skipped += 1
+                        continue
+                    catalog.put(paper)
+                    changed[paper.id] = paper
+                    report.imported += 1
+                    continue
+                merged = merge(match, paper)
+                if merged.to_dict() == match.to_dict():
+                    if match.id not in changed:
+                        report.unchanged += 1
+                    continue
+                if match.id not in changed:
+                    report.updated += 1
+                catalog.put(merged)
+                changed[merged.id] = merged
+            self.store.save_many(changed.values())
+        return report
+
+    def index(self, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+        """Embed new and changed records, drop vectors of records that are gone."""
+        papers = self.papers(require=True)
+        model = self.config.model
+        report = IndexReport(model=model)
+        with self.writing():
+            manifest = self.vectors.read_manifest() if not rebuild else None
+            if rebuild or (
+                manifest is not None and (manifest.get("model") != model or manifest.get("schema") != INDEX_SCHEMA)
+            ):
+                self.vectors.drop()
+                report.rebuilt = True
+            want = {p.id: content_hash(model, p.embedded_text()) for p in papers}
+            have = self.vectors.stored_hashes()
+            todo = sorted((p for p in papers if have.get(p.id) != want[p.id]), key=lambda p: len(p.embedded_text()))
+            # A record that is there but unreadable keeps its vector until it is fixed or removed.
+            gone = [vid for vid in have if vid not in want and not self.store.exists(vid)]
+            self.vectors.delete(gone)
+            report.deleted = len(gone)
+            report.unchanged = len(papers) - len(todo)
+            dim = int(manifest["dim"]) if manifest and not todo and "dim" in manifest else None
+            if progress and todo:
+                progress(0, len(todo))
+            for start in range(0, len(todo), EMBED_BATCH):
+                batch = todo[start : start + EMBED_BATCH]
+                vectors = self.embedder.encode([p.embedded_text() for p in batch], batch_size=EMBED_BATCH)
+                dim = int(vectors.shape[1])
+                self.vectors.upsert([p.id for p in batch], vectors, [want[p.id] for p in batch])
+                report.embedded += len(batch)
+                if progress:
+                    progress(report.embedded, len(todo))
+            if dim is None:
+                dim = self.embedder.dim
+            self.vectors.write_manifest(model, dim, len(want))
+        return report
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def papers(self, require: bool = False) -> list[Paper]:
+        """Every record. Records that cannot be read are reported on stderr and left out."""
+        if not self.root.is_dir():
+            if require:
+                raise NotFoundError(
+                    f"no knowledge base at {self.root}; create one with `litkb ingest FILE` "
+                    "(or choose one with --kb or LITKB_HOME)"
+                )
+            return []
+        papers, problems = self.store.load_all()
+        for problem in problems:
+            print(f"Warning: {problem}", file=sys.stderr)
+        if require and not papers:
+            raise NotFoundError(f"the knowledge base at {self.root} is empty; add papers with `litkb ingest FILE`")
+        return papers
+
+    def get(self, ref: str) -> Paper:
+        """A paper by id, DOI, arXiv id, external id, or forgiving title (case, punctuation, a unique prefix)."""
+        ref = ref.strip()
+        if not ref:
+            raise NotFoundError("no paper named: give an id or a title")
+        if is_valid_id(ref) and self.store.exists(ref):
+            return self.store.load(ref)
+        papers = self.papers(require=True)
+        wanted = normalize_title(ref)
+        by_key = [p for p in papers if ref in (p.doi, p.arxiv_id, p.external_id, p.id)]
+        exact = [p for p in papers if normalize_title(p.title) == wanted]
+        prefix = [p for p in papers if wanted and normalize_title(p.title).startswith(wanted)]
+        for found in (by_key, exact, prefix):
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                shown = "; ".join(f"{p.id} ({p.title[:60]})" for p in found[:10])
+                more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+                raise AmbiguousError(f"'{ref}' matches {len(found)} papers: {shown}{more}; give an id")
+        raise NotFoundError(f"no paper matches '{ref}'; see `litkb list` for ids and titles")
+
+    def search(self, query: str, k: int = 10) -> list[SearchResult]:
+        """The `k` papers nearest to `query` by meaning, best first."""
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 10) -> list[list[SearchResult]]:
+        """Answer many queries with one model load and one encoding pass."""
+        self._require_index()
+        if any(not q.strip() for q in queries):
+            raise InputError("empty query: say what to search for")
+        vectors = self.embedder.encode(list(queries), batch_size=EMBED_BATCH)
+        return [self._results(self.vectors.query(vector, k)) for vector in vectors]
+
+    def related(self, ref: str, k: int = 10) -> list[SearchResult]:
+        """The `k` papers nearest to the paper `ref`, itself excluded."""
+        paper = self.get(ref)
+        self._require_index()
+        vector = self.vectors.vector(paper.id)
+        if vector is None:
+            raise IndexMissingError(f"'{paper.title[:60]}' is not in the index yet; run `litkb index`")
+        hits = [hit for hit in self.vectors.query(vector, k + 1) if hit[0] != paper.id]
+        return self._results(hits[:k])
+
+    def _require_index(self) -> None:
+        if not any(self.store.root.glob("*.yaml")):
+            self.papers(require=True)  # says whether the knowledge base is missing or empty
+        self.vectors.check_usable(self.config.model)
+
+    def _results(self, hits: list[tuple[str, float]]) -> list[SearchResult]:
+        results: list[SearchResult] = []
+        for paper_id, score in hits:
+            try:
+                paper = self.store.load(paper_id)
+            except NotFoundError:
+                continue  # removed since the last `litkb index`
+            results.append(
+                SearchResult(
+                    rank=len(results) + 1,
+                    id=paper.id,
+                    external_id=paper.external_id,
+                    doi=paper.doi,
+                    arxiv_id=paper.arxiv_id,
+                    title=paper.title,
+                    year=paper.year,
+                    score=round(score, 4),
+                    snippet=snippet(paper.abstract),
+                )
+            )
+        return results

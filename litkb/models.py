@@ -1,0 +1,282 @@
+"""The paper record: its fields, validation, and the stable id derived from the paper."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date as Date
+from typing import Any
+
+from .errors import RecordError
+
+SCHEMA_VERSION = 1
+
+# Field order of a record as written to YAML. Later schemas add fields; these are never renamed.
+RECORD_FIELDS = (
+    "schema",
+    "id",
+    "external_id",
+    "title",
+    "abstract",
+    "authors",
+    "n_authors",
+    "organization",
+    "date",
+    "date_raw",
+    "year",
+    "upvotes",
+    "urls",
+    "doi",
+    "arxiv_id",
+    "tags",
+    "notes",
+    "sources",
+    "extra",
+)
+
+
+@dataclass
+class Source:
+    """Where a paper was seen: an input file, its format, the listing's date and the paper's position in it."""
+
+    file: str
+    format: str
+    listing_date: str | None = None
+    position: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "format": self.format,
+            "listing_date": self.listing_date,
+            "position": self.position,
+        }
+
+
+@dataclass
+class Paper:
+    """One paper as litkb keeps it. `id` is empty until the store assigns one."""
+
+    title: str
+    id: str = ""
+    external_id: str | None = None
+    abstract: str | None = None
+    authors: list[str] = field(default_factory=list)
+    n_authors: int | None = None
+    organization: dict[str, str] | None = None
+    date: str | None = None
+    date_raw: str | None = None
+    year: int | None = None
+    upvotes: int | None = None
+    urls: list[str] = field(default_factory=list)
+    doi: str | None = None
+    arxiv_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+    sources: list[Source] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as written to YAML, fields in their documented order."""
+        out: dict[str, Any] = {}
+        for name in RECORD_FIELDS:
+            value = getattr(self, name)
+            if name == "sources":
+                value = [s.to_dict() for s in value]
+            elif isinstance(value, list):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "record") -> Paper:
+        """Build a paper from loaded YAML, checking every field's type; `where` names it in errors."""
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: expected a mapping of fields, found {type(data).__name__}")
+        unknown = set(data) - set(RECORD_FIELDS)
+        if unknown:
+            raise RecordError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        v = _Validator(data, where)
+        title = v.text("title", required=True)
+        assert title is not None
+        return cls(
+            schema=v.integer("schema") or SCHEMA_VERSION,
+            id=v.text("id") or "",
+            external_id=v.text("external_id"),
+            title=title,
+            abstract=v.text("abstract"),
+            authors=v.text_list("authors"),
+            n_authors=v.integer("n_authors"),
+            organization=v.organization(),
+            date=v.iso_date("date"),
+            date_raw=v.text("date_raw"),
+            year=v.integer("year"),
+            upvotes=v.integer("upvotes"),
+            urls=v.text_list("urls"),
+            doi=v.text("doi"),
+            arxiv_id=v.text("arxiv_id"),
+            tags=v.text_list("tags"),
+            notes=v.text("notes"),
+            sources=v.sources(),
+            extra=v.mapping("extra"),
+        )
+
+    def embedded_text(self) -> str:
+        """The text the embedder reads: title, then abstract."""
+        if self.abstract:
+            return f"{self.title}\n\n{self.abstract}"
+        return self.title
+
+
+class _Validator:
+    """Reads fields from a loaded mapping, turning scalars YAML guessed wrong back into what the field holds."""
+
+    def __init__(self, data: dict[str, Any], where: str) -> None:
+        self.data = data
+        self.where = where
+
+    def fail(self, name: str, expected: str) -> RecordError:
+        value = self.data.get(name)
+        return RecordError(f"{self.where}: field '{name}' should be {expected}, found {value!r}")
+
+    def text(self, name: str, required: bool = False) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                raise RecordError(f"{self.where}: field '{name}' is missing")
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return str(value)
+        if isinstance(value, Date):
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise self.fail(name, "text")
+        if required and not value.strip():
+            raise RecordError(f"{self.where}: field '{name}' is empty")
+        return value
+
+    def integer(self, name: str) -> int | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return int(value)
+            raise self.fail(name, "a whole number")
+        return value
+
+    def iso_date(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, Date):
+            return value.isoformat()
+        if isinstance(value, str) and parse_iso_date(value) is not None:
+            return value
+        raise self.fail(name, "a date as YYYY-MM-DD")
+
+    def text_list(self, name: str) -> list[str]:
+        value = self.data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(name, "a list")
+        out = []
+        for item in value:
+            if isinstance(item, (dict, list)) or item is None:
+                raise self.fail(name, "a list of text")
+            out.append(str(item))
+        return out
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(name, "a mapping")
+        return {str(k): v for k, v in value.items()}
+
+    def organization(self) -> dict[str, str] | None:
+        value = self.data.get("organization")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return {"handle": value, "name": value}
+        if not isinstance(value, dict) or not value.get("name"):
+            raise self.fail("organization", "a mapping with 'handle' and 'name'")
+        return {"handle": str(value.get("handle") or value["name"]), "name": str(value["name"])}
+
+    def sources(self) -> list[Source]:
+        value = self.data.get("sources")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail("sources", "a list")
+        out = []
+        for item in value:
+            if not isinstance(item, dict) or not item.get("file") or not item.get("format"):
+                raise self.fail("sources", "a list of mappings with 'file' and 'format'")
+            sub = _Validator(item, f"{self.where}: sources")
+            out.append(
+                Source(
+                    file=str(item["file"]),
+                    format=str(item["format"]),
+                    listing_date=sub.iso_date("listing_date"),
+                    position=sub.integer("position"),
+                )
+            )
+        return out
+
+
+def parse_iso_date(text: str) -> Date | None:
+    """`YYYY-MM-DD` as a date, or None when it is not one."""
+    try:
+        return Date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_LATEX_BRACES = re.compile(r"[{}]")
+
+
+def normalize_title(title: str) -> str:
+    """A title reduced to what identifies it: Unicode-normalised, case-folded, punctuation and braces gone."""
+    text = unicodedata.normalize("NFKC", title)
+    text = _LATEX_BRACES.sub("", text).casefold()
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def make_id(title: str, salt: str = "") -> str:
+    """litkb's id for a paper: a readable slug of the title plus a hash of its normalised form.
+
+    The same title gives the same id on every machine; the result is always a safe file name
+    (`[a-z0-9-]`, at most 60 characters). `salt` separates two different papers that share a title.
+    """
+    norm = normalize_title(title)
+    digest = hashlib.sha256(f"{norm}\x00{salt}".encode()).hexdigest()[:10]
+    ascii_words = unicodedata.normalize("NFKD", norm).encode("ascii", "ignore").decode().split()
+    slug = ""
+    for word in ascii_words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > 48:
+            break
+        slug = candidate
+    if not slug:
+        slug = (ascii_words[0][:48] if ascii_words else "") or "paper"
+    return f"{slug}-{digest}"
+
+
+def is_valid_id(text: str) -> bool:
+    """Whether `text` has the shape of a litkb id (so it can name a file without escaping anything)."""
+    return bool(_ID_SHAPE.fullmatch(text))
+
+
+_ID_SHAPE = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")

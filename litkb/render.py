@@ -1,0 +1,146 @@
+"""Output: Rich tables for people, JSON for pipes. Data goes to stdout, messages and progress to stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .kb import SearchResult
+from .models import Paper
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any, lines: bool = False) -> None:
+    """JSON on stdout, never wrapped or coloured; `lines` prints one compact object per line."""
+    if lines:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/yellow] {escape(message)}")
+
+
+def info(message: str) -> None:
+    err.print(escape(message))
+
+
+def results_table(results: Sequence[SearchResult], heading: str) -> None:
+    if not results:
+        info("No results.")
+        return
+    table = Table(title=escape(heading), show_lines=True, title_justify="left")
+    table.add_column("#", justify="right", style="bold")
+    table.add_column("title", style="cyan", ratio=2)
+    table.add_column("year", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("snippet", ratio=3, style="dim")
+    for hit in results:
+        table.add_row(
+            str(hit["rank"]),
+            escape(hit["title"]),
+            str(hit["year"] or ""),
+            f"{hit['score']:.3f}",
+            escape(hit["snippet"]),
+        )
+    out.print(table)
+
+
+def papers_table(papers: Sequence[Paper], total: int) -> None:
+    table = Table(title=f"{len(papers)} of {total} papers", title_justify="left")
+    table.add_column("title", style="cyan", ratio=3, min_width=24)
+    table.add_column("date", no_wrap=True)
+    table.add_column("upvotes", justify="right")
+    table.add_column("authors", ratio=1)
+    table.add_column("id", style="dim", ratio=2, overflow="fold")
+    for paper in papers:
+        table.add_row(
+            escape(paper.title),
+            paper.date or (str(paper.year) if paper.year else ""),
+            "" if paper.upvotes is None else str(paper.upvotes),
+            authors_text(paper),
+            paper.id,
+        )
+    out.print(table)
+
+
+def authors_text(paper: Paper) -> str:
+    if paper.authors:
+        return escape(", ".join(paper.authors))
+    if paper.organization:
+        return escape(paper.organization["name"])
+    if paper.n_authors is not None:
+        return f"{paper.n_authors} author{'s' if paper.n_authors != 1 else ''}"
+    return ""
+
+
+def paper_detail(paper: Paper) -> None:
+    out.print(f"[bold cyan]{escape(paper.title)}[/bold cyan]")
+    rows = [
+        ("id", paper.id),
+        ("external id", paper.external_id),
+        ("authors", authors_text(paper) or None),
+        ("date", paper.date or (str(paper.year) if paper.year else None)),
+        ("date as written", paper.date_raw),
+        ("upvotes", None if paper.upvotes is None else str(paper.upvotes)),
+        ("doi", paper.doi),
+        ("arxiv", paper.arxiv_id),
+        ("urls", ", ".join(paper.urls) or None),
+        ("tags", ", ".join(paper.tags) or None),
+        ("sources", "; ".join(f"{s.file} ({s.format}, #{s.position})" for s in paper.sources) or None),
+    ]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in rows:
+        if value:
+            grid.add_row(label, value if label == "authors" else escape(value))
+    for key, value in paper.extra.items():
+        grid.add_row(escape(str(key)), escape(str(value)))
+    out.print(grid)
+    if paper.abstract:
+        out.print()
+        out.print(escape(paper.abstract))
+    if paper.notes:
+        out.print()
+        out.print("[bold]notes[/bold]")
+        out.print(escape(paper.notes))
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Any]:
+    """A progress bar on stderr, shown from the first `update(done, total)` with work to do."""
+    bar: Progress | None = None
+    task: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar, task
+        if bar is None:
+            if total <= 0:
+                return
+            bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+            )
+            bar.start()
+            task = bar.add_task(description, total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()
