@@ -77,7 +77,7 @@ def main(
 ) -> None:
     """litkb: from a pasted listing of papers to a searchable knowledge base.
 
-    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt && litkb index && litkb search "speculative decoding"
+    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt && litkb index && litkb search "rag"
     """
     ctx.obj = AppState(kb_path=kb, debug=debug)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .errors import LitkbError
+from .errors import LitkbError, first_line
 
 ENV_HOME = "LITKB_HOME"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -54,7 +54,7 @@ class KBConfig:
         try:
             data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise LitkbError(f"{path}: cannot read the configuration: {_first_line(exc)}") from exc
+            raise LitkbError(f"{path}: cannot read the configuration: {first_line(exc)}") from exc
         if not isinstance(data, dict):
             raise LitkbError(f"{path}: expected a mapping such as 'model: {DEFAULT_MODEL}'")
         known = {"model", "collection"}
@@ -71,7 +71,3 @@ class KBConfig:
 
     def dump(self) -> str:
         return yaml.safe_dump({"model": self.model, "collection": self.collection}, sort_keys=False)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -15,10 +15,11 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import LitkbError
+from .errors import LitkbError, first_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,7 +56,7 @@ class HashEmbedder:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = re.findall(r"\w+", text.lower())
-            for token in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+            for token in words + [f"{a} {b}" for a, b in pairwise(words)]:
                 digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
                 bucket = int.from_bytes(digest[:4], "little") % self._dim
                 out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
@@ -88,10 +89,9 @@ class SentenceTransformerEmbedder:
                 hf_logging.disable_progress_bar()
 
                 self._model = SentenceTransformer(self.location, device=self.device)
-            except Exception as exc:  # noqa: BLE001 - any load failure is the same message to a user
+            except Exception as exc:
                 raise LitkbError(
-                    f"cannot load the embedding model '{self.name}' from {self.location}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                    f"cannot load the embedding model '{self.name}' from {self.location}: {first_line(exc)}"
                 ) from exc
         return self._model
 

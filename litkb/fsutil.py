@@ -25,8 +25,8 @@ def atomic_write_many(items: Iterable[tuple[Path, str]]) -> int:
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in items:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((Path(tmp), path))
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((Path(tmp_name), path))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
         _flush_to_disk([tmp for tmp, _ in staged])

@@ -7,12 +7,13 @@ embeds only what changed. A manifest beside it records the model, its dimension 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexMismatchError, IndexMissingError, LitkbError
+from .errors import IndexMismatchError, IndexMissingError, LitkbError, first_line
 from .fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -46,8 +47,7 @@ class VectorIndex:
             return None
         except (OSError, ValueError) as exc:
             raise LitkbError(
-                f"{self.manifest_path}: the index manifest is damaged ({exc}); "
-                "run `litkb index --rebuild`"
+                f"{self.manifest_path}: the index manifest is damaged ({exc}); run `litkb index --rebuild`"
             ) from exc
         return data if isinstance(data, dict) else None
 
@@ -56,7 +56,7 @@ class VectorIndex:
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
 
     def check_usable(self, model: str) -> dict[str, Any]:
-        """The manifest of an index that can answer queries for `model`; otherwise an error saying what to do."""
+        """The manifest of an index that can answer queries for `model`; else an error saying what to do."""
         manifest = self.read_manifest()
         if manifest is None or not (self.directory / CHROMA_DIR).is_dir():
             raise IndexMissingError("the knowledge base has no index yet; run `litkb index`")
@@ -95,15 +95,12 @@ class VectorIndex:
                     configuration={"hnsw": {"space": "cosine"}},
                 )
             else:
-                self._collection = self._client.get_collection(
-                    self.collection_name, embedding_function=None
-                )
+                self._collection = self._client.get_collection(self.collection_name, embedding_function=None)
         except LitkbError:
             raise
-        except Exception as exc:  # noqa: BLE001 - chromadb raises many types for a damaged store
+        except Exception as exc:
             raise LitkbError(
-                f"cannot open the index in {self.directory}: {str(exc).splitlines()[0] if str(exc) else exc!r}; "
-                "run `litkb index --rebuild`"
+                f"cannot open the index in {self.directory}: {first_line(exc)}; run `litkb index --rebuild`"
             ) from exc
         return self._collection
 
@@ -113,10 +110,8 @@ class VectorIndex:
         if not (self.directory / CHROMA_DIR).is_dir():
             return
         self._open(create=True)
-        try:
+        with contextlib.suppress(Exception):  # already gone is fine
             self._client.delete_collection(self.collection_name)
-        except Exception:  # noqa: BLE001, S110 - already gone is fine
-            pass
         self._collection = None
 
     def stored_hashes(self) -> dict[str, str]:
@@ -174,9 +169,7 @@ class VectorIndex:
         total = collection.count()
         if total == 0 or k <= 0:
             return []
-        found = collection.query(
-            query_embeddings=[vector], n_results=min(k, total), include=["distances"]
-        )
+        found = collection.query(query_embeddings=[vector], n_results=min(k, total), include=["distances"])
         ids = found["ids"][0]
         distances = found["distances"][0] if found.get("distances") else [1.0] * len(ids)
         return [(vid, 1.0 - float(d)) for vid, d in zip(ids, distances, strict=False)]

@@ -1,10 +1,10 @@
 """The knowledge base: the service layer that the CLI and the Python API both call.
 
-    >>> from litkb import KnowledgeBase
-    >>> kb = KnowledgeBase.open("~/papers-kb")
-    >>> kb.ingest(["data/hf-daily-papers-2025-11-18.txt"])
-    >>> kb.index()
-    >>> kb.search("speculative decoding", k=5)      # list of dicts, the same as `--json`
+>>> from litkb import KnowledgeBase
+>>> kb = KnowledgeBase.open("~/papers-kb")
+>>> kb.ingest(["data/hf-daily-papers-2025-11-18.txt"])
+>>> kb.index()
+>>> kb.search("speculative decoding", k=5)      # list of dicts, the same as `--json`
 """
 
 from __future__ import annotations
@@ -132,7 +132,9 @@ class KnowledgeBase:
                 f"cannot write to {self.root}: permission denied; choose another folder with --kb"
             ) from exc
         except OSError as exc:
-            raise LitkbError(f"cannot create the knowledge base at {self.root}: {exc.strerror or exc}") from exc
+            raise LitkbError(
+                f"cannot create the knowledge base at {self.root}: {exc.strerror or exc}"
+            ) from exc
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -162,7 +164,9 @@ class KnowledgeBase:
             report.warnings.extend(result.warnings)
             report.skipped += result.skipped
             if not result.papers:
-                raise InputError(f"{name}: no paper found in this {parser.description} file; nothing was written")
+                raise InputError(
+                    f"{name}: no paper found in this {parser.description} file; nothing was written"
+                )
             parsed.extend(result.papers)
 
         with self.writing():
@@ -205,13 +209,16 @@ class KnowledgeBase:
         with self.writing():
             manifest = self.vectors.read_manifest() if not rebuild else None
             if rebuild or (
-                manifest is not None and (manifest.get("model") != model or manifest.get("schema") != INDEX_SCHEMA)
+                manifest is not None
+                and (manifest.get("model") != model or manifest.get("schema") != INDEX_SCHEMA)
             ):
                 self.vectors.drop()
                 report.rebuilt = True
             want = {p.id: content_hash(model, p.embedded_text()) for p in papers}
             have = self.vectors.stored_hashes()
-            todo = sorted((p for p in papers if have.get(p.id) != want[p.id]), key=lambda p: len(p.embedded_text()))
+            todo = sorted(
+                (p for p in papers if have.get(p.id) != want[p.id]), key=lambda p: len(p.embedded_text())
+            )
             # A record that is there but unreadable keeps its vector until it is fixed or removed.
             gone = [vid for vid in have if vid not in want and not self.store.exists(vid)]
             self.vectors.delete(gone)
@@ -248,11 +255,13 @@ class KnowledgeBase:
         for problem in problems:
             print(f"Warning: {problem}", file=sys.stderr)
         if require and not papers:
-            raise NotFoundError(f"the knowledge base at {self.root} is empty; add papers with `litkb ingest FILE`")
+            raise NotFoundError(
+                f"the knowledge base at {self.root} is empty; add papers with `litkb ingest FILE`"
+            )
         return papers
 
     def get(self, ref: str) -> Paper:
-        """A paper by id, DOI, arXiv id, external id, or forgiving title (case, punctuation, a unique prefix)."""
+        """A paper by id, DOI, arXiv id, external id, or forgiving title (case, punctuation, prefix)."""
         ref = ref.strip()
         if not ref:
             raise NotFoundError("no paper named: give an id or a title")

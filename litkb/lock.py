@@ -24,7 +24,9 @@ def write_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise LitkbError(f"cannot open {path} for writing: {exc.strerror}; check the folder's permissions") from exc
+        raise LitkbError(
+            f"cannot open {path} for writing: {exc.strerror}; check the folder's permissions"
+        ) from exc
     try:
         deadline = time.monotonic() + limit
         while True:

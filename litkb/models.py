@@ -39,7 +39,7 @@ RECORD_FIELDS = (
 
 @dataclass
 class Source:
-    """Where a paper was seen: an input file, its format, the listing's date and the paper's position in it."""
+    """Where a paper was seen: an input file, its format, the listing's date, the paper's position in it."""
 
     file: str
     format: str
@@ -134,7 +134,7 @@ class Paper:
 
 
 class _Validator:
-    """Reads fields from a loaded mapping, turning scalars YAML guessed wrong back into what the field holds."""
+    """Reads fields from loaded YAML, turning scalars it guessed wrong back into what the field holds."""
 
     def __init__(self, data: dict[str, Any], where: str) -> None:
         self.data = data

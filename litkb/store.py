@@ -22,7 +22,7 @@ _CACHE_VERSION = 1
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class RecordLoader(_BaseLoader):  # type: ignore[misc]
+class RecordLoader(_BaseLoader):
     """A safe loader that reads `yes`, `no`, `on`, `off` as text (YAML 1.2), so a title `no` stays "no"."""
 
 
@@ -50,15 +50,13 @@ _RecordDumper.add_representer(str, _represent_str)
 
 def dump_record(paper: Paper) -> str:
     """The YAML text of a record."""
-    return yaml.dump(
-        paper.to_dict(), Dumper=_RecordDumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    return yaml.dump(paper.to_dict(), Dumper=_RecordDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def parse_record(text: str, where: str) -> Paper:
     """Parse and validate one record's YAML text; `where` names it in errors."""
     try:
-        data = yaml.load(text, Loader=RecordLoader)  # noqa: S506 - RecordLoader is a SafeLoader
+        data = yaml.load(text, Loader=RecordLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise RecordError(f"{where}:{line}: invalid YAML: {exc.problem}") from exc

@@ -52,7 +52,9 @@ def test_seed_golden_every_paper(seed) -> None:
         }
         for p in seed.papers
     ]
-    check_golden(GOLDEN / "hf-daily-papers-2025-11-18.json", json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    check_golden(
+        GOLDEN / "hf-daily-papers-2025-11-18.json", json.dumps(summary, indent=1, ensure_ascii=False) + "\n"
+    )
 
 
 def test_seed_golden_full_records(seed) -> None:
@@ -104,7 +106,8 @@ HEADER = "Daily Papers\n\nbyAK and the research community\n\nNov 18\n\n"
 def test_crlf_blank_lines_trailing_spaces_one_author_paragraphs() -> None:
     text = (
         HEADER
-        + "First Paper   \n\n\n\nPara one\nstill one.   \n\nPara   two.\n\n\n  • 1 author  \n·\nSep 23 7  \n\n\n"
+        + "First Paper   \n\n\n\nPara one\nstill one.   \n\nPara   two.\n\n\n"
+        + "  • 1 author  \n·\nSep 23 7  \n\n\n"
         + "Second Paper\n\nAbstract.\n\n  • 2 authors\n·\nMar 3, 2021\n"
     ).replace("\n", "\r\n")
     result = parse_text(text)

@@ -14,7 +14,10 @@ def ingest(
     ctx: typer.Context,
     files: list[str] = typer.Argument(..., help="Listing files to read; - reads stdin.", show_default=False),
     format: str | None = typer.Option(
-        None, "--format", "-f", help="Input format (default: detected from the content): hf-daily, jsonl, csv."
+        None,
+        "--format",
+        "-f",
+        help="Input format (default: detected from the content): hf-daily, jsonl, csv.",
     ),
     year: int | None = typer.Option(
         None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -11,17 +11,19 @@ from ..models import Paper
 from . import open_kb
 
 
-class SortKey(str, Enum):
-    date = "date"
-    upvotes = "upvotes"
-    year = "year"
-    title = "title"
-    id = "id"
+class SortKey(StrEnum):
+    DATE = "date"
+    UPVOTES = "upvotes"
+    YEAR = "year"
+    TITLE = "title"
+    ID = "id"
 
 
 def show(
     ctx: typer.Context,
-    paper: str = typer.Argument(..., help="A paper's id or title (forgiving: case, punctuation, unique prefix)."),
+    paper: str = typer.Argument(
+        ..., help="A paper's id or title (forgiving: case, punctuation, unique prefix)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
 ) -> None:
     """Show one paper's record in full.
@@ -37,14 +39,14 @@ def show(
 
 def sort_papers(papers: list[Paper], key: SortKey, reverse: bool = False) -> list[Paper]:
     """Newest / most upvoted first for date, year and upvotes; A-Z for title and id. Unknown values last."""
-    descending = key in (SortKey.date, SortKey.upvotes, SortKey.year)
+    descending = key in (SortKey.DATE, SortKey.UPVOTES, SortKey.YEAR)
     if reverse:
         descending = not descending
 
     def value(p: Paper) -> object:
-        if key is SortKey.date:
+        if key is SortKey.DATE:
             return p.date or (f"{p.year:04d}" if p.year else None)
-        if key is SortKey.title:
+        if key is SortKey.TITLE:
             return p.title.casefold()
         return getattr(p, key.value)
 
@@ -56,7 +58,7 @@ def sort_papers(papers: list[Paper], key: SortKey, reverse: bool = False) -> lis
 
 def list_papers(
     ctx: typer.Context,
-    sort: SortKey = typer.Option(SortKey.date, "--sort", "-s", help="Order by this field."),
+    sort: SortKey = typer.Option(SortKey.DATE, "--sort", "-s", help="Order by this field."),
     reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the order."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON array."),

@@ -40,7 +40,7 @@ def search(
             render.print_json({"query_id": query_id, "results": results}, lines=True)
         return
     if not query:
-        raise typer.BadParameter("say what to search for, e.g. litkb search \"speculative decoding\"")
+        raise typer.BadParameter('say what to search for, e.g. litkb search "speculative decoding"')
     results = kb.search(query, k=k)
     if as_json:
         render.print_json(results)
@@ -50,7 +50,9 @@ def search(
 
 def related(
     ctx: typer.Context,
-    paper: str = typer.Argument(..., help="A paper's id or title (case and punctuation do not matter; a unique prefix will do)."),
+    paper: str = typer.Argument(
+        ..., help="A paper's id or title (case and punctuation do not matter; a unique prefix will do)."
+    ),
     k: int = K_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:

@@ -72,7 +72,7 @@ def detect_parser(text: str, filename: str) -> Parser:
 
 
 def decode_input(data: bytes, filename: str) -> tuple[str, list[str]]:
-    """Bytes to text: UTF-8 (with or without BOM) or UTF-16 with a BOM; Latin-1 as a last resort, with a warning."""
+    """Bytes to text: UTF-8 (BOM or not), UTF-16 with a BOM; else Latin-1, with a warning."""
     if not data.strip():
         raise InputError(f"{filename}: the file is empty")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

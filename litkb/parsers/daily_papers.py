@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 
 from ..models import Paper, Source
-from . import ParseOptions, ParseResult, Parser, register
+from . import ParseOptions, Parser, ParseResult, register
 
 FORMAT = "hf-daily"
 SEPARATOR = "·"
@@ -77,20 +77,20 @@ def _full_month(word: str, month: int) -> bool:
     return word.lower().rstrip(".") in (names[month - 1], "sept")
 
 
+def _unmatched_close(url: str) -> bool:
+    """A closing bracket at the end with no opening one in the URL belongs to the sentence."""
+    pairs = {")": "(", "]": "["}
+    last = url[-1]
+    return last in pairs and url.count(pairs[last]) < url.count(last)
+
+
 def extract_urls(text: str) -> list[str]:
     """Links in the text, without a sentence's closing punctuation or an unmatched closing bracket."""
     urls: list[str] = []
     for match in _URL.finditer(text):
         url = match.group(0)
-        while url:
-            if url[-1] in _URL_TRAILING:
-                url = url[:-1]
-            elif url[-1] == ")" and url.count("(") < url.count(")"):
-                url = url[:-1]
-            elif url[-1] == "]" and url.count("[") < url.count("]"):
-                url = url[:-1]
-            else:
-                break
+        while url and (url[-1] in _URL_TRAILING or _unmatched_close(url)):
+            url = url[:-1]
         if url and url not in urls:
             urls.append(url)
     return urls

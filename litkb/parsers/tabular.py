@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..models import Paper, Source, parse_iso_date
-from . import ParseOptions, ParseResult, Parser, register
+from . import ParseOptions, Parser, ParseResult, register
 
 _AND = re.compile(r"\s+and\s+")
 _YEAR = re.compile(r"^\s*(\d{4})")
@@ -58,9 +58,7 @@ def parse_jsonl(text: str, options: ParseOptions) -> ParseResult:
     return result
 
 
-def _json_rows(
-    text: str, options: ParseOptions, result: ParseResult
-) -> Iterator[tuple[int, Any]]:
+def _json_rows(text: str, options: ParseOptions, result: ParseResult) -> Iterator[tuple[int, Any]]:
     name = options.source_name
     if _first_char(text) == "[":
         try:

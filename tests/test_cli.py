@@ -1,0 +1,267 @@
+"""Every command through the CLI, with the fast hashing embedder, including the error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from litkb.cli import app
+from tests.conftest import make_kb_dir
+
+
+def run(runner: CliRunner, kb: Path | None, *args: str, input: str | None = None):
+    prefix = ["--kb", str(kb)] if kb is not None else []
+    return runner.invoke(app, [*prefix, *args], input=input)
+
+
+@pytest.fixture
+def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
+    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
+    result = run(runner, kb_dir, "index")
+    assert result.exit_code == 0, result.output
+    return kb_dir
+
+
+def test_help_lists_every_command_and_each_has_help(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ["ingest", "index", "search", "related", "show", "list"]:
+        assert command in result.stdout
+        sub = runner.invoke(app, [command, "--help"])
+        assert sub.exit_code == 0 and "Example: litkb" in sub.stdout, command
+
+
+def test_ingest_is_idempotent_and_summarises(runner: CliRunner, kb_dir: Path, seed_path: Path) -> None:
+    first = run(runner, kb_dir, "ingest", str(seed_path))
+    assert first.exit_code == 0
+    assert "imported 69, updated 0, unchanged 0, skipped 0" in first.stderr
+    files = sorted((kb_dir / "records").glob("*.yaml"))
+    snapshot = {p: p.read_bytes() for p in files}
+    again = run(runner, kb_dir, "ingest", str(seed_path))
+    assert "imported 0, updated 0, unchanged 69, skipped 0" in again.stderr
+    assert {p: p.read_bytes() for p in sorted((kb_dir / "records").glob("*.yaml"))} == snapshot
+    gitignore = (kb_dir / ".gitignore").read_text()
+    assert "/index/" in gitignore and "/.cache/" in gitignore
+
+
+def test_newer_listing_updates_upvotes_and_keeps_hand_edits(
+    runner: CliRunner, kb_dir: Path, seed_path: Path, tmp_path: Path
+) -> None:
+    run(runner, kb_dir, "ingest", str(seed_path))
+    record = next((kb_dir / "records").glob("hydra-*.yaml"))
+    record.write_text(
+        record.read_text().replace("tags: []", "tags:\n- to-read").replace("notes: null", "notes: good")
+    )
+    newer = tmp_path / "newer.txt"
+    newer.write_text(seed_path.read_text().replace("Feb 7, 2024 2", "Feb 7, 2024 40"))
+    result = run(runner, kb_dir, "ingest", str(newer))
+    assert "imported 0, updated 69, unchanged 0" in result.stderr  # every paper gains a second source
+    shown = json.loads(run(runner, kb_dir, "show", "Hydra", "--json").stdout)
+    assert shown["upvotes"] == 40 and shown["tags"] == ["to-read"] and shown["notes"] == "good"
+    assert [s["file"] for s in shown["sources"]] == [seed_path.name, "newer.txt"]
+
+
+def test_ingest_errors(runner: CliRunner, kb_dir: Path, tmp_path: Path) -> None:
+    missing = run(runner, kb_dir, "ingest", str(tmp_path / "nope.txt"))
+    assert missing.exit_code != 0 and "nope.txt: no such file" in missing.stderr
+    assert "Traceback" not in missing.output
+    empty = tmp_path / "empty.txt"
+    empty.write_text("Daily Papers\n\nNov 18\n")
+    result = run(runner, kb_dir, "ingest", str(empty))
+    assert result.exit_code != 0 and "no paper found" in result.stderr
+    assert not list((kb_dir / "records").glob("*.yaml"))
+    unknown = run(runner, kb_dir, "ingest", "--format", "nope", str(empty))
+    assert unknown.exit_code != 0 and "known formats: csv, hf-daily, jsonl" in unknown.stderr
+    binary = tmp_path / "b.bin"
+    binary.write_bytes(b"\x00\x01\xff\xfe\x00" * 100)
+    assert "binary" in run(runner, kb_dir, "ingest", str(binary)).stderr
+
+
+def test_ingest_stdin_and_jsonl_warnings(runner: CliRunner, kb_dir: Path) -> None:
+    lines = '{"id": "1", "title": "Stdin Paper", "abstract": "x"}\n{"abstract": "no title"}\n'
+    result = run(runner, kb_dir, "ingest", "-", input=lines)
+    assert result.exit_code == 0, result.output
+    assert "<stdin>:2: skipped a row without a title" in result.stderr
+    assert "imported 1, updated 0, unchanged 0, skipped 1" in result.stderr
+
+
+def test_unwritable_knowledge_base(
+    runner: CliRunner, tmp_path: Path, seed_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    if os.geteuid() == 0:  # root ignores permission bits: make the denial happen as it would for a user
+        real_mkdir = os.mkdir
+
+        def denied(path: object, *args: object, **kwargs: object) -> None:
+            if str(path).startswith(str(locked)):
+                raise PermissionError(13, "Permission denied", str(path))
+            real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "mkdir", denied)
+    result = run(runner, locked / "kb", "ingest", str(seed_path))
+    assert result.exit_code != 0 and "permission denied" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_file_where_the_knowledge_base_should_be(
+    runner: CliRunner, tmp_path: Path, seed_path: Path
+) -> None:
+    blocker = tmp_path / "kbfile"
+    blocker.write_text("x")
+    result = run(runner, blocker, "ingest", str(seed_path))
+    assert result.exit_code != 0 and "is a file, not a knowledge-base folder" in result.stderr
+
+
+def test_search_json_shape(runner: CliRunner, loaded: Path) -> None:
+    result = run(runner, loaded, "search", "speculative decoding draft heads", "-k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert set(hits[0]) == {
+        "rank",
+        "id",
+        "external_id",
+        "doi",
+        "arxiv_id",
+        "title",
+        "year",
+        "score",
+        "snippet",
+    }
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    assert isinstance(hits[0]["year"], int) and hits[0]["external_id"] is None
+    assert any("Speculative" in h["title"] or "Medusa" in h["title"] for h in hits)
+
+
+def test_search_table(runner: CliRunner, loaded: Path) -> None:
+    result = run(runner, loaded, "search", "model editing", "-k", "2")
+    assert result.exit_code == 0 and "Search: model editing" in result.stdout
+
+
+def test_search_queries_file(runner: CliRunner, loaded: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "q.txt"
+    plain.write_text("continual learning\n\nmodel editing\n")
+    result = run(runner, loaded, "search", "--queries", str(plain), "-k", "2")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query_id"] for line in lines] == [1, 3]
+    assert all(len(line["results"]) == 2 for line in lines)
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_text('{"_id": "q9", "text": "hopfield"}\n{"id": 4, "text": "rag"}\n')
+    result = run(runner, loaded, "search", "--queries", str(jsonl), "-k", "1")
+    assert [json.loads(line)["query_id"] for line in result.stdout.splitlines()] == ["q9", 4]
+
+
+def test_related_excludes_itself_and_matches_titles_forgivingly(runner: CliRunner, loaded: Path) -> None:
+    result = run(runner, loaded, "related", "hopfield networks IS all you need!", "--json", "-k", "5")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert len(hits) == 5 and all(not h["title"].startswith("Hopfield") for h in hits)
+    by_prefix = run(runner, loaded, "related", "Hopfield Net", "--json")
+    assert by_prefix.exit_code == 0 and len(json.loads(by_prefix.stdout)) == 10
+
+
+def test_related_ambiguous_and_unknown(runner: CliRunner, loaded: Path) -> None:
+    ambiguous = run(runner, loaded, "related", "a")
+    assert ambiguous.exit_code != 0 and "matches" in ambiguous.stderr and "give an id" in ambiguous.stderr
+    unknown = run(runner, loaded, "related", "No Such Paper Anywhere")
+    assert unknown.exit_code != 0 and "no paper matches 'No Such Paper Anywhere'" in unknown.stderr
+
+
+def test_show_and_list(runner: CliRunner, loaded: Path) -> None:
+    shown = run(runner, loaded, "show", "mirror speculative decoding")
+    assert shown.exit_code == 0 and "Apple" in shown.stdout and "2025-10-15" in shown.stdout
+    by_id = json.loads(run(runner, loaded, "show", "--json", json.loads(shown_id(runner, loaded))).stdout)
+    assert by_id["title"].startswith("Mirror Speculative Decoding")
+    listed = json.loads(run(runner, loaded, "list", "--sort", "upvotes", "--json", "-n", "3").stdout)
+    assert [p["upvotes"] for p in listed] == [4, 2, 2]
+    dates = [p["date"] for p in json.loads(run(runner, loaded, "list", "--json").stdout)]
+    assert dates == sorted(dates, reverse=True) and len(dates) == 69
+    oldest = json.loads(run(runner, loaded, "list", "--json", "--reverse", "-n", "1").stdout)
+    assert oldest[0]["date"] == "2017-12-23"
+    assert "69 of 69 papers" in run(runner, loaded, "list").stdout
+
+
+def shown_id(runner: CliRunner, kb: Path) -> str:
+    return json.dumps(json.loads(run(runner, kb, "show", "Mirror Speculative", "--json").stdout)["id"])
+
+
+def test_commands_on_an_empty_or_missing_knowledge_base(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    for args in (["search", "x"], ["related", "x"], ["show", "x"], ["list"], ["index"]):
+        result = run(runner, missing, *args)
+        assert result.exit_code != 0 and "no knowledge base at" in result.stderr, args
+        assert "Traceback" not in result.output
+    empty = make_kb_dir(tmp_path / "empty")
+    result = run(runner, empty, "search", "x")
+    assert result.exit_code != 0 and "is empty" in result.stderr
+
+
+def test_search_before_index_and_with_another_model(runner: CliRunner, kb_dir: Path, seed_path: Path) -> None:
+    run(runner, kb_dir, "ingest", str(seed_path))
+    result = run(runner, kb_dir, "search", "x")
+    assert result.exit_code != 0 and "run `litkb index`" in result.stderr
+    run(runner, kb_dir, "index")
+    (kb_dir / "config.yaml").write_text("model: 'hash:128'\n")
+    result = run(runner, kb_dir, "search", "x")
+    assert (
+        result.exit_code != 0
+        and "built with model 'hash:256'" in result.stderr
+        and "re-index" in result.stderr
+    )
+    reindexed = run(runner, kb_dir, "index")
+    assert "rebuilt the index: embedded 69" in reindexed.stderr
+    assert run(runner, kb_dir, "search", "x").exit_code == 0
+
+
+def test_index_embeds_only_what_changed_and_drops_what_is_gone(runner: CliRunner, loaded: Path) -> None:
+    assert "embedded 0, deleted 0, unchanged 69" in run(runner, loaded, "index").stderr
+    records = sorted((loaded / "records").glob("*.yaml"))
+    records[0].write_text(records[0].read_text().replace("abstract: ", "abstract: Changed. ", 1))
+    records[1].unlink()
+    assert "embedded 1, deleted 1, unchanged 67" in run(runner, loaded, "index").stderr
+    manifest = json.loads((loaded / "index" / "manifest.json").read_text())
+    assert manifest == {"schema": 1, "model": "hash:256", "dim": 256, "count": 68}
+
+
+def test_unknown_id_and_debug_traceback(runner: CliRunner, loaded: Path) -> None:
+    result = run(runner, loaded, "show", "zzz-no-such-id-0000000000")
+    assert result.exit_code != 0 and result.stderr.startswith("Error: no paper matches")
+    debug = runner.invoke(app, ["--kb", str(loaded), "--debug", "show", "zzz-no-such-id-0000000000"])
+    assert debug.exit_code != 0 and debug.exception is not None
+
+
+def test_kb_option_wins_over_environment(
+    runner: CliRunner, tmp_path: Path, seed_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_kb = make_kb_dir(tmp_path / "env")
+    flag_kb = make_kb_dir(tmp_path / "flag")
+    monkeypatch.setenv("LITKB_HOME", str(env_kb))
+    runner.invoke(app, ["ingest", str(seed_path)])
+    assert len(list((env_kb / "records").glob("*.yaml"))) == 69
+    runner.invoke(app, ["--kb", str(flag_kb), "ingest", str(seed_path)])
+    assert len(list((flag_kb / "records").glob("*.yaml"))) == 69
+
+
+def test_default_location_without_configuration(runner: CliRunner, tmp_path: Path, seed_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(seed_path)])
+    assert result.exit_code == 0
+    assert len(list((tmp_path / "xdg" / "litkb" / "records").glob("*.yaml"))) == 69
+
+
+def test_help_is_instant_no_heavy_imports() -> None:
+    code = (
+        "import sys; from litkb.cli import app; "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'chromadb') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
