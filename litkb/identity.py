@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections import defaultdict
 
@@ -87,12 +88,19 @@ class Catalog:
 
 def merge(existing: Paper, incoming: Paper) -> Paper:
     """`existing` updated with what `incoming` knows. A value the input lacks never erases one already kept;
-    tags and notes (the user's) are only ever added to."""
-    merged = copy.deepcopy(existing)
+    tags and notes (the user's) are only ever added to. Neither argument is changed."""
+    merged = dataclasses.replace(
+        existing,
+        authors=list(existing.authors),
+        urls=list(existing.urls),
+        tags=list(existing.tags),
+        sources=list(existing.sources),
+        extra=dict(existing.extra),
+    )
     for name in _INPUT_FIELDS:
         value = getattr(incoming, name)
         if value is not None and value != [] and value != {}:
-            setattr(merged, name, copy.deepcopy(value))
+            setattr(merged, name, copy.deepcopy(value) if isinstance(value, (list, dict)) else value)
     for tag in incoming.tags:
         if tag not in merged.tags:
             merged.tags.append(tag)
@@ -100,9 +108,9 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
         merged.notes = incoming.notes
     merged.extra.update(copy.deepcopy(incoming.extra))
     for source in incoming.sources:
-        same = [i for i, s in enumerate(merged.sources) if (s.file, s.format) == (source.file, source.format)]
-        if same:
-            merged.sources[same[0]] = copy.deepcopy(source)
+        keys = [(s.file, s.format) for s in merged.sources]
+        if (source.file, source.format) in keys:
+            merged.sources[keys.index((source.file, source.format))] = dataclasses.replace(source)
         else:
-            merged.sources.append(copy.deepcopy(source))
+            merged.sources.append(dataclasses.replace(source))
     return merged

@@ -35,11 +35,14 @@ RecordLoader.add_implicit_resolver(
 )
 
 
-class _RecordDumper(yaml.SafeDumper):
+_BaseDumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _RecordDumper(_BaseDumper):
     """Writes multi-line text (notes, abstracts with paragraphs) as readable `|` blocks."""
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:  # also the C dumper's API
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
@@ -125,9 +128,17 @@ class RecordStore:
         return papers, problems
 
     def save_many(self, papers: Iterable[Paper]) -> int:
-        """Write records atomically, one disk flush for the batch."""
+        """Write records atomically, one disk flush for the batch, and remember them in the cache."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return atomic_write_many((self.path_for(p.id), dump_record(p)) for p in papers)
+        written = list(papers)
+        count = atomic_write_many((self.path_for(p.id), dump_record(p)) for p in written)
+        if written and self.cache_file is not None:
+            entries = self._read_cache()
+            for paper in written:
+                stat = self.path_for(paper.id).stat()
+                entries[f"{paper.id}{RECORD_SUFFIX}"] = [stat.st_mtime_ns, stat.st_size, paper.to_dict()]
+            self._write_cache(entries)
+        return count
 
     def _checked(self, paper: Paper, path: Path) -> Paper:
         expected = path.name[: -len(RECORD_SUFFIX)]
