@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import re
 import unicodedata
@@ -241,6 +242,26 @@ def parse_iso_date(text: str) -> Date | None:
         return Date.fromisoformat(text.strip())
     except ValueError:
         return None
+
+
+_ANY_YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
+
+
+def parse_loose_date(text: str) -> tuple[str | None, int | None]:
+    """A date as written in an input (`2021-03-04`, `2021-03`, `2021`, `Mon, 2 Apr 2007 19:18:42 GMT`)
+    as (ISO date or None, year or None)."""
+    text = text.strip()
+    full = parse_iso_date(text[:10])
+    if full is not None:
+        return full.isoformat(), full.year
+    try:
+        stamp = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        stamp = None
+    if stamp is not None:
+        return stamp.date().isoformat(), stamp.year
+    match = _ANY_YEAR.search(text)
+    return None, int(match.group(1)) if match else None
 
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)

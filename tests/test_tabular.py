@@ -72,6 +72,17 @@ def test_csv_authors_separators_and_line_numbers() -> None:
     assert first.sources[0].file == "papers.csv" and first.sources[0].format == "csv"
 
 
+def test_author_lists_and_loose_dates() -> None:
+    rows = [
+        {"title": "A", "authors": "C. Bal\\'azs, E. L. Berger, C.-P. Yuan", "date": "Mon, 2 Apr 2007 1:18:42 GMT"},
+        {"title": "B", "authors": "Smith, Anna", "date": "2019-07"},
+    ]
+    a, b = parse_jsonl("\n".join(json.dumps(r) for r in rows), opts()).papers
+    assert a.authors == ["C. Bal\\'azs", "E. L. Berger", "C.-P. Yuan"] and a.n_authors == 3
+    assert (a.date, a.year) == ("2007-04-02", 2007)
+    assert b.authors == ["Smith, Anna"] and (b.date, b.year, b.date_raw) == (None, 2019, "2019-07")
+
+
 def test_detection_by_content() -> None:
     assert detect_parser('{"title": "x"}\n', "data.txt").name == "jsonl"
     assert detect_parser('[{"title": "x"}]', "data.txt").name == "jsonl"

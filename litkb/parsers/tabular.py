@@ -14,11 +14,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..models import Paper, Source, parse_iso_date
+from ..models import Paper, Source, parse_loose_date
 from . import ParseOptions, Parser, ParseResult, register
 
 _AND = re.compile(r"\s+and\s+")
-_YEAR = re.compile(r"^\s*(\d{4})")
 _KNOWN = {
     "id", "_id", "title", "abstract", "text", "authors", "year", "date", "doi", "arxiv_id",
     "url", "urls", "tags", "n_authors", "upvotes", "notes",
@@ -110,8 +109,7 @@ def _add_row(row: Any, line_no: int, options: ParseOptions, result: ParseResult,
         return
     authors = _names(row.get("authors"))
     date_raw = _text(row.get("date")) or _text(row.get("year"))
-    date = parse_iso_date(date_raw) if date_raw else None
-    year_match = _YEAR.match(date_raw) if date_raw else None
+    date, year = parse_loose_date(date_raw) if date_raw else (None, None)
     urls = _list(row.get("urls")) + _list(row.get("url"))
     try:
         n_authors = _int(row.get("n_authors"))
@@ -127,9 +125,9 @@ def _add_row(row: Any, line_no: int, options: ParseOptions, result: ParseResult,
             abstract=_text(row.get("abstract")) or _text(row.get("text")),
             authors=authors,
             n_authors=n_authors if n_authors is not None else (len(authors) or None),
-            date=date.isoformat() if date else None,
+            date=date,
             date_raw=date_raw,
-            year=int(year_match.group(1)) if year_match else None,
+            year=year,
             upvotes=upvotes,
             urls=list(dict.fromkeys(urls)),
             doi=_text(row.get("doi")),
@@ -186,7 +184,15 @@ def _names(value: Any) -> list[str]:
     if not text:
         return []
     parts = text.split(";") if ";" in text else _AND.split(text)
-    return [" ".join(p.split()) for p in parts if p.strip()]
+    names: list[str] = []
+    for part in parts:
+        pieces = [p.strip() for p in part.split(",")]
+        # "A. Smith, B. Jones" lists names; "Smith, Anna" is one name, surname first.
+        if len(pieces) > 1 and all(len(p.split()) >= 2 for p in pieces):
+            names.extend(pieces)
+        elif part.strip():
+            names.append(" ".join(part.split()))
+    return names
 
 
 register(Parser("jsonl", "JSON Lines (or a JSON array), one paper per object", detect_jsonl, parse_jsonl))
