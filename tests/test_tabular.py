@@ -74,7 +74,11 @@ def test_csv_authors_separators_and_line_numbers() -> None:
 
 def test_author_lists_and_loose_dates() -> None:
     rows = [
-        {"title": "A", "authors": "C. Bal\\'azs, E. L. Berger, C.-P. Yuan", "date": "Mon, 2 Apr 2007 1:18:42 GMT"},
+        {
+            "title": "A",
+            "authors": "C. Bal\\'azs, E. L. Berger, C.-P. Yuan",
+            "date": "Mon, 2 Apr 2007 19:18:42 GMT",
+        },
         {"title": "B", "authors": "Smith, Anna", "date": "2019-07"},
     ]
     a, b = parse_jsonl("\n".join(json.dumps(r) for r in rows), opts()).papers
