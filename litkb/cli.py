@@ -83,9 +83,9 @@ def main(
 
 
 def _register() -> None:
-    from .commands import ingest, records, search
+    from .commands import ingest, records, search, themes
 
-    for module in (ingest, search, records):
+    for module in (ingest, search, records, themes):
         module.register(app)
 
 

@@ -23,10 +23,12 @@ def atomic_write_many(items: Iterable[tuple[Path, str]]) -> int:
     A failure (disk full, I/O error) removes the temporary files and leaves every target as it was.
     """
     staged: list[tuple[Path, Path]] = []
+    umask = _umask()
     try:
         for path, text in items:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             staged.append((Path(tmp_name), path))
+            os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a record or export is an ordinary file
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
         _flush_to_disk([tmp for tmp, _ in staged])
@@ -41,6 +43,12 @@ def atomic_write_many(items: Iterable[tuple[Path, str]]) -> int:
     for directory in {path.parent for _, path in staged}:
         _fsync_dir(directory)
     return len(staged)
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def _flush_to_disk(paths: list[Path]) -> None:

@@ -163,6 +163,43 @@ class VectorIndex:
             return None
         return np.asarray(embeddings[0], dtype=np.float32)
 
+    def vectors_for(self, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """Stored vectors of the given ids (or all) as (ids, matrix); ids not in the index are left out."""
+        import numpy as np
+
+        collection = self._open(create=False)
+        found_ids: list[str] = []
+        rows: list[Any] = []
+        if ids is None:
+            offset = 0
+            while True:
+                page = collection.get(limit=_PAGE, offset=offset, include=["embeddings"])
+                found_ids.extend(page["ids"])
+                rows.extend(page["embeddings"] if page["embeddings"] is not None else [])
+                if len(page["ids"]) < _PAGE:
+                    break
+                offset += _PAGE
+        else:
+            for start in range(0, len(ids), _PAGE):
+                page = collection.get(ids=list(ids[start : start + _PAGE]), include=["embeddings"])
+                found_ids.extend(page["ids"])
+                rows.extend(page["embeddings"] if page["embeddings"] is not None else [])
+        if not found_ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return found_ids, np.asarray(rows, dtype=np.float32)
+
+    def query_within(self, vector: np.ndarray, ids: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """The `k` nearest among `ids` only, exactly (cosine over their stored vectors)."""
+        import numpy as np
+
+        found, matrix = self.vectors_for(ids)
+        if not found:
+            return []
+        unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        scores = unit @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
+        order = np.lexsort((np.array(found), -scores))[:k]
+        return [(found[i], float(scores[i])) for i in order]
+
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The `k` nearest ids with their cosine similarity, best first."""
         collection = self._open(create=False)

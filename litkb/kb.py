@@ -20,7 +20,7 @@ from typing import TypedDict
 from . import config as cfg
 from .config import KBConfig
 from .embed import Embedder, get_embedder
-from .errors import AmbiguousError, IndexMissingError, InputError, LitkbError, NotFoundError
+from .errors import AmbiguousError, IndexMissingError, InputError, LitkbError, NotFoundError, UsageError
 from .fsutil import atomic_write_text
 from .identity import Catalog, merge
 from .index import INDEX_SCHEMA, VectorIndex
@@ -28,6 +28,9 @@ from .lock import write_lock
 from .models import Paper, is_valid_id, normalize_title
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .store import RecordStore
+from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
+from .themes_map import MapPoint, render_map
+from .themeset import ThemeSet
 
 SNIPPET_CHARS = 200
 EMBED_BATCH = 64
@@ -238,6 +241,9 @@ class KnowledgeBase:
             if dim is None:
                 dim = self.embedder.dim
             self.vectors.write_manifest(model, dim, len(want))
+            saved = ThemeSet.load(self.root)
+            if saved is not None and saved.model == model and (todo or gone):
+                self._assign_new_papers(saved, papers)
         return report
 
     # -- reading ---------------------------------------------------------------------------------
@@ -281,16 +287,21 @@ class KnowledgeBase:
                 raise AmbiguousError(f"'{ref}' matches {len(found)} papers: {shown}{more}; give an id")
         raise NotFoundError(f"no paper matches '{ref}'; see `litkb list` for ids and titles")
 
-    def search(self, query: str, k: int = 10) -> list[SearchResult]:
-        """The `k` papers nearest to `query` by meaning, best first."""
-        return self.search_many([query], k)[0]
+    def search(self, query: str, k: int = 10, theme: str | None = None) -> list[SearchResult]:
+        """The `k` papers nearest to `query` by meaning, best first; only a theme's if `theme` is given."""
+        return self.search_many([query], k, theme=theme)[0]
 
-    def search_many(self, queries: Sequence[str], k: int = 10) -> list[list[SearchResult]]:
+    def search_many(
+        self, queries: Sequence[str], k: int = 10, theme: str | None = None
+    ) -> list[list[SearchResult]]:
         """Answer many queries with one model load and one encoding pass."""
         self._require_index()
         if any(not q.strip() for q in queries):
             raise InputError("empty query: say what to search for")
+        within = self.theme_members(theme)[1] if theme is not None else None
         vectors = self.embedder.encode(list(queries), batch_size=EMBED_BATCH)
+        if within is not None:
+            return [self._results(self.vectors.query_within(v, within, k)) for v in vectors]
         return [self._results(self.vectors.query(vector, k)) for vector in vectors]
 
     def related(self, ref: str, k: int = 10) -> list[SearchResult]:
@@ -302,6 +313,94 @@ class KnowledgeBase:
             raise IndexMissingError(f"'{paper.title[:60]}' is not in the index yet; run `litkb index`")
         hits = [hit for hit in self.vectors.query(vector, k + 1) if hit[0] != paper.id]
         return self._results(hits[:k])
+
+    # -- themes ----------------------------------------------------------------------------------
+
+    def themes(self, k: int | None = None, rebuild: bool = False) -> ThemeSet:
+        """The knowledge base's themes: the saved ones (with papers indexed since then assigned to the
+        nearest theme), or a new clustering when none is saved, `rebuild` is set or `k` differs."""
+        papers = self.papers(require=True)
+        self._require_index()
+        saved = ThemeSet.load(self.root)
+        if saved is not None and not rebuild and k in (None, saved.k) and saved.model == self.config.model:
+            with self.writing():
+                self._assign_new_papers(saved, papers)
+            return saved
+        ids, matrix = self.vectors.vectors_for([p.id for p in papers])
+        if len(ids) < 2:
+            raise IndexMissingError(
+                "themes need at least 2 indexed papers; add papers with `litkb ingest` and run `litkb index`"
+            )
+        if k is not None and k > len(ids):
+            raise UsageError(f"asked for {k} themes but the knowledge base has {len(ids)} indexed papers")
+        if len(ids) < len(papers):
+            print(
+                f"Warning: {len(papers) - len(ids)} papers are not indexed yet; run `litkb index`",
+                file=sys.stderr,
+            )
+        found = cluster(matrix, k)
+        by_id = {p.id: p for p in papers}
+        terms = label_terms([by_id[i].embedded_text() for i in ids], found.labels, found.k)
+        closest = representatives(matrix, found.labels, found.k)
+        theme_set = ThemeSet(
+            model=self.config.model,
+            criterion=found.criterion,
+            themes=[
+                Theme(
+                    id=c + 1,
+                    label=make_label(terms[c]),
+                    terms=terms[c],
+                    representative=[ids[i] for i in closest[c]],
+                )
+                for c in range(found.k)
+            ],
+            assignments={pid: label + 1 for pid, label in zip(ids, found.labels, strict=True)},
+        )
+        with self.writing():
+            theme_set.save(self.root)
+        return theme_set
+
+    def theme_members(self, ref: str) -> tuple[Theme, list[str]]:
+        """A saved theme (by id or label) and its papers' ids."""
+        saved = ThemeSet.load(self.root)
+        if saved is None:
+            raise NotFoundError("the knowledge base has no themes yet; run `litkb themes`")
+        theme = saved.find(ref)
+        return theme, saved.members(theme.id)
+
+    def _assign_new_papers(self, saved: ThemeSet, papers: Sequence[Paper]) -> None:
+        """Put papers indexed since the clustering into the nearest theme; forget removed papers."""
+        current = {p.id for p in papers}
+        changed = False
+        for gone in [pid for pid in saved.assignments if pid not in current]:
+            del saved.assignments[gone]
+            changed = True
+        new = sorted(current - set(saved.assignments))
+        if new:
+            new_ids, new_vectors = self.vectors.vectors_for(new)
+            old_ids, old_vectors = self.vectors.vectors_for(sorted(saved.assignments))
+            if new_ids and old_ids:
+                labels = [saved.assignments[pid] - 1 for pid in old_ids]
+                present = sorted(set(labels))
+                cents = centroids(old_vectors, [present.index(x) for x in labels], len(present))
+                nearest = (new_vectors @ cents.T).argmax(axis=1)
+                for pid, index in zip(new_ids, nearest.tolist(), strict=True):
+                    saved.assignments[pid] = present[index] + 1
+                changed = True
+        if changed:
+            saved.save(self.root)
+
+    def theme_map(self, path: Path, theme_set: ThemeSet) -> int:
+        """Write the themes' map (self-contained HTML) to `path`; returns the number of papers drawn."""
+        ids, matrix = self.vectors.vectors_for(sorted(theme_set.assignments))
+        by_id = {p.id: p for p in self.papers()}
+        points = [
+            MapPoint(title=by_id[pid].title, year=by_id[pid].year, theme=theme_set.assignments[pid])
+            for pid in ids
+        ]
+        html = render_map(points, layout_2d(matrix).tolist(), theme_set.themes)
+        atomic_write_text(path, html)
+        return len(points)
 
     def _require_index(self) -> None:
         if not any(self.store.root.glob("*.yaml")):

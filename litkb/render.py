@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .kb import SearchResult
 from .models import Paper
+from .themeset import ThemeSet
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -53,6 +54,19 @@ def results_table(results: Sequence[SearchResult], heading: str) -> None:
             f"{hit['score']:.3f}",
             escape(hit["snippet"]),
         )
+    out.print(table)
+
+
+def themes_table(theme_set: ThemeSet, by_id: dict[str, Paper]) -> None:
+    criterion = "chosen automatically (silhouette)" if theme_set.criterion == "silhouette" else "as asked"
+    table = Table(title=f"{theme_set.k} themes, {criterion}", title_justify="left", show_lines=True)
+    table.add_column("id", justify="right", style="bold")
+    table.add_column("label", style="cyan", ratio=2)
+    table.add_column("size", justify="right")
+    table.add_column("representative papers", ratio=3)
+    for theme in theme_set.themes:
+        titles = [escape(by_id[pid].title) for pid in theme.representative if pid in by_id]
+        table.add_row(str(theme.id), escape(theme.label), str(theme_set.size(theme.id)), "\n".join(titles))
     out.print(table)
 
 

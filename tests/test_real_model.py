@@ -54,3 +54,17 @@ def test_api_search_and_search_many_agree(real_kb: Path) -> None:
     assert many[1] == one
     assert any("Continual" in h["title"] for h in one[:3])
     assert any("Editing" in h["title"] for h in many[0][:3])
+
+
+def test_theme_labels_read_like_topics(real_kb: Path) -> None:
+    kb = KnowledgeBase.open(real_kb)
+    themes = kb.themes(rebuild=True)
+    labels = [t.label for t in themes.themes]
+    assert 2 <= themes.k <= 23 and sum(themes.size(t.id) for t in themes.themes) == 69
+    joined = " | ".join(labels)
+    assert "continual learning" in joined, labels
+    assert "model editing" in joined or "retrieval-augmented generation" in joined, labels
+    words = {w for label in labels for term in label.split(", ") for w in term.split()}
+    assert not words & {"the", "of", "we", "and", "in", "to", "a", "paper", "propose"}, labels
+    again = kb.themes(rebuild=True)
+    assert [t.label for t in again.themes] == labels and again.assignments == themes.assignments

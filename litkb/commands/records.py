@@ -62,12 +62,17 @@ def list_papers(
     reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the order."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON array."),
+    theme: str | None = typer.Option(None, "--theme", help="Only the papers of this theme (id or label)."),
 ) -> None:
     """List the papers in the knowledge base (newest first by default).
 
     Example: litkb list --sort upvotes -n 10
     """
-    papers = open_kb(ctx).papers(require=True)
+    kb = open_kb(ctx)
+    papers = kb.papers(require=True)
+    if theme is not None:
+        members = set(kb.theme_members(theme)[1])
+        papers = [p for p in papers if p.id in members]
     ordered = sort_papers(papers, sort, reverse)
     shown = ordered[:limit] if limit else ordered
     if as_json:

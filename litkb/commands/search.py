@@ -25,6 +25,7 @@ def search(
         help="Answer many queries: one per line, or JSON Lines with id/_id and text. Prints JSON Lines.",
         show_default=False,
     ),
+    theme: str | None = typer.Option(None, "--theme", help="Search only this theme's papers (id or label)."),
 ) -> None:
     """Find the papers nearest to a query by meaning.
 
@@ -35,13 +36,13 @@ def search(
         if query:
             raise typer.BadParameter("give a QUERY or --queries FILE, not both")
         batch = read_queries(queries)
-        answers = kb.search_many([text for _, text in batch], k=k)
+        answers = kb.search_many([text for _, text in batch], k=k, theme=theme)
         for (query_id, _), results in zip(batch, answers, strict=True):
             render.print_json({"query_id": query_id, "results": results}, lines=True)
         return
     if not query:
         raise typer.BadParameter('say what to search for, e.g. litkb search "speculative decoding"')
-    results = kb.search(query, k=k)
+    results = kb.search(query, k=k, theme=theme)
     if as_json:
         render.print_json(results)
     else:

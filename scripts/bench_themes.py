@@ -1,0 +1,131 @@
+"""Theme quality and scale benchmark.
+
+Quality: imports a labelled JSON Lines collection (title, abstract, a label field) into a knowledge base,
+indexes it with the configured model, clusters it with `-k` set to the number of labels and with the
+automatic choice, and prints the v-measure of each against the labels.
+
+    .venv/bin/python scripts/bench_themes.py ../shared/dev-data/arxiv-2007-sample.jsonl --label label_archive
+
+Scale (`--scale N`): a knowledge base of N papers whose vectors are stored synthetic ones (the quality
+collection's real vectors plus noise, so no N-paper embedding pass is needed), then `litkb themes` run as
+a new process, automatic and with -k, reporting wall time and peak memory.
+
+    .venv/bin/python scripts/bench_themes.py ../shared/dev-data/arxiv-2007-sample.jsonl --scale 20000
+
+The knowledge bases are kept in --work (default /tmp/litkb-bench-themes) so reruns skip the embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import v_measure_score
+
+from litkb import KnowledgeBase
+from litkb.kb import content_hash
+
+
+def load_labels(path: Path, field: str) -> dict[str, str]:
+    labels = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            labels[str(row.get("id") or row.get("_id"))] = str(row[field])
+    return labels
+
+
+def quality(kb: KnowledgeBase, labels: dict[str, str]) -> None:
+    by_id = {p.id: p for p in kb.papers()}
+    k_true = len(set(labels.values()))
+    for name, k in ((f"-k {k_true}", k_true), ("automatic", None)):
+        start = time.perf_counter()
+        themes = kb.themes(k=k, rebuild=True)
+        seconds = time.perf_counter() - start
+        ids = sorted(themes.assignments)
+        truth = [labels[by_id[i].external_id or ""] for i in ids]
+        found = [themes.assignments[i] for i in ids]
+        score = v_measure_score(truth, found)
+        print(f"{name:>12}: v-measure {score:.3f}  themes {themes.k:3d}  papers {len(ids)}  {seconds:.1f} s")
+        for theme in themes.themes[:20]:
+            print(f"{'':14}{theme.id:3d} ({themes.size(theme.id):4d}) {theme.label}")
+
+
+def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
+    """N records copied from the source collection, with stored vectors = real ones plus noise."""
+    from litkb.models import Paper
+
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "config.yaml").write_text(f"model: '{source.config.model}'\n")
+    kb = KnowledgeBase.open(target)
+    base = source.papers()
+    ids, vectors = source.vectors.vectors_for([p.id for p in base])
+    by_id = {p.id: p for p in base}
+    rng = np.random.default_rng(0)
+    papers, rows, hashes = [], [], []
+    for i in range(n):
+        src = by_id[ids[i % len(ids)]]
+        paper = Paper(title=f"{src.title} [{i}]", abstract=src.abstract, external_id=f"{src.external_id}-{i}")
+        paper.id = f"synthetic-{i:06d}"
+        papers.append(paper)
+        noisy = vectors[i % len(ids)] + rng.normal(0, 0.02, vectors.shape[1]).astype(np.float32)
+        rows.append(noisy / np.linalg.norm(noisy))
+        hashes.append(content_hash(kb.config.model, paper.embedded_text()))
+    with kb.writing():
+        kb.store.save_many(papers)
+        kb.vectors.upsert([p.id for p in papers], np.asarray(rows, dtype=np.float32), hashes)
+        kb.vectors.write_manifest(kb.config.model, int(vectors.shape[1]), n)
+
+
+def timed_cli(kb_path: Path, *args: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of `litkb --kb PATH themes ...` as a new process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "litkb", "--kb", str(kb_path), "themes", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("data", type=Path, help="labelled JSON Lines collection")
+    parser.add_argument("--label", default="label_archive", help="the field holding each paper's label")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/litkb-bench-themes"))
+    parser.add_argument(
+        "--scale", type=int, default=0, help="also time themes on a knowledge base of N papers"
+    )
+    args = parser.parse_args()
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    kb = KnowledgeBase.open(args.work / "quality")
+    kb.ingest([str(args.data)])
+    report = kb.index()
+    print(f"collection: {args.data.name}; index: {report.summary()}")
+    quality(kb, load_labels(args.data, args.label))
+
+    if args.scale:
+        scale_path = args.work / f"scale-{args.scale}"
+        if not (scale_path / "records").is_dir():
+            build_scale_kb(kb, scale_path, args.scale)
+        for label, extra in (("automatic", []), ("-k 18", ["-k", "18"])):
+            seconds, peak = timed_cli(scale_path, "--rebuild", *extra)
+            print(f"scale {args.scale} papers, themes {label}: {seconds:.1f} s wall, peak RSS {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

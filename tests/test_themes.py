@@ -1,0 +1,145 @@
+"""Themes: clustering, saved themes, filters, the map, errors (fast embedder; labels on the real model
+are checked in test_real_model.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from litkb.themes import cluster, label_terms
+from tests.conftest import make_kb_dir
+from tests.test_cli import run
+
+
+@pytest.fixture
+def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
+    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
+    assert run(runner, kb_dir, "index").exit_code == 0
+    return kb_dir
+
+
+def themes_json(runner: CliRunner, kb: Path, *args: str) -> list[dict]:
+    result = run(runner, kb, "themes", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_every_paper_in_exactly_one_theme_and_json_shape(runner: CliRunner, loaded: Path) -> None:
+    themes = themes_json(runner, loaded)
+    assert [t["id"] for t in themes] == list(range(1, len(themes) + 1)) and len(themes) >= 2
+    members = [p["id"] for t in themes for p in t["papers"]]
+    assert len(members) == len(set(members)) == 69
+    for theme in themes:
+        assert set(theme) == {"id", "label", "size", "representative", "papers"}
+        assert theme["size"] == len(theme["papers"]) and theme["label"]
+        assert set(theme["representative"]) <= {p["id"] for p in theme["papers"]}
+        assert set(theme["papers"][0]) == {"id", "external_id", "title"}
+    assert [t["size"] for t in themes] == sorted((t["size"] for t in themes), reverse=True)
+
+
+def test_forced_k_and_stability(runner: CliRunner, loaded: Path) -> None:
+    first = themes_json(runner, loaded, "-k", "4")
+    assert len(first) == 4
+    saved = (loaded / "themes.yaml").read_text()
+    assert themes_json(runner, loaded, "-k", "4", "--rebuild") == first
+    assert (loaded / "themes.yaml").read_text() == saved
+    assert themes_json(runner, loaded) == first  # no -k: the saved themes
+
+
+def test_list_and_search_within_a_theme(runner: CliRunner, loaded: Path) -> None:
+    themes = themes_json(runner, loaded, "-k", "3")
+    members = {p["id"] for p in themes[1]["papers"]}
+    listed = json.loads(run(runner, loaded, "list", "--theme", "2", "--json").stdout)
+    assert {p["id"] for p in listed} == members
+    by_label = json.loads(run(runner, loaded, "list", "--theme", themes[1]["label"], "--json").stdout)
+    assert {p["id"] for p in by_label} == members
+    hits = json.loads(run(runner, loaded, "search", "learning", "--theme", "2", "--json", "-k", "50").stdout)
+    assert hits and {h["id"] for h in hits} <= members and len(hits) == len(members)
+    assert run(runner, loaded, "list", "--theme", "99").exit_code != 0
+
+
+def test_papers_indexed_later_join_the_nearest_theme(
+    runner: CliRunner, loaded: Path, seed_path: Path, tmp_path: Path
+) -> None:
+    before = themes_json(runner, loaded, "-k", "3")
+    hydra = next(p for t in before for p in t["papers"] if p["title"].startswith("Hydra"))
+    theme_of_hydra = next(t["id"] for t in before if hydra in t["papers"])
+    extra = tmp_path / "more.jsonl"
+    text = json.loads(run(runner, loaded, "show", hydra["id"], "--json").stdout)["abstract"]
+    extra.write_text(json.dumps({"title": "Hydra Heads Again For Medusa Decoding", "abstract": text}) + "\n")
+    run(runner, loaded, "ingest", str(extra))
+    run(runner, loaded, "index")
+    after = themes_json(runner, loaded)
+    assert [t["label"] for t in after] == [t["label"] for t in before]
+    new_home = next(t["id"] for t in after for p in t["papers"] if p["title"].startswith("Hydra Heads Again"))
+    assert new_home == theme_of_hydra
+    assert sum(t["size"] for t in after) == 70
+
+
+def test_errors(runner: CliRunner, tmp_path: Path, kb_dir: Path, seed_path: Path, loaded: Path) -> None:
+    empty = make_kb_dir(tmp_path / "empty")
+    result = run(runner, empty, "themes")
+    assert result.exit_code != 0 and "is empty" in result.stderr
+    too_many = run(runner, loaded, "themes", "-k", "70")
+    assert too_many.exit_code != 0 and "asked for 70 themes but the knowledge base has 69" in too_many.stderr
+    fresh = make_kb_dir(tmp_path / "fresh")
+    run(runner, fresh, "ingest", str(seed_path))
+    never = run(runner, fresh, "themes")
+    assert never.exit_code != 0 and "run `litkb index`" in never.stderr
+    assert run(runner, fresh, "list", "--theme", "1").exit_code != 0
+
+
+def test_cluster_recovers_separated_groups() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(8, 32) * 5
+    points = np.vstack([c + rng.normal(0, 0.3, (30, 32)) for c in centres[:4]]).astype(np.float32)
+    found = cluster(points)
+    assert found.k == 4 and found.criterion == "silhouette"
+    groups = [set(found.labels[i * 30 : (i + 1) * 30]) for i in range(4)]
+    assert all(len(g) == 1 for g in groups) and len(set().union(*groups)) == 4
+    assert cluster(points, k=2).k == 2
+
+
+def test_labels_are_phrases_not_stop_words() -> None:
+    texts = ["We study continual learning and catastrophic forgetting in continual learning."] * 3 + [
+        "Model editing updates knowledge; model editing of LLMs is hard."
+    ] * 3
+    terms = label_terms(texts, [0, 0, 0, 1, 1, 1], 2)
+    assert terms[0][0] == "continual learning" and terms[1][0] == "model editing"
+    assert not {"we", "the", "of", "in", "and"} & {t for ts in terms for t in ts}
+
+
+def test_map_is_self_contained_and_draws_every_paper(runner: CliRunner, loaded: Path, tmp_path: Path) -> None:
+    target = tmp_path / "themes.html"
+    result = run(runner, loaded, "themes", "--map", str(target))
+    assert result.exit_code == 0, result.output
+    page = target.read_text()
+    assert page.count('<circle class="paper"') == 69
+    assert not re.search(r"""(src|href)\s*=|@import|url\(""", page), "the map must not load anything"
+    assert "<title>Hopfield Networks is All You Need (2020)</title>" in page
+
+
+def test_map_in_headless_chromium(runner: CliRunner, loaded: Path, tmp_path: Path) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+    target = tmp_path / "themes.html"
+    run(runner, loaded, "themes", "--map", str(target))
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=2000", "--dump-dom", target.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count('class="paper"') == 69
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
