@@ -21,11 +21,15 @@ from . import config as cfg
 from .config import KBConfig
 from .embed import Embedder, get_embedder
 from .errors import AmbiguousError, IndexMissingError, InputError, LitkbError, NotFoundError, UsageError
-from .fsutil import atomic_write_text
+from .exporters import ExportContext, get_exporter
+from .exporters.markdown import paper_note
+from .filters import PaperFilter, parse_years
+from .fsutil import atomic_write_many, atomic_write_text
 from .identity import Catalog, merge
 from .index import INDEX_SCHEMA, VectorIndex
 from .lock import write_lock
 from .models import Paper, is_valid_id, normalize_title
+from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .store import RecordStore
 from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
@@ -401,6 +405,57 @@ class KnowledgeBase:
         html = render_map(points, layout_2d(matrix).tolist(), theme_set.themes)
         atomic_write_text(path, html)
         return len(points)
+
+    # -- selection and export --------------------------------------------------------------------
+
+    def select(
+        self,
+        ids: Sequence[str] | None = None,
+        query: str | None = None,
+        k: int = 20,
+        theme: str | None = None,
+        tags: Sequence[str] = (),
+        years: str | None = None,
+    ) -> list[Paper]:
+        """Papers meeting every condition given: ids (or titles), the top `k` of a search, a theme, tags
+        (all of them), a year or range (`2023`, `2022..2024`). In search rank order for a query, else newest
+        first."""
+        papers = self.papers(require=True)
+        keep = PaperFilter(
+            years=parse_years(years) if years else None,
+            tags=tuple(tags),
+            ids=frozenset(self.get(ref).id for ref in ids) if ids else None,
+        )
+        if theme is not None:
+            members = set(self.theme_members(theme)[1])
+            keep.ids = frozenset(members if keep.ids is None else keep.ids & members)
+        by_id = {p.id: p for p in papers}
+        if query is not None:
+            ranked = [by_id[hit["id"]] for hit in self.search(query, k=k, theme=theme) if hit["id"] in by_id]
+            return [p for p in ranked if keep(p)]
+        chosen = [p for p in papers if keep(p)]
+        return sorted(chosen, key=lambda p: (p.date or f"{p.year or 0:04d}", p.id), reverse=True)
+
+    def export_context(self) -> ExportContext:
+        """Citation keys over the whole knowledge base (so a paper's key never depends on the selection)."""
+        return ExportContext(citekeys=citation_keys(self.papers()), themes=ThemeSet.load(self.root))
+
+    def export(self, format: str, papers: Sequence[Paper]) -> str:
+        """The papers in an export format (`bibtex`, `markdown`, `csl-json`)."""
+        return get_exporter(format)(papers, self.export_context())
+
+    def export_notes(self, papers: Sequence[Paper], directory: Path, force: bool = False) -> int:
+        """One Markdown note per paper (`<id>.md`, YAML front matter) in `directory`."""
+        context = self.export_context()
+        targets = [(directory / f"{p.id}.md", paper_note(p, context)) for p in papers]
+        existing = [str(path) for path, _ in targets if path.exists()]
+        if existing and not force:
+            raise UsageError(f"{existing[0]} exists ({len(existing)} notes would be replaced); use --force")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LitkbError(f"cannot create {directory}: {exc.strerror or exc}") from exc
+        return atomic_write_many(targets)
 
     def _require_index(self) -> None:
         if not any(self.store.root.glob("*.yaml")):

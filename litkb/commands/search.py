@@ -26,6 +26,9 @@ def search(
         show_default=False,
     ),
     theme: str | None = typer.Option(None, "--theme", help="Search only this theme's papers (id or label)."),
+    export_format: str | None = typer.Option(
+        None, "--export", help="Print the results in an export format (bibtex, markdown, csl-json)."
+    ),
 ) -> None:
     """Find the papers nearest to a query by meaning.
 
@@ -43,7 +46,9 @@ def search(
     if not query:
         raise typer.BadParameter('say what to search for, e.g. litkb search "speculative decoding"')
     results = kb.search(query, k=k, theme=theme)
-    if as_json:
+    if export_format is not None:
+        print(kb.export(export_format, [kb.store.load(hit["id"]) for hit in results]), end="")
+    elif as_json:
         render.print_json(results)
     else:
         render.results_table(results, f"Search: {query}")

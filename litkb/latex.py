@@ -1,0 +1,99 @@
+"""LaTeX text escaping for BibTeX fields, and its exact inverse (for reading litkb's own BibTeX back).
+
+`latex_escape` gives ASCII LaTeX source that typesets as the text: special characters as text commands
+(braces as `\\textbraceleft{}` so that BibTeX's brace counting stays balanced), accented Latin letters as
+accent commands (`{\\'{e}}`), common symbols and Greek letters in their LaTeX forms, `--` kept as two
+hyphens, and any other non-ASCII character as `?`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
+_ACCENTS = {
+    "\u0301": "'", "\u0300": "`", "\u0302": "^", "\u0308": '"', "\u0303": "~", "\u0304": "=",
+    "\u0307": ".", "\u0327": "c", "\u030c": "v", "\u0306": "u", "\u030a": "r", "\u030b": "H",
+    "\u0328": "k", "\u0323": "d",
+}  # fmt: skip
+_LETTERS = {
+    "ß": r"{\ss}", "æ": r"{\ae}", "Æ": r"{\AE}", "ø": r"{\o}", "Ø": r"{\O}", "œ": r"{\oe}",
+    "Œ": r"{\OE}", "ł": r"{\l}", "Ł": r"{\L}", "ı": r"{\i}", "å": r"{\aa}", "Å": r"{\AA}",
+    "–": "--", "—": "---", "‘": r"\textquoteleft{}", "’": r"\textquoteright{}", "“": r"\textquotedblleft{}",
+    "”": r"\textquotedblright{}", "…": r"{\ldots}",
+    "\u00a0": "~", "×": r"$\times$", "≤": r"$\leq$", "≥": r"$\geq$", "≈": r"$\approx$",
+    "∈": r"$\in$", "→": r"$\rightarrow$", "←": r"$\leftarrow$", "±": r"$\pm$", "·": r"$\cdot$",
+    "∞": r"$\infty$", "°": r"$^{\circ}$", "•": r"$\bullet$", "′": r"$\prime$", "″": r"$\prime\prime$",
+}  # fmt: skip
+_GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta", "η": "eta",
+    "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi",
+    "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "υ": "upsilon", "φ": "phi", "χ": "chi",
+    "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi",
+    "Π": "Pi", "Σ": "Sigma", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
+}  # fmt: skip
+
+
+def latex_escape(text: str) -> str:
+    """`text` as LaTeX source that typesets as the text itself, in ASCII."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFC", " ".join(text.split())):
+        if char in "-'`" and out and out[-1].endswith(char):
+            out.append("{}" + char)  # `--`, `''` and ``` `` ``` are ligatures in TeX; keep the characters
+        elif char in _SPECIAL:
+            out.append(_SPECIAL[char])
+        elif ord(char) < 128:
+            out.append(char)
+        elif char in _LETTERS:
+            out.append(_LETTERS[char])
+        elif char in _GREEK:
+            out.append(f"$\\{_GREEK[char]}$")
+        else:
+            out.append(_accented(char))
+    return "".join(out)
+
+
+def _accented(char: str) -> str:
+    decomposed = unicodedata.normalize("NFD", char)
+    base, marks = decomposed[0], decomposed[1:]
+    if ord(base) >= 128 or not marks or any(m not in _ACCENTS for m in marks):
+        return "?"
+    result = base if base not in "ij" else f"\\{base}"  # dotless i and j under an accent
+    for mark in marks:
+        result = f"\\{_ACCENTS[mark]}{{{result}}}"
+    return f"{{{result}}}"
+
+
+# `--`, `---` and `~` only ever come from a dash or a no-break space: ASCII hyphens and tildes are escaped.
+_REVERSE = {value: key for key, value in {**_SPECIAL, **_LETTERS}.items()}
+_REVERSE.update({f"$\\{name}$": char for char, name in _GREEK.items()})
+_REVERSE.update({"{}-": "-", "{}'": "'", "{}`": "`"})
+_TOKENS = re.compile("|".join(re.escape(t) for t in sorted(_REVERSE, key=len, reverse=True)) + r"|[{}]")
+_ACCENT = re.compile(r"\\(['`^\"~=.]|[cvurHkd])\{(\\[ij]|[A-Za-z\u00c0-\u024f])\}")
+_MARKS = {command: mark for mark, command in _ACCENTS.items()}
+
+
+def latex_unescape(text: str) -> str:
+    """The text that `latex_escape` was given (protective braces dropped)."""
+    previous = None
+    while previous != text:  # innermost accents first
+        previous = text
+        text = _ACCENT.sub(
+            lambda m: unicodedata.normalize("NFC", m.group(2).lstrip("\\") + _MARKS[m.group(1)]), text
+        )
+    return _TOKENS.sub(lambda m: _REVERSE.get(m.group(0), ""), text)
