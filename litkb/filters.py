@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import UsageError
-from .models import Paper
+from .models import Paper, parse_iso_date
 
 _RANGE = re.compile(r"^\s*(\d{4})?\s*(?:\.\.|-)\s*(\d{4})?\s*$")
 
@@ -37,17 +37,54 @@ def parse_years(text: str) -> YearRange:
     raise UsageError(f"--year {text}: expected a year such as 2023 or a range such as 2022..2024")
 
 
+def parse_since(text: str) -> str:
+    """`--since 2024-06-01` (or `2024-06`, `2024`) as the ISO date it starts from."""
+    value = text.strip()
+    for candidate in (value, f"{value}-01", f"{value}-01-01"):
+        if parse_iso_date(candidate) is not None and len(candidate) == 10:
+            return candidate
+    raise UsageError(f"--since {text}: expected a date such as 2024-06-01, 2024-06 or 2024")
+
+
 @dataclass
 class PaperFilter:
     """Conditions a paper must all meet; an unset one lets every paper through."""
 
     years: YearRange | None = None
+    since: str | None = None
+    min_upvotes: int | None = None
     tags: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
     ids: frozenset[str] | None = None
+
+    def active(self) -> bool:
+        return any(
+            (self.years, self.since, self.min_upvotes is not None, self.tags, self.authors, self.sources)
+        ) or self.ids is not None
 
     def __call__(self, paper: Paper) -> bool:
         if self.years is not None and paper.year not in self.years:
             return False
+        if self.since is not None and (paper.date or f"{paper.year or 0:04d}-12-31") < self.since:
+            return False
+        if self.min_upvotes is not None and (paper.upvotes or 0) < self.min_upvotes:
+            return False
         if self.tags and not all(tag in paper.tags for tag in self.tags):
             return False
+        if self.authors and not all(_has_author(paper, name) for name in self.authors):
+            return False
+        if self.sources and not any(_from_source(paper, source) for source in self.sources):
+            return False
         return self.ids is None or paper.id in self.ids
+
+
+def _has_author(paper: Paper, name: str) -> bool:
+    wanted = name.casefold().strip()
+    names = list(paper.authors) + ([paper.organization["name"]] if paper.organization else [])
+    return any(wanted in author.casefold() for author in names)
+
+
+def _from_source(paper: Paper, source: str) -> bool:
+    wanted = source.casefold()
+    return any(wanted in (s.file.casefold(), s.format.casefold()) for s in paper.sources)

@@ -1,8 +1,8 @@
 """The vector index: a Chroma collection inside the knowledge base. The only module that imports chromadb.
 
-The index is derived from the records and can always be rebuilt from them. Each vector's id is the
-paper's id; its metadata holds the content hash of the text that was embedded, so `litkb index`
-embeds only what changed. A manifest beside it records the model, its dimension and the schema.
+The index is derived from the records and can always be rebuilt from them. A paper has one vector per
+passage (see `litkb.passages`), with ids `<paper id>#<n>` and metadata `paper`, `passage`, and on passage
+0 the content hash of what was embedded, so `litkb index` embeds only what changed. A manifest beside it records the model, its dimension and the schema.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from .fsutil import atomic_write_text
 if TYPE_CHECKING:
     import numpy as np
 
-INDEX_SCHEMA = 1
+INDEX_SCHEMA = 2  # 2: several passage vectors per paper
 MANIFEST = "manifest.json"
 CHROMA_DIR = "chroma"
 _PAGE = 5000
+PASSAGE_POOL = 3  # passages fetched per paper wanted, before keeping each paper's best
 
 
 class VectorIndex:
@@ -115,98 +116,149 @@ class VectorIndex:
         self._collection = None
 
     def stored_hashes(self) -> dict[str, str]:
-        """Every indexed id with the content hash it was embedded from."""
+        """Every indexed paper with the content hash its passages were embedded from; "" for a paper whose
+        passages are not all there (an interrupted `litkb index`), so it is embedded again."""
+        seen: dict[str, list[Any]] = {}
+        for _, meta, _ in self._pages(include=["metadatas"]):
+            if meta and "paper" in meta:
+                entry = seen.setdefault(str(meta["paper"]), [set(), 0, int(meta.get("count", 1))])
+                entry[0].add(str(meta.get("hash", "")))
+                entry[1] += 1
+        return {pid: (next(iter(h)) if len(h) == 1 and n == count else "") for pid, (h, n, count) in seen.items()}
+
+    def _pages(self, include: list[str], where: dict[str, Any] | None = None) -> Any:
+        """(vector id, metadata, embedding) of every stored vector (matching `where`), page by page."""
         collection = self._open(create=True)
-        hashes: dict[str, str] = {}
         offset = 0
         while True:
-            page = collection.get(limit=_PAGE, offset=offset, include=["metadatas"])
+            page = collection.get(limit=_PAGE, offset=offset, include=include, where=where)
             ids = page["ids"]
-            for vid, meta in zip(ids, page["metadatas"] or [{}] * len(ids), strict=False):
-                hashes[vid] = str((meta or {}).get("hash", ""))
+            metas = page.get("metadatas") or [None] * len(ids)
+            embeddings = page.get("embeddings")
+            if embeddings is None:
+                embeddings = [None] * len(ids)
+            yield from zip(ids, metas, embeddings, strict=False)
             if len(ids) < _PAGE:
-                return hashes
+                return
             offset += _PAGE
 
     def max_batch(self) -> int:
         self._open(create=True)
         return int(self._client.get_max_batch_size())
 
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
+    def add(
+        self,
+        paper_ids: Sequence[str],
+        passages: Sequence[int],
+        counts: Sequence[int],
+        vectors: np.ndarray,
+        hashes: Sequence[str],
+    ) -> None:
+        """Store passage vectors: row i is passage `passages[i]` of `counts[i]` of paper `paper_ids[i]`,
+        embedded from content with hash `hashes[i]`."""
         collection = self._open(create=True)
         step = self.max_batch()
-        for start in range(0, len(ids), step):
-            end = start + step
+        rows = list(zip(paper_ids, passages, counts, hashes, strict=True))
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
             collection.upsert(
-                ids=list(ids[start:end]),
-                embeddings=vectors[start:end],
-                metadatas=[{"hash": h} for h in hashes[start:end]],
+                ids=[f"{pid}#{n}" for pid, n, _, _ in chunk],
+                embeddings=vectors[start : start + step],
+                metadatas=[{"paper": pid, "passage": n, "count": c, "hash": h} for pid, n, c, h in chunk],
             )
 
-    def delete(self, ids: Sequence[str]) -> None:
-        if not ids:
+    def delete(self, paper_ids: Sequence[str]) -> None:
+        """Remove every passage of these papers."""
+        if not paper_ids:
             return
         collection = self._open(create=True)
-        step = self.max_batch()
-        for start in range(0, len(ids), step):
-            collection.delete(ids=list(ids[start : start + step]))
+        for start in range(0, len(paper_ids), 500):
+            collection.delete(where={"paper": {"$in": list(paper_ids[start : start + 500])}})
 
     def count(self) -> int:
         return int(self._open(create=False).count())
 
-    def vector(self, paper_id: str) -> np.ndarray | None:
+    def passage_vectors(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """(paper id of each row, matrix) of the stored passage vectors, of some papers or of all."""
         import numpy as np
 
-        got = self._open(create=False).get(ids=[paper_id], include=["embeddings"])
-        embeddings = got.get("embeddings")
-        if embeddings is None or len(embeddings) == 0:
-            return None
-        return np.asarray(embeddings[0], dtype=np.float32)
-
-    def vectors_for(self, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
-        """Stored vectors of the given ids (or all) as (ids, matrix); ids not in the index are left out."""
-        import numpy as np
-
-        collection = self._open(create=False)
-        found_ids: list[str] = []
+        self._open(create=False)
+        owners: list[str] = []
         rows: list[Any] = []
-        if ids is None:
-            offset = 0
-            while True:
-                page = collection.get(limit=_PAGE, offset=offset, include=["embeddings"])
-                found_ids.extend(page["ids"])
-                rows.extend(page["embeddings"] if page["embeddings"] is not None else [])
-                if len(page["ids"]) < _PAGE:
-                    break
-                offset += _PAGE
-        else:
-            for start in range(0, len(ids), _PAGE):
-                page = collection.get(ids=list(ids[start : start + _PAGE]), include=["embeddings"])
-                found_ids.extend(page["ids"])
-                rows.extend(page["embeddings"] if page["embeddings"] is not None else [])
-        if not found_ids:
+        chunks = [None] if paper_ids is None else [list(paper_ids[i : i + 500]) for i in range(0, len(paper_ids), 500)]
+        for chunk in chunks:
+            where = None if chunk is None else {"paper": {"$in": chunk}}
+            for _, meta, embedding in self._pages(include=["metadatas", "embeddings"], where=where):
+                owners.append(str(meta["paper"]))
+                rows.append(embedding)
+        if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)
-        return found_ids, np.asarray(rows, dtype=np.float32)
+        return owners, np.asarray(rows, dtype=np.float32)
 
-    def query_within(self, vector: np.ndarray, ids: Sequence[str], k: int) -> list[tuple[str, float]]:
-        """The `k` nearest among `ids` only, exactly (cosine over their stored vectors)."""
+    def vectors_for(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """One unit vector per paper (the mean of its passages), of some papers or of all; papers not in
+        the index are left out. Rows follow the order of `paper_ids` (or of paper id)."""
         import numpy as np
 
-        found, matrix = self.vectors_for(ids)
-        if not found:
+        owners, matrix = self.passage_vectors(paper_ids)
+        if not owners:
+            return [], matrix
+        rows: dict[str, list[int]] = {}
+        for row, owner in enumerate(owners):
+            rows.setdefault(owner, []).append(row)
+        order = [pid for pid in (paper_ids if paper_ids is not None else sorted(rows)) if pid in rows]
+        means = np.stack([matrix[rows[pid]].mean(axis=0) for pid in order])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        return order, means
+
+    def vector(self, paper_id: str) -> np.ndarray | None:
+        found, matrix = self.vectors_for([paper_id])
+        return matrix[0] if found else None
+
+    def query_within(self, vector: np.ndarray, paper_ids: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """The `k` nearest among `paper_ids` only, exactly: a paper scores its best passage's cosine."""
+        import numpy as np
+
+        owners, matrix = self.passage_vectors(paper_ids)
+        if not owners:
             return []
         unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        scores = unit @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
-        order = np.lexsort((np.array(found), -scores))[:k]
-        return [(found[i], float(scores[i])) for i in order]
+        return _best_per_paper(owners, (unit @ vector).tolist(), k)
+
+    def best_scores(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
+        """Each paper's best passage cosine with `vector` (papers not in the index are left out)."""
+        if not paper_ids:
+            return {}
+        collection = self._open(create=False)
+        found = collection.query(
+            query_embeddings=[vector],
+            n_results=min(collection.count(), len(paper_ids) * 8),
+            where={"paper": {"$in": list(paper_ids)}},
+            include=["distances", "metadatas"],
+        )
+        owners = [str(m["paper"]) for m in found["metadatas"][0]]
+        return dict(_best_per_paper(owners, [1.0 - float(d) for d in found["distances"][0]], len(paper_ids)))
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The `k` nearest ids with their cosine similarity, best first."""
+        """The `k` nearest papers with the cosine similarity of their best passage, best first."""
         collection = self._open(create=False)
         total = collection.count()
         if total == 0 or k <= 0:
             return []
-        found = collection.query(query_embeddings=[vector], n_results=min(k, total), include=["distances"])
-        ids = found["ids"][0]
-        distances = found["distances"][0] if found.get("distances") else [1.0] * len(ids)
-        return [(vid, 1.0 - float(d)) for vid, d in zip(ids, distances, strict=False)]
+        wanted = min(total, k * PASSAGE_POOL)
+        while True:
+            found = collection.query(query_embeddings=[vector], n_results=wanted, include=["distances", "metadatas"])
+            owners = [str(m["paper"]) for m in found["metadatas"][0]]
+            scores = [1.0 - float(d) for d in found["distances"][0]]
+            best = _best_per_paper(owners, scores, k)
+            if len(best) >= k or wanted >= total:
+                return best
+            wanted = min(total, wanted * 2)
+
+
+def _best_per_paper(owners: Sequence[str], scores: Sequence[float], k: int) -> list[tuple[str, float]]:
+    best: dict[str, float] = {}
+    for owner, score in zip(owners, scores, strict=True):
+        if score > best.get(owner, -2.0):
+            best[owner] = score
+    return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]

@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from . import config as cfg
 from .config import KBConfig
@@ -27,7 +30,10 @@ from .filters import PaperFilter, parse_years
 from .fsutil import atomic_write_many, atomic_write_text
 from .identity import Catalog, merge
 from .index import INDEX_SCHEMA, VectorIndex
+from .keyword import KeywordIndex, keyword_hash
 from .lock import write_lock
+from .passages import SCHEME, passages
+from .retrieval import KEYWORD_DEPTH, POOL, best_snippet, fuse
 from .models import Paper, is_valid_id, normalize_title
 from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
@@ -38,6 +44,8 @@ from .themeset import ThemeSet
 
 SNIPPET_CHARS = 200
 EMBED_BATCH = 64
+SEARCH_MODES = ("hybrid", "semantic", "keyword")
+EXACT_FILTER_LIMIT = 5000  # up to this many allowed papers, a filtered search compares them all exactly
 
 Progress = Callable[[int, int], None]
 
@@ -74,6 +82,7 @@ class IngestReport:
 @dataclass
 class IndexReport:
     embedded: int = 0
+    passages: int = 0
     deleted: int = 0
     unchanged: int = 0
     model: str = ""
@@ -81,7 +90,10 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = f"embedded {self.embedded}, deleted {self.deleted}, unchanged {self.unchanged} ({self.model})"
+        text = (
+            f"embedded {self.embedded} ({self.passages} passages), deleted {self.deleted}, "
+            f"unchanged {self.unchanged} ({self.model})"
+        )
         return f"rebuilt the index: {text}" if self.rebuilt else text
 
 
@@ -108,6 +120,7 @@ class KnowledgeBase:
         self.config = KBConfig.load(root) if root.is_dir() else KBConfig()
         self.store = RecordStore(root / cfg.RECORDS_DIR, cache_file=root / cfg.CACHE_DIR / "records.json")
         self.vectors = VectorIndex(root / cfg.INDEX_DIR, self.config.collection)
+        self.keywords = KeywordIndex(root / cfg.INDEX_DIR / "keyword.sqlite")
         self._embedder: Embedder | None = None
 
     @classmethod
@@ -209,7 +222,8 @@ class KnowledgeBase:
         return report
 
     def index(self, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
-        """Embed new and changed records, drop vectors of records that are gone."""
+        """Embed new and changed records (all their passages), drop what is gone from the records, and
+        bring the keyword index up to date."""
         papers = self.papers(require=True)
         model = self.config.model
         report = IndexReport(model=model)
@@ -220,28 +234,41 @@ class KnowledgeBase:
                 and (manifest.get("model") != model or manifest.get("schema") != INDEX_SCHEMA)
             ):
                 self.vectors.drop()
+                self.keywords.drop()
                 report.rebuilt = True
-            want = {p.id: content_hash(model, p.embedded_text()) for p in papers}
+            want = {p.id: content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p in papers}
             have = self.vectors.stored_hashes()
-            todo = sorted(
-                (p for p in papers if have.get(p.id) != want[p.id]), key=lambda p: len(p.embedded_text())
-            )
-            # A record that is there but unreadable keeps its vector until it is fixed or removed.
-            gone = [vid for vid in have if vid not in want and not self.store.exists(vid)]
-            self.vectors.delete(gone)
+            todo = [p for p in papers if have.get(p.id) != want[p.id]]
+            # A record that is there but unreadable keeps its vectors until it is fixed or removed.
+            gone = [pid for pid in have if pid not in want and not self.store.exists(pid)]
+            self.vectors.delete(gone + [p.id for p in todo if p.id in have])
             report.deleted = len(gone)
             report.unchanged = len(papers) - len(todo)
+            self._update_keywords(papers)
             dim = int(manifest["dim"]) if manifest and not todo and "dim" in manifest else None
-            if progress and todo:
-                progress(0, len(todo))
-            for start in range(0, len(todo), EMBED_BATCH):
-                batch = todo[start : start + EMBED_BATCH]
-                vectors = self.embedder.encode([p.embedded_text() for p in batch], batch_size=EMBED_BATCH)
+            # Every passage of the papers to embed, shortest first (batches of like lengths pad least).
+            items = []
+            for paper in todo:
+                texts = passages(paper)
+                items += [(paper.id, n, text, len(texts)) for n, text in enumerate(texts)]
+            items.sort(key=lambda item: len(item[2]))
+            if progress and items:
+                progress(0, len(items))
+            for start in range(0, len(items), EMBED_BATCH):
+                batch = items[start : start + EMBED_BATCH]
+                vectors = self.embedder.encode([text for _, _, text, _ in batch], batch_size=EMBED_BATCH)
                 dim = int(vectors.shape[1])
-                self.vectors.upsert([p.id for p in batch], vectors, [want[p.id] for p in batch])
-                report.embedded += len(batch)
+                self.vectors.add(
+                    [pid for pid, _, _, _ in batch],
+                    [n for _, n, _, _ in batch],
+                    [count for _, _, _, count in batch],
+                    vectors,
+                    [want[pid] for pid, _, _, _ in batch],
+                )
                 if progress:
-                    progress(report.embedded, len(todo))
+                    progress(start + len(batch), len(items))
+            report.embedded = len(todo)
+            report.passages = len(items)
             if dim is None:
                 dim = self.embedder.dim
             self.vectors.write_manifest(model, dim, len(want))
@@ -249,6 +276,14 @@ class KnowledgeBase:
             if saved is not None and saved.model == model and (todo or gone):
                 self._assign_new_papers(saved, papers)
         return report
+
+    def _update_keywords(self, papers: Sequence[Paper]) -> None:
+        have = self.keywords.stored_hashes()
+        current = {p.id for p in papers}
+        changed = [(p, digest) for p in papers if have.get(p.id) != (digest := keyword_hash(p))]
+        gone = [pid for pid in have if pid not in current and not self.store.exists(pid)]
+        if changed or gone:
+            self.keywords.update(changed, gone)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -291,32 +326,101 @@ class KnowledgeBase:
                 raise AmbiguousError(f"'{ref}' matches {len(found)} papers: {shown}{more}; give an id")
         raise NotFoundError(f"no paper matches '{ref}'; see `litkb list` for ids and titles")
 
-    def search(self, query: str, k: int = 10, theme: str | None = None) -> list[SearchResult]:
-        """The `k` papers nearest to `query` by meaning, best first; only a theme's if `theme` is given."""
-        return self.search_many([query], k, theme=theme)[0]
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        theme: str | None = None,
+        where: PaperFilter | None = None,
+    ) -> list[SearchResult]:
+        """The `k` papers that best answer `query`, best first. `mode`: hybrid (default: keyword and
+        meaning fused), semantic or keyword. `theme` and `where` keep only the papers they allow."""
+        return self.search_many([query], k, mode=mode, theme=theme, where=where)[0]
 
     def search_many(
-        self, queries: Sequence[str], k: int = 10, theme: str | None = None
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        mode: str = "hybrid",
+        theme: str | None = None,
+        where: PaperFilter | None = None,
     ) -> list[list[SearchResult]]:
         """Answer many queries with one model load and one encoding pass."""
+        if mode not in SEARCH_MODES:
+            raise UsageError(f"unknown search mode '{mode}'; known modes: {', '.join(SEARCH_MODES)}")
         self._require_index()
         if any(not q.strip() for q in queries):
             raise InputError("empty query: say what to search for")
-        within = self.theme_members(theme)[1] if theme is not None else None
-        vectors = self.embedder.encode(list(queries), batch_size=EMBED_BATCH)
-        if within is not None:
-            return [self._results(self.vectors.query_within(v, within, k)) for v in vectors]
-        return [self._results(self.vectors.query(vector, k)) for vector in vectors]
+        allowed = self._allowed(theme, where)
+        pool = max(k, POOL)
+        vectors = self.embedder.encode(list(queries), batch_size=EMBED_BATCH) if mode != "keyword" else None
+        answers = []
+        for i, query in enumerate(queries):
+            if vectors is None:
+                ranked = self._keyword(query, k, allowed)
+            elif mode == "semantic":
+                ranked = self._dense(vectors[i], k, allowed)
+            else:
+                ranked = self._hybrid(query, vectors[i], pool, allowed)
+            answers.append(self._results(ranked[:k], query))
+        return answers
 
-    def related(self, ref: str, k: int = 10) -> list[SearchResult]:
-        """The `k` papers nearest to the paper `ref`, itself excluded."""
+    def _hybrid(
+        self, query: str, vector: np.ndarray, pool: int, allowed: set[str] | None
+    ) -> list[tuple[str, float]]:
+        dense = dict(self._dense(vector, pool, allowed))
+        keyword_hits = self._keyword(query, KEYWORD_DEPTH, allowed)
+        candidates = set(dense) | {pid for pid, _ in keyword_hits[:pool]}
+        missing = sorted(candidates - dense.keys())
+        dense.update(self.vectors.best_scores(vector, missing))
+        candidates = {pid for pid in candidates if pid in dense}
+        return fuse(candidates, dense, dict(keyword_hits))
+
+    def related(
+        self, ref: str, k: int = 10, theme: str | None = None, where: PaperFilter | None = None
+    ) -> list[SearchResult]:
+        """The `k` papers nearest to the paper `ref` by meaning, itself excluded."""
         paper = self.get(ref)
         self._require_index()
         vector = self.vectors.vector(paper.id)
         if vector is None:
             raise IndexMissingError(f"'{paper.title[:60]}' is not in the index yet; run `litkb index`")
-        hits = [hit for hit in self.vectors.query(vector, k + 1) if hit[0] != paper.id]
-        return self._results(hits[:k])
+        allowed = self._allowed(theme, where)
+        if allowed is not None:
+            allowed = allowed - {paper.id}
+        hits = [hit for hit in self._dense(vector, k + 1, allowed) if hit[0] != paper.id]
+        return self._results(hits[:k], None)
+
+    def _allowed(self, theme: str | None, where: PaperFilter | None) -> set[str] | None:
+        """The ids a filtered search may return, or None when nothing is filtered."""
+        if theme is None and (where is None or not where.active()):
+            return None
+        ids: set[str] | None = set(self.theme_members(theme)[1]) if theme is not None else None
+        if where is not None and where.active():
+            passing = {p.id for p in self.papers() if where(p)}
+            ids = passing if ids is None else ids & passing
+        return ids or set()
+
+    def _dense(self, vector: np.ndarray, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        if allowed is None:
+            return self.vectors.query(vector, n)
+        if not allowed:
+            return []
+        if len(allowed) <= EXACT_FILTER_LIMIT:
+            return self.vectors.query_within(vector, sorted(allowed), n)
+        wanted = n * 4
+        while True:  # a filter that lets most papers through: over-fetch, then keep the allowed ones
+            hits = self.vectors.query(vector, wanted)
+            kept = [hit for hit in hits if hit[0] in allowed]
+            if len(kept) >= n or len(hits) < wanted:
+                return kept[:n]
+            wanted *= 2
+
+    def _keyword(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        if allowed is None:
+            return self.keywords.search(query, n)
+        return [hit for hit in self.keywords.search(query, 1_000_000) if hit[0] in allowed][:n]
 
     # -- themes ----------------------------------------------------------------------------------
 
@@ -462,7 +566,7 @@ class KnowledgeBase:
             self.papers(require=True)  # says whether the knowledge base is missing or empty
         self.vectors.check_usable(self.config.model)
 
-    def _results(self, hits: list[tuple[str, float]]) -> list[SearchResult]:
+    def _results(self, hits: Sequence[tuple[str, float]], query: str | None) -> list[SearchResult]:
         results: list[SearchResult] = []
         for paper_id, score in hits:
             try:
@@ -479,7 +583,7 @@ class KnowledgeBase:
                     title=paper.title,
                     year=paper.year,
                     score=round(score, 4),
-                    snippet=snippet(paper.abstract),
+                    snippet=best_snippet(query, paper.abstract) if query else snippet(paper.abstract),
                 )
             )
         return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -11,9 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from .kb import SearchResult
 from .models import Paper
+from .retrieval import matched_terms
 from .themeset import ThemeSet
 
 out = Console(highlight=False, soft_wrap=False)
@@ -36,7 +39,17 @@ def info(message: str) -> None:
     err.print(escape(message))
 
 
-def results_table(results: Sequence[SearchResult], heading: str) -> None:
+def highlighted(text: str, query: str | None) -> Text:
+    """`text` with the words that match the query in bold."""
+    out = Text(text)
+    if query:
+        words = matched_terms(query, text)
+        if words:
+            out.highlight_regex(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", "bold yellow")
+    return out
+
+
+def results_table(results: Sequence[SearchResult], heading: str, query: str | None = None) -> None:
     if not results:
         info("No results.")
         return
@@ -49,10 +62,10 @@ def results_table(results: Sequence[SearchResult], heading: str) -> None:
     for hit in results:
         table.add_row(
             str(hit["rank"]),
-            escape(hit["title"]),
+            highlighted(hit["title"], query),
             str(hit["year"] or ""),
             f"{hit['score']:.3f}",
-            escape(hit["snippet"]),
+            highlighted(hit["snippet"], query),
         )
     out.print(table)
 

@@ -223,13 +223,14 @@ def test_search_before_index_and_with_another_model(runner: CliRunner, kb_dir: P
 
 
 def test_index_embeds_only_what_changed_and_drops_what_is_gone(runner: CliRunner, loaded: Path) -> None:
-    assert "embedded 0, deleted 0, unchanged 69" in run(runner, loaded, "index").stderr
+    assert "embedded 0 (0 passages), deleted 0, unchanged 69" in run(runner, loaded, "index").stderr
     records = sorted((loaded / "records").glob("*.yaml"))
     records[0].write_text(records[0].read_text().replace("abstract: ", "abstract: Changed. ", 1))
     records[1].unlink()
-    assert "embedded 1, deleted 1, unchanged 67" in run(runner, loaded, "index").stderr
+    report = run(runner, loaded, "index").stderr
+    assert "embedded 1 (" in report and "deleted 1, unchanged 67" in report
     manifest = json.loads((loaded / "index" / "manifest.json").read_text())
-    assert manifest == {"schema": 1, "model": "hash:256", "dim": 256, "count": 68}
+    assert manifest == {"schema": 2, "model": "hash:256", "dim": 256, "count": 68}
 
 
 def test_unknown_id_and_debug_traceback(runner: CliRunner, loaded: Path) -> None:

@@ -1,57 +1,84 @@
-"""`litkb search` and `litkb related`: nearest papers by meaning."""
+"""`litkb search` and `litkb related`: the papers that answer a query, or that are near a paper."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from .. import render
+from ..errors import InputError, UsageError
 from ..queries import read_queries
 from . import open_kb
+from .options import AUTHOR, JSON, K, MIN_UPVOTES, SINCE, SOURCE, TAG, THEME, YEAR, make_filter
 
-K_OPTION = typer.Option(10, "-k", "--top", min=1, max=1000, help="How many papers to show.")
-JSON_OPTION = typer.Option(False, "--json", help="Print a JSON array instead of a table.")
+
+def read_like(source: str) -> str:
+    """The text of `--like FILE` (`-` for stdin)."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{source}: cannot read: {exc}") from exc
+    if not text.strip():
+        raise InputError(f"{source}: is empty; paste the abstract or paragraph to match")
+    return text
 
 
 def search(
     ctx: typer.Context,
     query: str | None = typer.Argument(None, help="What to look for, in your own words.", show_default=False),
-    k: int = K_OPTION,
-    as_json: bool = JSON_OPTION,
+    k: int = K,
+    as_json: bool = JSON,
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), semantic or keyword."),
+    like: str | None = typer.Option(
+        None, "--like", help="Find papers close to this text: a file with an abstract or a draft paragraph, - for stdin."
+    ),
     queries: Path | None = typer.Option(
         None,
         "--queries",
         help="Answer many queries: one per line, or JSON Lines with id/_id and text. Prints JSON Lines.",
         show_default=False,
     ),
-    theme: str | None = typer.Option(None, "--theme", help="Search only this theme's papers (id or label)."),
+    theme: str | None = THEME,
+    year: str | None = YEAR,
+    since: str | None = SINCE,
+    min_upvotes: int | None = MIN_UPVOTES,
+    tag: list[str] = TAG,
+    author: list[str] = AUTHOR,
+    source: list[str] = SOURCE,
     export_format: str | None = typer.Option(
         None, "--export", help="Print the results in an export format (bibtex, markdown, csl-json)."
     ),
 ) -> None:
-    """Find the papers nearest to a query by meaning.
+    """Find the papers that best answer a query: keywords and meaning together (--mode to choose one).
 
-    Example: litkb search "speculative decoding" -k 5
+    Example: litkb search "speculative decoding" -k 5 --year 2024..2025
     """
     kb = open_kb(ctx)
+    where = make_filter(year, since, min_upvotes, tag, author, source)
+    given = [name for name, value in (("QUERY", query), ("--like", like), ("--queries", queries)) if value]
+    if len(given) > 1:
+        raise UsageError(f"give one of QUERY, --like FILE or --queries FILE, not {' and '.join(given)}")
     if queries is not None:
-        if query:
-            raise typer.BadParameter("give a QUERY or --queries FILE, not both")
         batch = read_queries(queries)
-        answers = kb.search_many([text for _, text in batch], k=k, theme=theme)
+        answers = kb.search_many([text for _, text in batch], k=k, mode=mode, theme=theme, where=where)
         for (query_id, _), results in zip(batch, answers, strict=True):
             render.print_json({"query_id": query_id, "results": results}, lines=True)
         return
-    if not query:
-        raise typer.BadParameter('say what to search for, e.g. litkb search "speculative decoding"')
-    results = kb.search(query, k=k, theme=theme)
+    text = read_like(like) if like is not None else query
+    if not text:
+        raise UsageError('say what to search for, e.g. litkb search "speculative decoding"')
+    results = kb.search(text, k=k, mode=mode, theme=theme, where=where)
     if export_format is not None:
         print(kb.export(export_format, [kb.store.load(hit["id"]) for hit in results]), end="")
     elif as_json:
         render.print_json(results)
     else:
-        render.results_table(results, f"Search: {query}")
+        heading = f"Search: {text}" if like is None else f"Papers like {like}"
+        render.results_table(results, heading, query=text)
 
 
 def related(
@@ -59,16 +86,24 @@ def related(
     paper: str = typer.Argument(
         ..., help="A paper's id or title (case and punctuation do not matter; a unique prefix will do)."
     ),
-    k: int = K_OPTION,
-    as_json: bool = JSON_OPTION,
+    k: int = K,
+    as_json: bool = JSON,
+    theme: str | None = THEME,
+    year: str | None = YEAR,
+    since: str | None = SINCE,
+    min_upvotes: int | None = MIN_UPVOTES,
+    tag: list[str] = TAG,
+    author: list[str] = AUTHOR,
+    source: list[str] = SOURCE,
 ) -> None:
     """Find the papers nearest to a paper in the knowledge base (the paper itself left out).
 
-    Example: litkb related "Hopfield Networks is All You Need"
+    Example: litkb related "Hopfield Networks is All You Need" --year 2023..
     """
     kb = open_kb(ctx)
     target = kb.get(paper)
-    results = kb.related(target.id, k=k)
+    where = make_filter(year, since, min_upvotes, tag, author, source)
+    results = kb.related(target.id, k=k, theme=theme, where=where)
     if as_json:
         render.print_json(results)
     else:

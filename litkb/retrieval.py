@@ -1,0 +1,78 @@
+"""Ranking helpers for search: fusing the dense and keyword rankings, and picking the snippet that matched.
+
+Hybrid fusion: the candidates are the top POOL papers of each ranking. Every candidate gets both of its
+own scores (its best passage's cosine, and its BM25, 0 when it has no query word), scaled to [0, 1] over the
+candidates (dense min-max, BM25 divided by the best), and the paper's score is
+`KEYWORD_WEIGHT * keyword + (1 - KEYWORD_WEIGHT) * dense`. The weight is one global setting chosen on the
+SciFact train queries (see scripts/bench_search.py and the README).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .keyword import query_terms
+
+POOL = 100
+KEYWORD_WEIGHT = 0.4
+KEYWORD_DEPTH = 1000  # BM25 scores are read this deep, so dense-only candidates get theirs too
+SNIPPET_CHARS = 220
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def fuse(
+    candidates: set[str], dense: dict[str, float], keyword: dict[str, float], weight: float = KEYWORD_WEIGHT
+) -> list[tuple[str, float]]:
+    """One ranking of the candidates from both scores, best first (ties by id). Every candidate has its
+    own dense score; a keyword score missing means the paper does not contain a query word (0)."""
+    values = [dense[pid] for pid in candidates]
+    low = min(values, default=0.0)
+    span = (max(values, default=0.0) - low) or 1.0
+    top = max((keyword.get(pid, 0.0) for pid in candidates), default=0.0) or 1.0
+    fused = {
+        pid: weight * keyword.get(pid, 0.0) / top + (1 - weight) * (dense[pid] - low) / span for pid in candidates
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _stem(word: str) -> str:
+    """A crude stem for matching query words in text (`decoding` ~ `decode`, `models` ~ `model`)."""
+    return word[:5] if len(word) > 5 else word
+
+
+def matched_terms(query: str, text: str) -> list[str]:
+    """The words of `text` that match a query word (same crude stem), as they are written in the text."""
+    stems = {_stem(term) for term in query_terms(query)}
+    found: dict[str, None] = {}
+    for word in re.findall(r"\w+", text):
+        if _stem(word.lower()) in stems:
+            found.setdefault(word, None)
+    return list(found)
+
+
+def best_snippet(query: str, text: str | None, limit: int = SNIPPET_CHARS) -> str:
+    """The stretch of `text` (whole sentences where they fit) with the most query words; its start when
+    no word matches."""
+    if not text:
+        return ""
+    sentences = [s for s in _SENTENCE_END.split(" ".join(text.split())) if s]
+    stems = {_stem(term) for term in query_terms(query)}
+
+    def hits(sentence: str) -> tuple[int, int]:
+        """(distinct query words matched, all matches)."""
+        matched = [_stem(w) for w in re.findall(r"\w+", sentence.lower()) if _stem(w) in stems]
+        return len(set(matched)), len(matched)
+
+    best = max(range(len(sentences)), key=lambda i: (hits(sentences[i]), -i)) if stems else 0
+    if stems and hits(sentences[best])[0] == 0:
+        best = 0
+    chosen = sentences[best]
+    following = best + 1
+    while following < len(sentences) and len(chosen) + 1 + len(sentences[following]) <= limit:
+        chosen += " " + sentences[following]
+        following += 1
+    prefix = "… " if best > 0 else ""
+    if len(chosen) > limit:
+        return prefix + chosen[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+    return prefix + chosen + (" …" if following < len(sentences) else "")
