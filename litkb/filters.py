@@ -59,9 +59,10 @@ class PaperFilter:
     ids: frozenset[str] | None = None
 
     def active(self) -> bool:
-        return any(
-            (self.years, self.since, self.min_upvotes is not None, self.tags, self.authors, self.sources)
-        ) or self.ids is not None
+        return (
+            any((self.years, self.since, self.min_upvotes is not None, self.tags, self.authors, self.sources))
+            or self.ids is not None
+        )
 
     def __call__(self, paper: Paper) -> bool:
         if self.years is not None and paper.year not in self.years:

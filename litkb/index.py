@@ -1,8 +1,9 @@
 """The vector index: a Chroma collection inside the knowledge base. The only module that imports chromadb.
 
 The index is derived from the records and can always be rebuilt from them. A paper has one vector per
-passage (see `litkb.passages`), with ids `<paper id>#<n>` and metadata `paper`, `passage`, and on passage
-0 the content hash of what was embedded, so `litkb index` embeds only what changed. A manifest beside it records the model, its dimension and the schema.
+passage (see `litkb.passages`), with ids `<paper id>#<n>` and metadata `paper`, `passage`, `count` and
+`hash` (of what was embedded), so `litkb index` embeds only what changed and notices a paper whose
+passages are not all there. A manifest beside it records the model, its dimension and the schema.
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ class VectorIndex:
                 entry = seen.setdefault(str(meta["paper"]), [set(), 0, int(meta.get("count", 1))])
                 entry[0].add(str(meta.get("hash", "")))
                 entry[1] += 1
-        return {pid: (next(iter(h)) if len(h) == 1 and n == count else "") for pid, (h, n, count) in seen.items()}
+        return {
+            pid: (next(iter(h)) if len(h) == 1 and n == count else "") for pid, (h, n, count) in seen.items()
+        }
 
     def _pages(self, include: list[str], where: dict[str, Any] | None = None) -> Any:
         """(vector id, metadata, embedding) of every stored vector (matching `where`), page by page."""
@@ -185,7 +188,11 @@ class VectorIndex:
         self._open(create=False)
         owners: list[str] = []
         rows: list[Any] = []
-        chunks = [None] if paper_ids is None else [list(paper_ids[i : i + 500]) for i in range(0, len(paper_ids), 500)]
+        chunks = (
+            [None]
+            if paper_ids is None
+            else [list(paper_ids[i : i + 500]) for i in range(0, len(paper_ids), 500)]
+        )
         for chunk in chunks:
             where = None if chunk is None else {"paper": {"$in": chunk}}
             for _, meta, embedding in self._pages(include=["metadatas", "embeddings"], where=where):
@@ -247,7 +254,9 @@ class VectorIndex:
             return []
         wanted = min(total, k * PASSAGE_POOL)
         while True:
-            found = collection.query(query_embeddings=[vector], n_results=wanted, include=["distances", "metadatas"])
+            found = collection.query(
+                query_embeddings=[vector], n_results=wanted, include=["distances", "metadatas"]
+            )
             owners = [str(m["paper"]) for m in found["metadatas"][0]]
             scores = [1.0 - float(d) for d in found["distances"][0]]
             best = _best_per_paper(owners, scores, k)

@@ -32,11 +32,11 @@ from .identity import Catalog, merge
 from .index import INDEX_SCHEMA, VectorIndex
 from .keyword import KeywordIndex, keyword_hash
 from .lock import write_lock
-from .passages import SCHEME, passages
-from .retrieval import KEYWORD_DEPTH, POOL, best_snippet, fuse
 from .models import Paper, is_valid_id, normalize_title
 from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
+from .passages import SCHEME, passages
+from .retrieval import KEYWORD_DEPTH, POOL, best_snippet, fuse
 from .store import RecordStore
 from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
 from .themes_map import MapPoint, render_map

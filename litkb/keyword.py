@@ -109,7 +109,8 @@ class KeywordIndex:
         match = " OR ".join(f'"{term}"' for term in terms)
         db = self._connect(create=False)
         rows = db.execute(
-            "SELECT id, bm25(docs, 0.0, ?, ?) AS score FROM docs WHERE docs MATCH ? ORDER BY score, id LIMIT ?",
+            "SELECT id, bm25(docs, 0.0, ?, ?) AS score FROM docs WHERE docs MATCH ? "
+            "ORDER BY score, id LIMIT ?",
             (TITLE_WEIGHT, ABSTRACT_WEIGHT, match, limit),
         ).fetchall()
         return [(paper_id, -float(score)) for paper_id, score in rows]

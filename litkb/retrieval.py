@@ -10,7 +10,6 @@ SciFact train queries (see scripts/bench_search.py and the README).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from .keyword import query_terms
 
@@ -31,7 +30,8 @@ def fuse(
     span = (max(values, default=0.0) - low) or 1.0
     top = max((keyword.get(pid, 0.0) for pid in candidates), default=0.0) or 1.0
     fused = {
-        pid: weight * keyword.get(pid, 0.0) / top + (1 - weight) * (dense[pid] - low) / span for pid in candidates
+        pid: weight * keyword.get(pid, 0.0) / top + (1 - weight) * (dense[pid] - low) / span
+        for pid in candidates
     }
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
@@ -74,6 +75,8 @@ class RecordStore:
     def __init__(self, root: Path, cache_file: Path | None = None) -> None:
         self.root = root
         self.cache_file = cache_file
+        # Records already parsed in this process, keyed by file size and mtime (a changed file is re-read).
+        self._memo: dict[str, tuple[int, int, Paper]] = {}
 
     def path_for(self, paper_id: str) -> Path:
         if not is_valid_id(paper_id):
@@ -86,12 +89,21 @@ class RecordStore:
     def load(self, paper_id: str) -> Paper:
         path = self.path_for(paper_id)
         try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise NotFoundError(f"no paper with id '{paper_id}'; see `litkb list`") from None
+        memo = self._memo.get(paper_id)
+        if memo is not None and memo[:2] == (stat.st_mtime_ns, stat.st_size):
+            return copy.deepcopy(memo[2])
+        try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise NotFoundError(f"no paper with id '{paper_id}'; see `litkb list`") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise RecordError(f"{path}: cannot read: {exc}") from exc
-        return self._checked(parse_record(text, str(path)), path)
+        paper = self._checked(parse_record(text, str(path)), path)
+        self._memo[paper_id] = (stat.st_mtime_ns, stat.st_size, copy.deepcopy(paper))
+        return paper
 
     def load_all(self) -> tuple[list[Paper], list[str]]:
         """Every record, sorted by id, and one message per record that could not be read.

@@ -13,8 +13,12 @@ YEAR = typer.Option(None, "--year", help="Only this year or range: 2023, 2022..2
 SINCE = typer.Option(None, "--since", help="Only papers dated on or after: 2024-06-01, 2024-06, 2024.")
 MIN_UPVOTES = typer.Option(None, "--min-upvotes", min=0, help="Only papers with at least this many upvotes.")
 TAG = typer.Option([], "--tag", help="Only papers with this tag (repeat: all must match).")
-AUTHOR = typer.Option([], "--author", help="Only papers with an author (or organisation) whose name contains this.")
-SOURCE = typer.Option([], "--source", help="Only papers seen in this input file name or format (hf-daily, csv, ...).")
+AUTHOR = typer.Option(
+    [], "--author", help="Only papers with an author (or organisation) whose name contains this."
+)
+SOURCE = typer.Option(
+    [], "--source", help="Only papers seen in this input file name or format (hf-daily, csv, ...)."
+)
 
 
 def make_filter(

@@ -11,7 +11,7 @@ from .. import render
 from ..errors import InputError, UsageError
 from ..queries import read_queries
 from . import open_kb
-from .options import AUTHOR, JSON, K, MIN_UPVOTES, SINCE, SOURCE, TAG, THEME, YEAR, make_filter
+from .options import AUTHOR, JSON, MIN_UPVOTES, SINCE, SOURCE, TAG, THEME, YEAR, K, make_filter
 
 
 def read_like(source: str) -> str:
@@ -34,7 +34,9 @@ def search(
     as_json: bool = JSON,
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), semantic or keyword."),
     like: str | None = typer.Option(
-        None, "--like", help="Find papers close to this text: a file with an abstract or a draft paragraph, - for stdin."
+        None,
+        "--like",
+        help="Find papers close to this text: a file with an abstract or a draft paragraph, - for stdin.",
     ),
     queries: Path | None = typer.Option(
         None,

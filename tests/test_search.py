@@ -1,0 +1,149 @@
+"""Search: modes, filters (with related too), snippets, --like, the keyword index and passages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from litkb import KnowledgeBase
+from litkb.models import Paper
+from litkb.passages import STRIDE, WINDOW, passages
+from litkb.render import highlighted
+from litkb.retrieval import best_snippet, fuse
+from tests.test_cli import run
+
+
+@pytest.fixture
+def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
+    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
+    assert run(runner, kb_dir, "index").exit_code == 0
+    return kb_dir
+
+
+def hits(runner: CliRunner, kb: Path, *args: str) -> list[dict]:
+    result = run(runner, kb, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_modes(runner: CliRunner, loaded: Path) -> None:
+    for mode in ("keyword", "semantic", "hybrid"):
+        found = hits(runner, loaded, "search", "Hopfield", "--mode", mode, "-k", "3")
+        assert found[0]["title"] == "Hopfield Networks is All You Need", mode
+    keyword = hits(runner, loaded, "search", "EAGLE3", "--mode", "keyword")
+    assert [h["title"][:27] for h in keyword] == ["Mirror Speculative Decoding"]
+    assert hits(runner, loaded, "search", "zzzqqq", "--mode", "keyword") == []
+    bad = run(runner, loaded, "search", "x", "--mode", "fuzzy")
+    assert bad.exit_code != 0 and "known modes: hybrid, semantic, keyword" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "check"),
+    [
+        (["--year", "2024"], lambda p: p["year"] == 2024),
+        (["--year", "2022..2023"], lambda p: 2022 <= p["year"] <= 2023),
+        (["--since", "2025-06"], lambda p: p["date"] >= "2025-06-01"),
+        (["--min-upvotes", "2"], lambda p: (p["upvotes"] or 0) >= 2),
+        (["--author", "apple"], lambda p: p["organization"] == {"handle": "apple", "name": "Apple"}),
+        (["--source", "hf-daily"], lambda p: True),
+        (["--source", "other.csv"], lambda p: False),
+    ],
+)
+def test_filters_compose_with_every_mode_and_related(
+    runner: CliRunner, loaded: Path, args: list[str], check
+) -> None:
+    kb = KnowledgeBase.open(loaded)
+    by_id = {p.id: p.to_dict() for p in kb.papers()}
+    expected = {pid for pid, p in by_id.items() if check(p)}
+    for mode in ("hybrid", "semantic", "keyword"):
+        found = hits(runner, loaded, "search", "learning models", "--mode", mode, "-k", "100", *args)
+        assert {h["id"] for h in found} <= expected, (mode, args)
+        if mode == "semantic":
+            assert {h["id"] for h in found} == expected, args  # every allowed paper is ranked
+    related = hits(runner, loaded, "related", "Hydra", "-k", "100", *args)
+    hydra = next(pid for pid in by_id if pid.startswith("hydra"))
+    assert {h["id"] for h in related} == expected - {hydra}
+
+
+def test_tag_and_theme_filters(runner: CliRunner, loaded: Path) -> None:
+    record = next((loaded / "records").glob("hydra-*.yaml"))
+    record.write_text(record.read_text().replace("tags: []", "tags:\n- to-read"))
+    assert [h["title"][:5] for h in hits(runner, loaded, "search", "anything", "--tag", "to-read")] == [
+        "Hydra"
+    ]
+    themes = json.loads(run(runner, loaded, "themes", "-k", "3", "--json").stdout)
+    members = {p["id"] for p in themes[2]["papers"]}
+    found = hits(runner, loaded, "related", "Hydra", "--theme", "3", "-k", "100")
+    assert {h["id"] for h in found} == members - {next(iter(p for p in members if p.startswith("hydra")), "")}
+
+
+def test_bad_filter_values(runner: CliRunner, loaded: Path) -> None:
+    for args, message in ((["--year", "20x"], "expected a year"), (["--since", "June"], "expected a date")):
+        result = run(runner, loaded, "search", "x", *args)
+        assert result.exit_code != 0 and message in result.stderr
+
+
+def test_snippet_shows_the_matching_passage() -> None:
+    text = "We study cats. Dogs are loyal. Speculative decoding speeds up inference. Birds sing."
+    assert best_snippet("speculative decoding", text).startswith("… Speculative decoding speeds up")
+    assert best_snippet("zebra", text).startswith("We study cats.")
+    spans = highlighted("Speculative decoding speeds decoders", "speculative decoding").spans
+    assert [(s.start, s.end) for s in spans] == [(0, 11), (12, 20), (28, 36)]
+
+
+def test_search_by_example(runner: CliRunner, loaded: Path, tmp_path: Path) -> None:
+    hydra = KnowledgeBase.open(loaded).get("Hydra")
+    draft = tmp_path / "draft.txt"
+    draft.write_text(hydra.abstract or "")
+    found = hits(runner, loaded, "search", "--like", str(draft), "-k", "3")
+    assert found[0]["id"] == hydra.id
+    from_stdin = run(runner, loaded, "search", "--like", "-", "-k", "3", "--json", input=hydra.abstract)
+    assert json.loads(from_stdin.stdout)[0]["id"] == hydra.id
+    both = run(runner, loaded, "search", "x", "--like", str(draft))
+    assert both.exit_code != 0 and "not QUERY and --like" in both.stderr
+    assert "no such file" in run(runner, loaded, "search", "--like", str(tmp_path / "none")).stderr
+
+
+def test_keyword_index_follows_the_records(runner: CliRunner, loaded: Path) -> None:
+    assert hits(runner, loaded, "search", "xylophonics", "--mode", "keyword") == []
+    record = next((loaded / "records").glob("hydra-*.yaml"))
+    record.write_text(record.read_text().replace("abstract: ", "abstract: Xylophonics matter. ", 1))
+    run(runner, loaded, "index")
+    assert [h["title"][:5] for h in hits(runner, loaded, "search", "xylophonics", "--mode", "keyword")] == [
+        "Hydra"
+    ]
+    record.unlink()
+    run(runner, loaded, "index")
+    assert hits(runner, loaded, "search", "xylophonics", "--mode", "keyword") == []
+
+
+def test_long_abstracts_are_embedded_as_overlapping_passages(runner: CliRunner, kb_dir: Path) -> None:
+    words = [f"w{i}" for i in range(WINDOW + STRIDE + 10)]
+    paper = Paper(title="Long", abstract=" ".join(words))
+    texts = passages(paper)
+    assert len(texts) == 3 and texts[1].startswith("Long\n\nw100 ") and texts[2].endswith(words[-1])
+    assert passages(Paper(title="Short", abstract="a b c")) == ["Short\n\na b c"]
+    rows = [
+        {"title": "Long One", "abstract": " ".join([*words, "tailword"])},
+        {"title": "Short", "abstract": "x"},
+    ]
+    source = kb_dir / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in rows))
+    run(runner, kb_dir, "ingest", str(source))
+    assert "embedded 2 (4 passages)" in run(runner, kb_dir, "index").stderr
+    kb = KnowledgeBase.open(kb_dir)
+    # the end of a long abstract is found by meaning, through its last passage
+    assert kb.search("w255 w256 w257 tailword", k=1, mode="semantic")[0]["title"] == "Long One"
+    # an interrupted index (a passage missing) is noticed and redone
+    kb.vectors._open(create=False).delete(ids=[f"{kb.get('Long One').id}#2"])
+    assert "embedded 1 (3 passages)" in run(runner, kb_dir, "index").stderr
+
+
+def test_fuse_scales_both_scores() -> None:
+    ranked = fuse({"a", "b", "c"}, {"a": 0.9, "b": 0.5, "c": 0.1}, {"c": 10.0, "b": 5.0}, weight=0.4)
+    # dense scaled to 1, .5, 0 and keyword to 0, .5, 1: b = .4*.5+.6*.5, a = .6, c = .4
+    assert [pid for pid, _ in ranked] == ["a", "b", "c"]
+    assert dict(ranked) == pytest.approx({"a": 0.6, "b": 0.5, "c": 0.4})
