@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 
 INDEX_SCHEMA = 2  # 2: several passage vectors per paper
 MANIFEST = "manifest.json"
+PASSAGE_COUNTS = "passages.json"
+SNAPSHOT = "passages"
 CHROMA_DIR = "chroma"
 _PAGE = 5000
 PASSAGE_POOL = 3  # passages fetched per paper wanted, before keeping each paper's best
@@ -35,6 +39,9 @@ class VectorIndex:
         self.collection_name = collection
         self._client: Any = None
         self._collection: Any = None
+        self._counts: dict[str, int] | None = None
+        self._total: int | None = None
+        self._snapshot: tuple[dict[str, list[int]], Any] | None = None
 
     # -- manifest -------------------------------------------------------------------------------
 
@@ -53,8 +60,19 @@ class VectorIndex:
             ) from exc
         return data if isinstance(data, dict) else None
 
-    def write_manifest(self, model: str, dim: int, count: int) -> None:
-        manifest = {"schema": INDEX_SCHEMA, "model": model, "dim": dim, "count": count}
+    def write_manifest(self, model: str, dim: int, count: int, passages: int, changed: bool = True) -> None:
+        """Record what the index holds. `changed` gives it a new generation (the matrix snapshot of an
+        older generation is then not used)."""
+        old = self.read_manifest() or {}
+        generation = uuid.uuid4().hex if changed or "generation" not in old else old["generation"]
+        manifest = {
+            "schema": INDEX_SCHEMA,
+            "model": model,
+            "dim": dim,
+            "count": count,
+            "passages": passages,
+            "generation": generation,
+        }
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
 
     def check_usable(self, model: str) -> dict[str, Any]:
@@ -109,6 +127,11 @@ class VectorIndex:
     def drop(self) -> None:
         """Remove the collection and the manifest (the records are untouched)."""
         self.manifest_path.unlink(missing_ok=True)
+        for name in (PASSAGE_COUNTS, f"{SNAPSHOT}.npy", f"{SNAPSHOT}.rows.json"):
+            (self.directory / name).unlink(missing_ok=True)
+        self._counts = None
+        self._total = None
+        self._snapshot = None
         if not (self.directory / CHROMA_DIR).is_dir():
             return
         self._open(create=True)
@@ -232,24 +255,87 @@ class VectorIndex:
         unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         return _best_per_paper(owners, (unit @ vector).tolist(), k)
 
+    def write_passage_counts(self, counts: dict[str, int]) -> None:
+        """How many passages each paper has, so a paper's vectors can be fetched by id."""
+        atomic_write_text(self.directory / PASSAGE_COUNTS, json.dumps(counts))
+        self._counts = counts
+
+    def _passage_counts(self) -> dict[str, int]:
+        if self._counts is None:
+            try:
+                self._counts = json.loads((self.directory / PASSAGE_COUNTS).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._counts = {}
+        return self._counts
+
+    def write_snapshot(self) -> None:
+        """Save every passage vector as one matrix (`passages.npy`, rows named in `passages.rows.json`), for
+        scoring given papers without a round trip to Chroma. Tagged with the manifest's generation, so a
+        snapshot that is out of step with the collection is never used."""
+        import numpy as np
+
+        owners, matrix = self.passage_vectors(None)
+        generation = (self.read_manifest() or {}).get("generation")
+        staging = self.directory / f"{SNAPSHOT}.tmp.npy"
+        np.save(staging, matrix.astype(np.float32))
+        os.replace(staging, self.directory / f"{SNAPSHOT}.npy")
+        atomic_write_text(
+            self.directory / f"{SNAPSHOT}.rows.json", json.dumps({"generation": generation, "rows": owners})
+        )
+        self._snapshot = None
+
+    def snapshot_ok(self) -> bool:
+        return self._load_snapshot() is not None
+
+    def _load_snapshot(self) -> tuple[dict[str, list[int]], np.ndarray] | None:
+        if self._snapshot is None:
+            import numpy as np
+
+            try:
+                rows = json.loads((self.directory / f"{SNAPSHOT}.rows.json").read_text(encoding="utf-8"))
+                if rows.get("generation") != (self.read_manifest() or {}).get("generation"):
+                    return None
+                matrix = np.load(self.directory / f"{SNAPSHOT}.npy", mmap_mode="r")
+            except (OSError, ValueError):
+                return None
+            by_paper: dict[str, list[int]] = {}
+            for row, owner in enumerate(rows["rows"]):
+                by_paper.setdefault(owner, []).append(row)
+            self._snapshot = (by_paper, matrix)
+        return self._snapshot
+
     def best_scores(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
         """Each paper's best passage cosine with `vector` (papers not in the index are left out)."""
-        if not paper_ids:
+        import numpy as np
+
+        snapshot = self._load_snapshot()
+        if snapshot is not None:
+            by_paper, matrix = snapshot
+            present = [pid for pid in paper_ids if pid in by_paper]
+            if not present:
+                return {}
+            rows = [row for pid in present for row in by_paper[pid]]
+            scores = (np.asarray(matrix[rows]) @ vector).tolist()
+            owners = [pid for pid in present for _ in by_paper[pid]]
+            return dict(_best_per_paper(owners, scores, len(present)))
+        counts = self._passage_counts()
+        wanted = [f"{pid}#{n}" for pid in paper_ids for n in range(counts.get(pid, 1))]
+        if not wanted:
             return {}
-        collection = self._open(create=False)
-        found = collection.query(
-            query_embeddings=[vector],
-            n_results=min(collection.count(), len(paper_ids) * 8),
-            where={"paper": {"$in": list(paper_ids)}},
-            include=["distances", "metadatas"],
-        )
-        owners = [str(m["paper"]) for m in found["metadatas"][0]]
-        return dict(_best_per_paper(owners, [1.0 - float(d) for d in found["distances"][0]], len(paper_ids)))
+        found = self._open(create=False).get(ids=wanted, include=["embeddings"])
+        if not found["ids"]:
+            return {}
+        matrix = np.asarray(found["embeddings"], dtype=np.float32)
+        scores = matrix @ vector / np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
+        owners = [vid.rsplit("#", 1)[0] for vid in found["ids"]]
+        return dict(_best_per_paper(owners, scores.tolist(), len(paper_ids)))
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The `k` nearest papers with the cosine similarity of their best passage, best first."""
         collection = self._open(create=False)
-        total = collection.count()
+        if self._total is None:  # passages in the collection: the manifest says, or ask Chroma once
+            self._total = int((self.read_manifest() or {}).get("passages") or collection.count())
+        total = self._total
         if total == 0 or k <= 0:
             return []
         wanted = min(total, k * PASSAGE_POOL)
@@ -260,7 +346,7 @@ class VectorIndex:
             owners = [str(m["paper"]) for m in found["metadatas"][0]]
             scores = [1.0 - float(d) for d in found["distances"][0]]
             best = _best_per_paper(owners, scores, k)
-            if len(best) >= k or wanted >= total:
+            if len(best) >= k or wanted >= total or len(owners) < wanted:
                 return best
             wanted = min(total, wanted * 2)
 

@@ -30,13 +30,13 @@ from .filters import PaperFilter, parse_years
 from .fsutil import atomic_write_many, atomic_write_text
 from .identity import Catalog, merge
 from .index import INDEX_SCHEMA, VectorIndex
-from .keyword import KeywordIndex, keyword_hash
+from .keyword import KeywordIndex
 from .lock import write_lock
 from .models import Paper, is_valid_id, normalize_title
 from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .passages import SCHEME, passages
-from .retrieval import KEYWORD_DEPTH, POOL, best_snippet, fuse
+from .retrieval import DENSE_POOL, KEYWORD_DEPTH, POOL, best_snippet, fuse
 from .store import RecordStore
 from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
 from .themes_map import MapPoint, render_map
@@ -120,7 +120,7 @@ class KnowledgeBase:
         self.config = KBConfig.load(root) if root.is_dir() else KBConfig()
         self.store = RecordStore(root / cfg.RECORDS_DIR, cache_file=root / cfg.CACHE_DIR / "records.json")
         self.vectors = VectorIndex(root / cfg.INDEX_DIR, self.config.collection)
-        self.keywords = KeywordIndex(root / cfg.INDEX_DIR / "keyword.sqlite")
+        self.keywords = KeywordIndex(root / cfg.INDEX_DIR / "bm25")
         self._embedder: Embedder | None = None
 
     @classmethod
@@ -244,7 +244,7 @@ class KnowledgeBase:
             self.vectors.delete(gone + [p.id for p in todo if p.id in have])
             report.deleted = len(gone)
             report.unchanged = len(papers) - len(todo)
-            self._update_keywords(papers)
+            self.keywords.sync(papers)
             dim = int(manifest["dim"]) if manifest and not todo and "dim" in manifest else None
             # Every passage of the papers to embed, shortest first (batches of like lengths pad least).
             items = []
@@ -271,19 +271,16 @@ class KnowledgeBase:
             report.passages = len(items)
             if dim is None:
                 dim = self.embedder.dim
-            self.vectors.write_manifest(model, dim, len(want))
+            counts = {p.id: len(passages(p)) for p in papers}
+            changed = bool(todo or gone or report.rebuilt)
+            self.vectors.write_manifest(model, dim, len(want), sum(counts.values()), changed=changed)
+            self.vectors.write_passage_counts(counts)
+            if changed or not self.vectors.snapshot_ok():
+                self.vectors.write_snapshot()
             saved = ThemeSet.load(self.root)
             if saved is not None and saved.model == model and (todo or gone):
                 self._assign_new_papers(saved, papers)
         return report
-
-    def _update_keywords(self, papers: Sequence[Paper]) -> None:
-        have = self.keywords.stored_hashes()
-        current = {p.id for p in papers}
-        changed = [(p, digest) for p in papers if have.get(p.id) != (digest := keyword_hash(p))]
-        gone = [pid for pid in have if pid not in current and not self.store.exists(pid)]
-        if changed or gone:
-            self.keywords.update(changed, gone)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -353,7 +350,6 @@ class KnowledgeBase:
         if any(not q.strip() for q in queries):
             raise InputError("empty query: say what to search for")
         allowed = self._allowed(theme, where)
-        pool = max(k, POOL)
         vectors = self.embedder.encode(list(queries), batch_size=EMBED_BATCH) if mode != "keyword" else None
         answers = []
         for i, query in enumerate(queries):
@@ -362,19 +358,18 @@ class KnowledgeBase:
             elif mode == "semantic":
                 ranked = self._dense(vectors[i], k, allowed)
             else:
-                ranked = self._hybrid(query, vectors[i], pool, allowed)
+                ranked = self._hybrid(query, vectors[i], k, allowed)
             answers.append(self._results(ranked[:k], query))
         return answers
 
     def _hybrid(
-        self, query: str, vector: np.ndarray, pool: int, allowed: set[str] | None
+        self, query: str, vector: np.ndarray, k: int, allowed: set[str] | None
     ) -> list[tuple[str, float]]:
-        dense = dict(self._dense(vector, pool, allowed))
+        dense = dict(self._dense(vector, max(k, DENSE_POOL), allowed))
         keyword_hits = self._keyword(query, KEYWORD_DEPTH, allowed)
-        candidates = set(dense) | {pid for pid, _ in keyword_hits[:pool]}
-        missing = sorted(candidates - dense.keys())
-        dense.update(self.vectors.best_scores(vector, missing))
-        candidates = {pid for pid in candidates if pid in dense}
+        candidates = set(dense) | {pid for pid, _ in keyword_hits[: max(k, POOL)]}
+        # Exact dense scores for the keyword candidates that the dense ranking did not reach.
+        dense.update(self.vectors.best_scores(vector, sorted(candidates - dense.keys())))
         return fuse(candidates, dense, dict(keyword_hits))
 
     def related(
@@ -562,7 +557,7 @@ class KnowledgeBase:
         return atomic_write_many(targets)
 
     def _require_index(self) -> None:
-        if not any(self.store.root.glob("*.yaml")):
+        if not self.store.any_record():
             self.papers(require=True)  # says whether the knowledge base is missing or empty
         self.vectors.check_usable(self.config.model)
 

@@ -1,23 +1,29 @@
-"""The keyword index: BM25 over titles and abstracts, in SQLite FTS5 inside the knowledge base.
+"""The keyword index: BM25 over titles and abstracts (bm25s, Porter stemmer, stop words dropped from queries).
 
-Porter stemming comes from FTS5's tokenizer; stop words are dropped from queries. The index is derived from
-the records (`index/keyword.sqlite`), updated with them by `litkb index` (a content hash per paper), and
-rebuilt from them when missing.
+It lives in the knowledge base (`index/bm25/`), is derived from the records, and `litkb index` brings it
+up to date: when any record's title or abstract changed (a content hash per paper), it is rebuilt from the
+records (about 3 s for 20,000 papers). The title counts twice. bm25s answers a query in about a
+millisecond at that size, where SQLite FTS5 took 20-40 ms; that is why it is used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import re
-import sqlite3
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from .errors import LitkbError
+from .errors import IndexMissingError, LitkbError
+from .fsutil import atomic_write_text
 from .models import Paper
 
-TITLE_WEIGHT = 2.0
-ABSTRACT_WEIGHT = 1.0
+TITLE_REPEAT = 2
+STATE = "state.json"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 STOP_WORDS = frozenset(
@@ -46,71 +52,92 @@ def query_terms(query: str) -> list[str]:
     return list(seen)
 
 
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")
+
+
+def tokens(text: str) -> list[str]:
+    """The Porter-stemmed words of a text, as the index holds them (stop words kept: they count in a
+    document's length)."""
+    return list(_stemmer().stemWords(_WORD.findall(text.lower())))
+
+
+def paper_tokens(paper: Paper) -> list[str]:
+    return tokens(" ".join([paper.title] * TITLE_REPEAT + [paper.abstract or ""]))
+
+
 class KeywordIndex:
-    """BM25 (FTS5, Porter stemmer) over each paper's title and abstract."""
+    """BM25 over each paper's title and abstract, saved in a folder of the knowledge base."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-
-    def _connect(self, create: bool) -> sqlite3.Connection:
-        if self._db is not None:
-            return self._db
-        if not create and not self.path.exists():
-            raise LitkbError("the knowledge base has no keyword index yet; run `litkb index`")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path)
-            db.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5("
-                "id UNINDEXED, title, abstract, tokenize='porter unicode61 remove_diacritics 2')"
-            )
-            db.execute("CREATE TABLE IF NOT EXISTS state (id TEXT PRIMARY KEY, hash TEXT NOT NULL)")
-        except sqlite3.DatabaseError as exc:
-            raise LitkbError(
-                f"the keyword index {self.path} is damaged ({exc}); run `litkb index --rebuild`"
-            ) from exc
-        self._db = db
-        return db
-
-    def exists(self) -> bool:
-        return self.path.exists()
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._model: Any = None
+        self._ids: list[str] = []
 
     def stored_hashes(self) -> dict[str, str]:
-        db = self._connect(create=True)
-        return dict(db.execute("SELECT id, hash FROM state").fetchall())
+        try:
+            state = json.loads((self.directory / STATE).read_text(encoding="utf-8"))
+            return dict(zip(state["ids"], state["hashes"], strict=True))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}  # damaged: rebuilt by the next sync
 
-    def update(self, papers: Iterable[tuple[Paper, str]], gone: Sequence[str]) -> None:
-        """Add or replace papers (with their keyword hashes) and remove `gone`, in one transaction."""
-        db = self._connect(create=True)
-        with db:
-            for paper_id in gone:
-                db.execute("DELETE FROM docs WHERE id = ?", (paper_id,))
-                db.execute("DELETE FROM state WHERE id = ?", (paper_id,))
-            for paper, digest in papers:
-                db.execute("DELETE FROM docs WHERE id = ?", (paper.id,))
-                db.execute(
-                    "INSERT INTO docs (id, title, abstract) VALUES (?, ?, ?)",
-                    (paper.id, paper.title, paper.abstract or ""),
-                )
-                db.execute("INSERT OR REPLACE INTO state (id, hash) VALUES (?, ?)", (paper.id, digest))
+    def sync(self, papers: Sequence[Paper]) -> bool:
+        """Rebuild from `papers` unless it holds exactly their current text already; say whether it did."""
+        wanted = {p.id: keyword_hash(p) for p in papers}
+        if wanted == self.stored_hashes():
+            return False
+        import bm25s
+
+        ordered = sorted(papers, key=lambda p: p.id)
+        corpus = [paper_tokens(p) or ["\u2205"] for p in ordered]  # bm25s wants a token in every document
+        model = bm25s.BM25()
+        model.index(corpus, show_progress=False)
+        staging = self.directory.with_name(self.directory.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        model.save(str(staging))
+        atomic_write_text(
+            staging / STATE,
+            json.dumps({"ids": [p.id for p in ordered], "hashes": [wanted[p.id] for p in ordered]}),
+        )
+        self.drop()
+        staging.rename(self.directory)  # swapped in only when complete
+        return True
 
     def drop(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        self.path.unlink(missing_ok=True)
+        self._model = None
+        self._ids = []
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.directory)
+
+    def _load(self) -> Any:
+        if self._model is None:
+            import bm25s
+
+            if not (self.directory / STATE).exists():
+                raise IndexMissingError("the knowledge base has no keyword index yet; run `litkb index`")
+            try:
+                self._model = bm25s.BM25.load(str(self.directory), mmap=True)
+                self._ids = json.loads((self.directory / STATE).read_text(encoding="utf-8"))["ids"]
+            except (OSError, ValueError, KeyError) as exc:
+                raise LitkbError(
+                    f"the keyword index in {self.directory} is damaged ({exc}); run `litkb index --rebuild`"
+                ) from exc
+        return self._model
 
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
-        """Up to `limit` (id, BM25 score) pairs, best first; higher is better."""
-        terms = query_terms(query)
-        if not terms:
+        """Up to `limit` (id, BM25 score) pairs with a score above 0, best first (ties by id)."""
+        model = self._load()
+        vocabulary = model.vocab_dict
+        terms = [t for t in _stemmer().stemWords(query_terms(query)) if t in vocabulary]
+        if not terms or not self._ids:
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)
-        db = self._connect(create=False)
-        rows = db.execute(
-            "SELECT id, bm25(docs, 0.0, ?, ?) AS score FROM docs WHERE docs MATCH ? "
-            "ORDER BY score, id LIMIT ?",
-            (TITLE_WEIGHT, ABSTRACT_WEIGHT, match, limit),
-        ).fetchall()
-        return [(paper_id, -float(score)) for paper_id, score in rows]
+        documents, scores = model.retrieve(
+            [terms], k=min(limit, len(self._ids)), show_progress=False, n_threads=1
+        )
+        hits = [(self._ids[int(d)], float(s)) for d, s in zip(documents[0], scores[0], strict=True) if s > 0]
+        return sorted(hits, key=lambda hit: (-hit[1], hit[0]))

@@ -83,6 +83,14 @@ class RecordStore:
             raise NotFoundError(f"'{paper_id}' is not a litkb id")
         return self.root / f"{paper_id}{RECORD_SUFFIX}"
 
+    def any_record(self) -> bool:
+        """Whether there is at least one record (without listing them all)."""
+        try:
+            with os.scandir(self.root) as entries:
+                return any(e.name.endswith(RECORD_SUFFIX) for e in entries)
+        except FileNotFoundError:
+            return False
+
     def exists(self, paper_id: str) -> bool:
         return is_valid_id(paper_id) and self.path_for(paper_id).is_file()
 

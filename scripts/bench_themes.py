@@ -82,7 +82,7 @@ def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
     with kb.writing():
         kb.store.save_many(papers)
         kb.vectors.upsert([p.id for p in papers], np.asarray(rows, dtype=np.float32), hashes)
-        kb.vectors.write_manifest(kb.config.model, int(vectors.shape[1]), n)
+        kb.vectors.write_manifest(kb.config.model, int(vectors.shape[1]), n, n)
 
 
 def timed_cli(kb_path: Path, *args: str) -> tuple[float, float]:

@@ -230,7 +230,8 @@ def test_index_embeds_only_what_changed_and_drops_what_is_gone(runner: CliRunner
     report = run(runner, loaded, "index").stderr
     assert "embedded 1 (" in report and "deleted 1, unchanged 67" in report
     manifest = json.loads((loaded / "index" / "manifest.json").read_text())
-    assert manifest == {"schema": 2, "model": "hash:256", "dim": 256, "count": 68}
+    assert manifest["count"] == 68 and manifest["passages"] >= 68
+    assert (manifest["schema"], manifest["model"], manifest["dim"]) == (2, "hash:256", 256)
 
 
 def test_unknown_id_and_debug_traceback(runner: CliRunner, loaded: Path) -> None:
