@@ -170,24 +170,33 @@ class KnowledgeBase:
         year: int | None = None,
         stdin: Callable[[], bytes] | None = None,
     ) -> IngestReport:
-        """Parse input files into records. Every file is read and parsed before anything is written;
-        a file that cannot be read, or holds no paper, stops the ingest with nothing written."""
+        """Parse input files into records. Every file is read and parsed before anything is written. A file
+        that cannot be read or holds no paper is a warning when other files gave papers; when nothing gave
+        a paper it is an error and nothing is written."""
         if not paths:
             raise InputError("no input file given; e.g. `litkb ingest data/hf-daily-papers-2025-11-18.txt`")
         report = IngestReport()
         parsed: list[Paper] = []
+        failures: list[InputError] = []
         for path in paths:
-            name, text, warnings = read_input(path, stdin)
+            try:
+                name, text, warnings = read_input(path, stdin)
+                parser = get_parser(format) if format else detect_parser(text, name)
+            except InputError as exc:
+                failures.append(exc)
+                continue
             report.warnings.extend(warnings)
-            parser = get_parser(format) if format else detect_parser(text, name)
             result = parser.parse(text, ParseOptions(source_name=name, year=year))
             report.warnings.extend(result.warnings)
             report.skipped += result.skipped
             if not result.papers:
-                raise InputError(
-                    f"{name}: no paper found in this {parser.description} file; nothing was written"
-                )
+                failures.append(InputError(f"{name}: no paper found in this {parser.description} file"))
             parsed.extend(result.papers)
+        if not parsed:
+            # Nothing could be read: an error, and nothing is written.
+            first = failures[0] if failures else InputError("no paper found in the input")
+            raise InputError(f"{first}; nothing was written") from None
+        report.warnings.extend(f"{failure}; the other files were read" for failure in failures)
 
         with self.writing():
             existing, problems = self.store.load_all()

@@ -20,7 +20,7 @@ from .retrieval import matched_terms
 from .themeset import ThemeSet
 
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line each
 
 
 def print_json(data: Any, lines: bool = False) -> None:

@@ -32,7 +32,7 @@ def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
 def test_help_lists_every_command_and_each_has_help(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ["ingest", "index", "search", "related", "show", "list"]:
+    for command in ["ingest", "index", "search", "related", "show", "list", "themes", "export"]:
         assert command in result.stdout
         sub = runner.invoke(app, [command, "--help"])
         assert sub.exit_code == 0 and "Example: litkb" in sub.stdout, command
@@ -82,6 +82,15 @@ def test_ingest_errors(runner: CliRunner, kb_dir: Path, tmp_path: Path) -> None:
     binary = tmp_path / "b.bin"
     binary.write_bytes(b"\x00\x01\xff\xfe\x00" * 100)
     assert "binary" in run(runner, kb_dir, "ingest", str(binary)).stderr
+
+
+def test_one_bad_file_among_several_is_a_warning(
+    runner: CliRunner, kb_dir: Path, seed_path: Path, tmp_path: Path
+) -> None:
+    result = run(runner, kb_dir, "ingest", str(tmp_path / "missing.txt"), str(seed_path))
+    assert result.exit_code == 0
+    assert "missing.txt: no such file; the other files were read" in result.stderr
+    assert "imported 69" in result.stderr
 
 
 def test_ingest_stdin_and_jsonl_warnings(runner: CliRunner, kb_dir: Path) -> None:
