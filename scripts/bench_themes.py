@@ -32,6 +32,7 @@ from sklearn.metrics import v_measure_score
 
 from litkb import KnowledgeBase
 from litkb.kb import content_hash
+from litkb.passages import SCHEME
 
 
 def load_labels(path: Path, field: str) -> dict[str, str]:
@@ -78,10 +79,10 @@ def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
         papers.append(paper)
         noisy = vectors[i % len(ids)] + rng.normal(0, 0.02, vectors.shape[1]).astype(np.float32)
         rows.append(noisy / np.linalg.norm(noisy))
-        hashes.append(content_hash(kb.config.model, paper.embedded_text()))
+        hashes.append(content_hash(kb.config.model, f"{SCHEME}\x00{paper.embedded_text()}"))
     with kb.writing():
         kb.store.save_many(papers)
-        kb.vectors.upsert([p.id for p in papers], np.asarray(rows, dtype=np.float32), hashes)
+        kb.vectors.add([p.id for p in papers], [0] * n, [1] * n, np.asarray(rows, dtype=np.float32), hashes)
         kb.vectors.write_manifest(kb.config.model, int(vectors.shape[1]), n, n)
 
 

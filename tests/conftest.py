@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tests import netguard
 
@@ -52,6 +52,23 @@ def kb_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def run(runner: CliRunner, kb: Path | None, *args: str, input: str | None = None) -> Result:
+    """`litkb [--kb KB] ARGS...` through the CLI, in this process."""
+    from litkb.cli import app
+
+    prefix = ["--kb", str(kb)] if kb is not None else []
+    return runner.invoke(app, [*prefix, *args], input=input)
+
+
+@pytest.fixture
+def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
+    """A knowledge base with the shipped listing ingested and indexed (fast embedder)."""
+    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
+    result = run(runner, kb_dir, "index")
+    assert result.exit_code == 0, result.output
+    return kb_dir
 
 
 @pytest.fixture(scope="session")

@@ -13,20 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from litkb.cli import app
-from tests.conftest import make_kb_dir
-
-
-def run(runner: CliRunner, kb: Path | None, *args: str, input: str | None = None):
-    prefix = ["--kb", str(kb)] if kb is not None else []
-    return runner.invoke(app, [*prefix, *args], input=input)
-
-
-@pytest.fixture
-def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
-    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
-    result = run(runner, kb_dir, "index")
-    assert result.exit_code == 0, result.output
-    return kb_dir
+from tests.conftest import make_kb_dir, run
 
 
 def test_help_lists_every_command_and_each_has_help(runner: CliRunner) -> None:

@@ -13,14 +13,7 @@ from litkb.models import Paper
 from litkb.passages import STRIDE, WINDOW, passages
 from litkb.render import highlighted
 from litkb.retrieval import best_snippet, fuse
-from tests.test_cli import run
-
-
-@pytest.fixture
-def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
-    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
-    assert run(runner, kb_dir, "index").exit_code == 0
-    return kb_dir
+from tests.conftest import run
 
 
 def hits(runner: CliRunner, kb: Path, *args: str) -> list[dict]:

@@ -14,15 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from litkb.themes import cluster, label_terms
-from tests.conftest import make_kb_dir
-from tests.test_cli import run
-
-
-@pytest.fixture
-def loaded(runner: CliRunner, kb_dir: Path, seed_path: Path) -> Path:
-    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
-    assert run(runner, kb_dir, "index").exit_code == 0
-    return kb_dir
+from tests.conftest import make_kb_dir, run
 
 
 def themes_json(runner: CliRunner, kb: Path, *args: str) -> list[dict]:
