@@ -37,6 +37,12 @@ def _conflicts(a: Paper, b: Paper) -> bool:
     return any(x is not None and y is not None and x != y for x, y in pairs)
 
 
+def _years_agree(a: int | None, b: int | None) -> bool:
+    """Same title, same paper: when the years agree, are unknown, or are one apart (preprint, then
+    publication)."""
+    return a is None or b is None or abs(a - b) <= 1
+
+
 class Catalog:
     """Lookup tables over the records of a knowledge base: by DOI, by arXiv id, by normalised title."""
 
@@ -68,7 +74,7 @@ class Catalog:
                 return self.by_id[table[key]]
         for candidate_id in self._title.get(normalize_title(paper.title), []):
             candidate = self.by_id[candidate_id]
-            if not _conflicts(candidate, paper):
+            if not _conflicts(candidate, paper) and _years_agree(candidate.year, paper.year):
                 return candidate
         return None
 
@@ -87,8 +93,13 @@ class Catalog:
 
 
 def merge(existing: Paper, incoming: Paper) -> Paper:
-    """`existing` updated with what `incoming` knows. A value the input lacks never erases one already kept;
-    tags and notes (the user's) are only ever added to. Neither argument is changed."""
+    """`existing` updated with what `incoming` knows; neither argument is changed.
+
+    A value the input lacks never erases one the record has. Where the record has no value, the input's
+    fills it. Where both have different values: an input of a format the record was already read from
+    (a newer copy of a listing) updates it; an input of another format leaves the shown value and records
+    both under `conflicts`, with their sources. Tags and notes (the user's) are only ever added to.
+    """
     merged = dataclasses.replace(
         existing,
         authors=list(existing.authors),
@@ -96,17 +107,31 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
         tags=list(existing.tags),
         sources=list(existing.sources),
         extra=dict(existing.extra),
+        conflicts=copy.deepcopy(existing.conflicts),
     )
+    incoming_source = incoming.sources[0] if incoming.sources else None
+    update = incoming_source is not None and any(s.format == incoming_source.format for s in existing.sources)
+    shown_source = existing.sources[0].file if existing.sources else "record"
     for name in _INPUT_FIELDS:
         value = getattr(incoming, name)
-        if value is not None and value != [] and value != {}:
-            setattr(merged, name, copy.deepcopy(value) if isinstance(value, (list, dict)) else value)
+        if value is None or value == [] or value == {}:
+            continue
+        current = getattr(merged, name)
+        if current is None or current == [] or current == value:
+            setattr(merged, name, copy.deepcopy(value))
+        elif name == "urls":
+            merged.urls += [u for u in value if u not in merged.urls]
+        elif update or incoming_source is None:
+            setattr(merged, name, copy.deepcopy(value))
+        else:
+            _record_conflict(merged, name, current, shown_source, value, incoming_source.file)
     for tag in incoming.tags:
         if tag not in merged.tags:
             merged.tags.append(tag)
     if not merged.notes and incoming.notes:
         merged.notes = incoming.notes
-    merged.extra.update(copy.deepcopy(incoming.extra))
+    for key, value in incoming.extra.items():
+        merged.extra.setdefault(key, copy.deepcopy(value))
     for source in incoming.sources:
         keys = [(s.file, s.format) for s in merged.sources]
         if (source.file, source.format) in keys:
@@ -114,3 +139,14 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
         else:
             merged.sources.append(dataclasses.replace(source))
     return merged
+
+
+def _record_conflict(
+    paper: Paper, name: str, shown: object, shown_source: str, other: object, source: str
+) -> None:
+    entry = paper.conflicts.setdefault(
+        name, {"shown": shown_source, "values": [{"source": shown_source, "value": shown}]}
+    )
+    values = [v for v in entry["values"] if v.get("source") != source]
+    values.append({"source": source, "value": copy.deepcopy(other)})
+    entry["values"] = values

@@ -241,6 +241,28 @@ class VectorIndex:
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
         return order, means
 
+    def own_vectors(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """Each paper's own vector (passage 0: its title and abstract), of some papers or of all, in the
+        order of `paper_ids` (or of paper id); papers not in the index are left out."""
+        import numpy as np
+
+        collection = self._open(create=False)
+        found: dict[str, Any] = {}
+        if paper_ids is None:
+            for _, meta, embedding in self._pages(include=["metadatas", "embeddings"], where={"passage": 0}):
+                found[str(meta["paper"])] = embedding
+            order = sorted(found)
+        else:
+            for start in range(0, len(paper_ids), _PAGE):
+                chunk = [f"{pid}#0" for pid in paper_ids[start : start + _PAGE]]
+                page = collection.get(ids=chunk, include=["embeddings"])
+                for vid, embedding in zip(page["ids"], page["embeddings"], strict=True):
+                    found[vid.rsplit("#", 1)[0]] = embedding
+            order = [pid for pid in paper_ids if pid in found]
+        if not order:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return order, np.asarray([found[pid] for pid in order], dtype=np.float32)
+
     def vector(self, paper_id: str) -> np.ndarray | None:
         found, matrix = self.vectors_for([paper_id])
         return matrix[0] if found else None

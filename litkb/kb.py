@@ -438,7 +438,7 @@ class KnowledgeBase:
             with self.writing():
                 self._assign_new_papers(saved, papers)
             return saved
-        ids, matrix = self.vectors.vectors_for([p.id for p in papers])
+        ids, matrix = self.vectors.own_vectors([p.id for p in papers])
         if len(ids) < 2:
             raise IndexMissingError(
                 "themes need at least 2 indexed papers; add papers with `litkb ingest` and run `litkb index`"
@@ -489,8 +489,8 @@ class KnowledgeBase:
             changed = True
         new = sorted(current - set(saved.assignments))
         if new:
-            new_ids, new_vectors = self.vectors.vectors_for(new)
-            old_ids, old_vectors = self.vectors.vectors_for(sorted(saved.assignments))
+            new_ids, new_vectors = self.vectors.own_vectors(new)
+            old_ids, old_vectors = self.vectors.own_vectors(sorted(saved.assignments))
             if new_ids and old_ids:
                 labels = [saved.assignments[pid] - 1 for pid in old_ids]
                 present = sorted(set(labels))
@@ -504,7 +504,7 @@ class KnowledgeBase:
 
     def theme_map(self, path: Path, theme_set: ThemeSet) -> int:
         """Write the themes' map (self-contained HTML) to `path`; returns the number of papers drawn."""
-        ids, matrix = self.vectors.vectors_for(sorted(theme_set.assignments))
+        ids, matrix = self.vectors.own_vectors(sorted(theme_set.assignments))
         by_id = {p.id: p for p in self.papers()}
         points = [
             MapPoint(title=by_id[pid].title, year=by_id[pid].year, theme=theme_set.assignments[pid])

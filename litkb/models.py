@@ -35,6 +35,7 @@ RECORD_FIELDS = (
     "notes",
     "sources",
     "extra",
+    "conflicts",
 )
 
 
@@ -78,6 +79,8 @@ class Paper:
     notes: str | None = None
     sources: list[Source] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Values two sources disagree on: field -> {"shown": source file, "values": [{"source", "value"}]}.
+    conflicts: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +128,7 @@ class Paper:
             notes=v.text("notes"),
             sources=v.sources(),
             extra=v.mapping("extra"),
+            conflicts=v.mapping("conflicts"),
         )
 
     def embedded_text(self) -> str:

@@ -2,7 +2,9 @@
 
 How papers are clustered (all deterministic: fixed seeds, ties broken by paper id):
 
-1. One vector per paper, straight from the index. Vectors are centred (the mean over the collection is
+1. One vector per paper, straight from the index: the paper's own (title and abstract, passage 0). The
+   mean of its passages measured worse on the arXiv sample (v-measure 0.575 against 0.594 at k=18). Vectors
+   are centred (the mean over the collection is
    subtracted, which removes the direction every abstract shares) and scaled to unit length.
 2. Neighbourhood smoothing: each vector is replaced by the mean of itself and its 10 nearest neighbours.
    Papers in dense topical regions pull together; isolated ones are pulled toward their nearest topic.

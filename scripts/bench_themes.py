@@ -68,7 +68,7 @@ def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
     (target / "config.yaml").write_text(f"model: '{source.config.model}'\n")
     kb = KnowledgeBase.open(target)
     base = source.papers()
-    ids, vectors = source.vectors.vectors_for([p.id for p in base])
+    ids, vectors = source.vectors.own_vectors([p.id for p in base])
     by_id = {p.id: p for p in base}
     rng = np.random.default_rng(0)
     papers, rows, hashes = [], [], []

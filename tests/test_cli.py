@@ -65,7 +65,10 @@ def test_ingest_errors(runner: CliRunner, kb_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code != 0 and "no paper found" in result.stderr
     assert not list((kb_dir / "records").glob("*.yaml"))
     unknown = run(runner, kb_dir, "ingest", "--format", "nope", str(empty))
-    assert unknown.exit_code != 0 and "known formats: csv, hf-daily, jsonl" in unknown.stderr
+    assert (
+        unknown.exit_code != 0
+        and "known formats: arxiv, bibtex, csl-json, csv, hf-daily, jsonl" in unknown.stderr
+    )
     binary = tmp_path / "b.bin"
     binary.write_bytes(b"\x00\x01\xff\xfe\x00" * 100)
     assert "binary" in run(runner, kb_dir, "ingest", str(binary)).stderr

@@ -120,6 +120,6 @@ _loaded = False
 def _load_builtin() -> None:
     global _loaded
     if not _loaded:
-        from . import daily_papers, tabular  # noqa: F401  (registering is the import's effect)
+        from . import arxiv, bibtex, csl_json, daily_papers, tabular  # noqa: F401  (registering is the import's effect)
 
         _loaded = True
