@@ -6,6 +6,8 @@ import copy
 import dataclasses
 import re
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 from .models import Paper, make_id, normalize_title
 
@@ -14,6 +16,7 @@ _INPUT_FIELDS = (
     "external_id", "title", "abstract", "authors", "n_authors", "organization", "date",
     "date_raw", "year", "upvotes", "urls", "doi", "arxiv_id",
 )  # fmt: skip
+CLOSE = 0.97
 _ARXIV_VERSION = re.compile(r"v\d+$")
 
 
@@ -108,23 +111,33 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
         sources=list(existing.sources),
         extra=dict(existing.extra),
         conflicts=copy.deepcopy(existing.conflicts),
+        provenance=dict(existing.provenance),
     )
     incoming_source = incoming.sources[0] if incoming.sources else None
     update = incoming_source is not None and any(s.format == incoming_source.format for s in existing.sources)
-    shown_source = existing.sources[0].file if existing.sources else "record"
+    first_source = existing.sources[0].file if existing.sources else "record"
     for name in _INPUT_FIELDS:
         value = getattr(incoming, name)
         if value is None or value == [] or value == {}:
             continue
         current = getattr(merged, name)
-        if current is None or current == [] or current == value:
-            setattr(merged, name, copy.deepcopy(value))
-        elif name == "urls":
+        entry = merged.conflicts.get(name)
+        if name == "urls":
             merged.urls += [u for u in value if u not in merged.urls]
-        elif update or incoming_source is None:
+        elif entry is not None and incoming_source is not None:
+            # Already disputed: this source's value is updated; the shown one only if it is this source's.
+            _record_conflict(merged, name, current, entry["shown"], value, incoming_source.file)
+            if entry["shown"] == incoming_source.file:
+                setattr(merged, name, copy.deepcopy(value))
+        elif current == value:
+            continue
+        elif current is None or current == [] or update or incoming_source is None:
             setattr(merged, name, copy.deepcopy(value))
+            if incoming_source is not None and incoming_source.file != first_source:
+                merged.provenance[name] = incoming_source.file
         else:
-            _record_conflict(merged, name, current, shown_source, value, incoming_source.file)
+            shown = merged.provenance.get(name, first_source)
+            _record_conflict(merged, name, current, shown, value, incoming_source.file)
     for tag in incoming.tags:
         if tag not in merged.tags:
             merged.tags.append(tag)
@@ -144,9 +157,78 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
 def _record_conflict(
     paper: Paper, name: str, shown: object, shown_source: str, other: object, source: str
 ) -> None:
+    """Keep `other` (from `source`) beside the shown value of field `name`."""
     entry = paper.conflicts.setdefault(
-        name, {"shown": shown_source, "values": [{"source": shown_source, "value": shown}]}
+        name, {"shown": shown_source, "values": [{"source": shown_source, "value": copy.deepcopy(shown)}]}
     )
-    values = [v for v in entry["values"] if v.get("source") != source]
-    values.append({"source": source, "value": copy.deepcopy(other)})
+    values = list(entry["values"])
+    sources = [v.get("source") for v in values]
+    if source in sources:
+        values[sources.index(source)] = {"source": source, "value": copy.deepcopy(other)}
+    else:
+        values.append({"source": source, "value": copy.deepcopy(other)})
     entry["values"] = values
+
+
+@dataclass
+class Duplicate:
+    """Two records that look like one paper: `drop` would be merged into `keep`, for `reason`."""
+
+    keep: str
+    drop: str
+    reason: str
+
+
+def _title_words(title: str) -> set[str]:
+    return set(normalize_title(title).split())
+
+
+def find_duplicates(papers: list[Paper], vectors: tuple[list[str], Any] | None = None) -> list[Duplicate]:
+    """Likely duplicates: the same DOI, the same arXiv id, the same title (years agreeing), or very close
+    vectors (cosine >= CLOSE) with similar titles (half their words shared). The record with more sources
+    (then the smaller id) is the one kept."""
+    by_id = {p.id: p for p in papers}
+    found: dict[tuple[str, str], str] = {}
+
+    def add(a: str, b: str, reason: str) -> None:
+        pair = (min(a, b), max(a, b))
+        found.setdefault(pair, reason)
+
+    for label, key in (
+        ("the same DOI", lambda p: _doi_key(p.doi)),
+        ("the same arXiv id", lambda p: _arxiv_key(p.arxiv_id)),
+    ):
+        groups: dict[str, list[str]] = defaultdict(list)
+        for paper in papers:
+            if (value := key(paper)) is not None:
+                groups[value].append(paper.id)
+        for value, ids in groups.items():
+            for other in ids[1:]:
+                add(ids[0], other, f"{label} ({value})")
+    titles: dict[str, list[str]] = defaultdict(list)
+    for paper in papers:
+        titles[normalize_title(paper.title)].append(paper.id)
+    for ids in titles.values():
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                if _years_agree(by_id[a].year, by_id[b].year) and not _conflicts(by_id[a], by_id[b]):
+                    add(a, b, "the same title")
+    if vectors is not None and len(vectors[0]) > 1:
+        import numpy as np
+
+        ids, matrix = vectors
+        unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        for start in range(0, len(ids), 1024):
+            sims = unit[start : start + 1024] @ unit.T
+            for row, col in zip(*np.nonzero(sims >= CLOSE), strict=True):
+                a, b = ids[start + int(row)], ids[int(col)]
+                if a >= b or a not in by_id or b not in by_id:
+                    continue
+                wa, wb = _title_words(by_id[a].title), _title_words(by_id[b].title)
+                if len(wa & wb) * 2 >= max(len(wa), len(wb)):
+                    add(a, b, f"very close abstracts (cosine {float(sims[row, col]):.3f}) and similar titles")
+    out = []
+    for (a, b), reason in sorted(found.items()):
+        keep, drop = sorted((a, b), key=lambda pid: (-len(by_id[pid].sources), pid))
+        out.append(Duplicate(keep=keep, drop=drop, reason=reason))
+    return out

@@ -28,7 +28,7 @@ from .exporters import ExportContext, get_exporter
 from .exporters.markdown import paper_note
 from .filters import PaperFilter, parse_years
 from .fsutil import atomic_write_many, atomic_write_text
-from .identity import Catalog, merge
+from .identity import Catalog, Duplicate, find_duplicates, merge
 from .index import INDEX_SCHEMA, VectorIndex
 from .keyword import KeywordIndex
 from .lock import write_lock
@@ -513,6 +513,44 @@ class KnowledgeBase:
         html = render_map(points, layout_2d(matrix).tolist(), theme_set.themes)
         atomic_write_text(path, html)
         return len(points)
+
+    # -- duplicates ------------------------------------------------------------------------------
+
+    def duplicates(self) -> list[Duplicate]:
+        """Records that look like the same paper, with the reason (nothing is changed)."""
+        papers = self.papers(require=True)
+        manifest = self.vectors.read_manifest() or {}
+        vectors = None
+        if manifest.get("model") == self.config.model:  # compare vectors too when the index can
+            vectors = self.vectors.own_vectors([p.id for p in papers])
+        return find_duplicates(papers, vectors)
+
+    def merge_duplicates(self, found: Sequence[Duplicate]) -> int:
+        """Merge each `drop` record into its `keep` record (values kept as in an ingest, tags and notes
+        joined), then remove the dropped record. Returns how many were merged."""
+        with self.writing():
+            merged_into: dict[str, str] = {}
+            count = 0
+            for dup in found:
+                keep = merged_into.get(dup.keep, dup.keep)
+                drop = merged_into.get(dup.drop, dup.drop)
+                if keep == drop or not self.store.exists(keep) or not self.store.exists(drop):
+                    continue
+                kept, dropped = self.store.load(keep), self.store.load(drop)
+                result = merge(kept, dropped)
+                result.tags = list(dict.fromkeys(kept.tags + dropped.tags))
+                if kept.notes and dropped.notes and dropped.notes not in kept.notes:
+                    result.notes = f"{kept.notes}\n\n{dropped.notes}"
+                self.store.save_many([result])
+                self.store.path_for(drop).unlink()
+                merged_into[drop] = keep
+                count += 1
+            saved = ThemeSet.load(self.root)
+            if saved is not None and any(pid in saved.assignments for pid in merged_into):
+                for pid in merged_into:
+                    saved.assignments.pop(pid, None)
+                saved.save(self.root)
+        return count
 
     # -- selection and export --------------------------------------------------------------------
 

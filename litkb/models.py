@@ -36,6 +36,7 @@ RECORD_FIELDS = (
     "sources",
     "extra",
     "conflicts",
+    "provenance",
 )
 
 
@@ -81,6 +82,8 @@ class Paper:
     extra: dict[str, Any] = field(default_factory=dict)
     # Values two sources disagree on: field -> {"shown": source file, "values": [{"source", "value"}]}.
     conflicts: dict[str, Any] = field(default_factory=dict)
+    # Which input gave a field its value, where that is not the record's first source.
+    provenance: dict[str, str] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +132,7 @@ class Paper:
             sources=v.sources(),
             extra=v.mapping("extra"),
             conflicts=v.mapping("conflicts"),
+            provenance={k: str(val) for k, val in v.mapping("provenance").items()},
         )
 
     def embedded_text(self) -> str:

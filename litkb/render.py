@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from .identity import Duplicate
 from .kb import SearchResult
 from .models import Paper
 from .retrieval import matched_terms
@@ -80,6 +81,24 @@ def themes_table(theme_set: ThemeSet, by_id: dict[str, Paper]) -> None:
     for theme in theme_set.themes:
         titles = [escape(by_id[pid].title) for pid in theme.representative if pid in by_id]
         table.add_row(str(theme.id), escape(theme.label), str(theme_set.size(theme.id)), "\n".join(titles))
+    out.print(table)
+
+
+def duplicates_table(found: Sequence[Duplicate], by_id: dict[str, Paper]) -> None:
+    if not found:
+        info("No likely duplicates.")
+        return
+    table = Table(title=f"{len(found)} likely duplicates", title_justify="left", show_lines=True)
+    table.add_column("keep", style="cyan", ratio=2)
+    table.add_column("merge into it", ratio=2)
+    table.add_column("why", ratio=2, style="dim")
+    for dup in found:
+        keep, drop = by_id.get(dup.keep), by_id.get(dup.drop)
+        table.add_row(
+            escape(f"{keep.title} ({dup.keep})" if keep else dup.keep),
+            escape(f"{drop.title} ({dup.drop})" if drop else dup.drop),
+            escape(dup.reason),
+        )
     out.print(table)
 
 

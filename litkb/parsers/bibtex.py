@@ -8,6 +8,7 @@ parsed, or repeats a key, is a warning naming its line; the others load.
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import cache
 from typing import Any
@@ -22,6 +23,7 @@ _ENTRY = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_ARXIV_ID = re.compile(r"(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?", re.IGNORECASE)
 _COUNT_NOTE = re.compile(r"^(\d+) authors?; names not given in the source listing$")
 _KNOWN = {
     "title", "abstract", "author", "year", "month", "date", "doi", "eprint", "archiveprefix", "eprinttype",
@@ -96,7 +98,13 @@ def parse(text: str, options: ParseOptions) -> ParseResult:
 
     result = ParseResult()
     name = options.source_name
-    library = bibtexparser.parse_string(text.lstrip("\ufeff"))
+    quiet = logging.getLogger("bibtexparser")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # its parse errors become our warnings, each with its line
+    try:
+        library = bibtexparser.parse_string(text.lstrip("\ufeff"))
+    finally:
+        quiet.setLevel(level)
     for block in library.failed_blocks:
         reason = (
             "repeats an earlier key"
@@ -144,10 +152,10 @@ def _paper(
         _, year = parse_loose_date(decode_latex(fields["year"]))
     archive = (fields.get("archiveprefix") or fields.get("eprinttype") or "").lower()
     eprint = fields.get("eprint", "").strip()
-    arxiv_id = (
-        eprint if eprint and (archive == "arxiv" or re.fullmatch(r"\d{4}\.\d{4,5}(v\d+)?", eprint)) else None
-    )
+    arxiv = _ARXIV_ID.fullmatch(eprint) if eprint and archive in ("arxiv", "") else None
     extra: dict[str, Any] = {"bibtex_type": entry_type}
+    if arxiv and arxiv.group(2):
+        extra["arxiv_version"] = int(arxiv.group(2))
     extra.update({k: decode_latex(v) for k, v in fields.items() if k not in _KNOWN})
     if fields.get("primaryclass"):
         extra["primary_category"] = fields["primaryclass"]
@@ -167,7 +175,7 @@ def _paper(
         year=year,
         urls=[decode_latex(fields["url"])] if fields.get("url") and not _derived_url(fields) else [],
         doi=fields.get("doi", "").strip() or None,
-        arxiv_id=arxiv_id,
+        arxiv_id=arxiv.group(1) if arxiv else None,
         tags=[t.strip() for t in re.split(r"[,;]", decode_latex(fields.get("keywords", ""))) if t.strip()],
         sources=[Source(file=options.source_file, format=FORMAT, position=position)],
         extra=extra,
