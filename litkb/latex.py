@@ -82,9 +82,12 @@ def _accented(char: str) -> str:
 # `--`, `---` and `~` only ever come from a dash or a no-break space: ASCII hyphens and tildes are escaped.
 _REVERSE = {value: key for key, value in {**_SPECIAL, **_LETTERS}.items()}
 _REVERSE.update({f"$\\{name}$": char for char, name in _GREEK.items()})
-_REVERSE.update({"{}-": "-", "{}'": "'", "{}`": "`"})
+_REVERSE.update({"{}-": "-", "{}'": "'", "{}`": "`", "``": "\u201c", "''": "\u201d", "\\{": "{", "\\}": "}"})
 _TOKENS = re.compile("|".join(re.escape(t) for t in sorted(_REVERSE, key=len, reverse=True)) + r"|[{}]")
-_ACCENT = re.compile(r"\\(['`^\"~=.]|[cvurHkd])\{(\\[ij]|[A-Za-z\u00c0-\u024f])\}")
+_ACCENT = re.compile(
+    r"\\(['`^\"~=.]|[cvurHkd])\{(\\[ij]|[A-Za-z\u00c0-\u024f])\}"  # \'{e}, \c{c}
+    r"|\\(['`^\"~=.])(\\[ij]|[A-Za-z])"  # \'e
+)
 _MARKS = {command: mark for mark, command in _ACCENTS.items()}
 
 
@@ -93,7 +96,18 @@ def latex_unescape(text: str) -> str:
     previous = None
     while previous != text:  # innermost accents first
         previous = text
-        text = _ACCENT.sub(
-            lambda m: unicodedata.normalize("NFC", m.group(2).lstrip("\\") + _MARKS[m.group(1)]), text
-        )
+        text = _ACCENT.sub(_compose, text)
     return _TOKENS.sub(lambda m: _REVERSE.get(m.group(0), ""), text)
+
+
+def _compose(match: re.Match[str]) -> str:
+    command = match.group(1) or match.group(3)
+    base = (match.group(2) or match.group(4)).lstrip("\\")
+    return unicodedata.normalize("NFC", base + _MARKS[command])
+
+
+def decode_simple(text: str) -> str | None:
+    """Plain text for LaTeX made only of what `latex_escape` writes, plus the usual accent forms and `\\{`;
+    None when anything else is left (a macro, math), for a full LaTeX decoder to handle."""
+    decoded = latex_unescape(text)
+    return None if "\\" in decoded or "$" in decoded else decoded

@@ -13,6 +13,7 @@ import re
 from functools import cache
 from typing import Any
 
+from ..latex import decode_simple
 from ..models import Paper, Source, parse_loose_date
 from . import ParseOptions, Parser, ParseResult, register
 
@@ -67,6 +68,9 @@ def decode_latex(value: str) -> str:
     """LaTeX source of a field as plain Unicode text (accents, escapes, braces and `--` ligatures)."""
     if not any(c in value for c in "\\{}$~-`'"):
         return " ".join(value.split())
+    simple = decode_simple(value)  # fast, exact for litkb's own escapes and plain accents
+    if simple is not None:
+        return " ".join(simple.split())
     try:
         text = _latex().latex_to_text(value)
     except Exception:
