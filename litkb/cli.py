@@ -83,9 +83,9 @@ def main(
 
 
 def _register() -> None:
-    from .commands import dedup, export, ingest, records, search, themes
+    from .commands import dedup, export, ingest, personal, records, search, themes
 
-    for module in (ingest, search, records, themes, export, dedup):
+    for module in (ingest, search, records, themes, export, dedup, personal):
         module.register(app)
 
 

@@ -56,13 +56,19 @@ class PaperFilter:
     tags: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
     ids: frozenset[str] | None = None
 
     def active(self) -> bool:
-        return (
-            any((self.years, self.since, self.min_upvotes is not None, self.tags, self.authors, self.sources))
-            or self.ids is not None
+        conditions = (
+            self.years,
+            self.since,
+            self.min_upvotes is not None,
+            self.tags,
+            self.authors,
+            self.sources,
         )
+        return any(conditions) or bool(self.statuses) or self.ids is not None
 
     def __call__(self, paper: Paper) -> bool:
         if self.years is not None and paper.year not in self.years:
@@ -76,6 +82,8 @@ class PaperFilter:
         if self.authors and not all(_has_author(paper, name) for name in self.authors):
             return False
         if self.sources and not any(_from_source(paper, source) for source in self.sources):
+            return False
+        if self.statuses and (paper.status or "unread") not in self.statuses:
             return False
         return self.ids is None or paper.id in self.ids
 

@@ -36,6 +36,7 @@ from .models import Paper, is_valid_id, normalize_title
 from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .passages import SCHEME, passages
+from .personal import Suggestion, rank_next
 from .retrieval import DENSE_POOL, KEYWORD_DEPTH, POOL, best_snippet, fuse
 from .store import RecordStore
 from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
@@ -382,18 +383,31 @@ class KnowledgeBase:
         return fuse(candidates, dense, dict(keyword_hits))
 
     def related(
-        self, ref: str, k: int = 10, theme: str | None = None, where: PaperFilter | None = None
+        self,
+        refs: str | Sequence[str],
+        k: int = 10,
+        theme: str | None = None,
+        where: PaperFilter | None = None,
     ) -> list[SearchResult]:
-        """The `k` papers nearest to the paper `ref` by meaning, itself excluded."""
-        paper = self.get(ref)
+        """The `k` papers nearest by meaning to a paper, or to several together (to the mean of their
+        vectors, which ranks by the average closeness to all of them); the papers themselves excluded."""
+        import numpy as np
+
+        seeds = [self.get(ref) for ref in ([refs] if isinstance(refs, str) else refs)]
         self._require_index()
-        vector = self.vectors.vector(paper.id)
-        if vector is None:
-            raise IndexMissingError(f"'{paper.title[:60]}' is not in the index yet; run `litkb index`")
+        vectors = []
+        for paper in seeds:
+            vector = self.vectors.vector(paper.id)
+            if vector is None:
+                raise IndexMissingError(f"'{paper.title[:60]}' is not in the index yet; run `litkb index`")
+            vectors.append(vector)
+        query = np.mean(vectors, axis=0)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        exclude = {p.id for p in seeds}
         allowed = self._allowed(theme, where)
         if allowed is not None:
-            allowed = allowed - {paper.id}
-        hits = [hit for hit in self._dense(vector, k + 1, allowed) if hit[0] != paper.id]
+            allowed = allowed - exclude
+        hits = [hit for hit in self._dense(query, k + len(exclude), allowed) if hit[0] not in exclude]
         return self._results(hits[:k], None)
 
     def _allowed(self, theme: str | None, where: PaperFilter | None) -> set[str] | None:
@@ -513,6 +527,35 @@ class KnowledgeBase:
         html = render_map(points, layout_2d(matrix).tolist(), theme_set.themes)
         atomic_write_text(path, html)
         return len(points)
+
+    # -- what the owner adds ---------------------------------------------------------------------
+
+    def update_record(self, ref: str, change: Callable[[Paper], None]) -> Paper:
+        """Apply `change` to one paper's record and write it (only the YAML file: the index is untouched
+        unless the embedded text changes, and `litkb index` sees that by its hash)."""
+        with self.writing():
+            paper = self.get(ref)
+            change(paper)
+            Paper.from_dict(paper.to_dict(), paper.id)  # still a valid record
+            self.store.save_many([paper])
+        return paper
+
+    def next_papers(self, k: int = 10) -> list[tuple[Paper, Suggestion]]:
+        """Unread papers ranked by fit to the liked and read ones (see `litkb.personal`)."""
+        papers = self.papers(require=True)
+        self._require_index()
+        positives = {
+            p.id for p in papers if p.rating == "like" or (p.status == "read" and p.rating != "dislike")
+        }
+        if not positives:
+            raise NotFoundError(
+                "nothing liked or read yet; mark papers with `litkb like` or `litkb mark PAPER read`"
+            )
+        negatives = {p.id for p in papers if p.rating == "dislike"}
+        candidates = {p.id for p in papers if p.status != "read" and p.rating is None}
+        ids, matrix = self.vectors.own_vectors([p.id for p in papers])
+        by_id = {p.id: p for p in papers}
+        return [(by_id[s.id], s) for s in rank_next(ids, matrix, positives, negatives, candidates, k)]
 
     # -- duplicates ------------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import Any
 from .errors import RecordError
 
 SCHEMA_VERSION = 1
+STATUSES = ("to-read", "reading", "read")
+RATINGS = ("like", "dislike")
 
 # Field order of a record as written to YAML. Later schemas add fields; these are never renamed.
 RECORD_FIELDS = (
@@ -33,6 +35,9 @@ RECORD_FIELDS = (
     "arxiv_id",
     "tags",
     "notes",
+    "status",
+    "status_date",
+    "rating",
     "sources",
     "extra",
     "conflicts",
@@ -78,6 +83,9 @@ class Paper:
     arxiv_id: str | None = None
     tags: list[str] = field(default_factory=list)
     notes: str | None = None
+    status: str | None = None  # reading status: to-read, reading or read
+    status_date: str | None = None  # when the status last changed
+    rating: str | None = None  # like or dislike
     sources: list[Source] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     # Values two sources disagree on: field -> {"shown": source file, "values": [{"source", "value"}]}.
@@ -129,6 +137,9 @@ class Paper:
             arxiv_id=v.text("arxiv_id"),
             tags=v.text_list("tags"),
             notes=v.text("notes"),
+            status=v.choice("status", STATUSES),
+            status_date=v.iso_date("status_date"),
+            rating=v.choice("rating", RATINGS),
             sources=v.sources(),
             extra=v.mapping("extra"),
             conflicts=v.mapping("conflicts"),
@@ -169,6 +180,12 @@ class _Validator:
             raise self.fail(name, "text")
         if required and not value.strip():
             raise RecordError(f"{self.where}: field '{name}' is empty")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.text(name)
+        if value is not None and value not in allowed:
+            raise self.fail(name, "one of " + ", ".join(allowed))
         return value
 
     def integer(self, name: str) -> int | None:

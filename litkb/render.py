@@ -84,6 +84,23 @@ def themes_table(theme_set: ThemeSet, by_id: dict[str, Paper]) -> None:
     out.print(table)
 
 
+def next_table(rows: Sequence[tuple[Paper, float, list[str]]]) -> None:
+    if not rows:
+        info("Nothing unread to suggest.")
+        return
+    table = Table(title="What to read next", title_justify="left", show_lines=True)
+    table.add_column("#", justify="right", style="bold")
+    table.add_column("title", style="cyan", ratio=3)
+    table.add_column("year", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("closest to what you liked or read", ratio=3, style="dim")
+    for rank, (paper, score, because) in enumerate(rows, start=1):
+        table.add_row(
+            str(rank), escape(paper.title), str(paper.year or ""), f"{score:.2f}", escape("; ".join(because))
+        )
+    out.print(table)
+
+
 def duplicates_table(found: Sequence[Duplicate], by_id: dict[str, Paper]) -> None:
     if not found:
         info("No likely duplicates.")

@@ -19,7 +19,9 @@ from tests.conftest import make_kb_dir, run
 def test_help_lists_every_command_and_each_has_help(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ["ingest", "index", "search", "related", "show", "list", "themes", "export"]:
+    commands = ["ingest", "index", "search", "related", "show", "list", "themes", "export", "dedup"]
+    commands += ["tag", "untag", "note", "mark", "like", "dislike", "next", "saved"]
+    for command in commands:
         assert command in result.stdout
         sub = runner.invoke(app, [command, "--help"])
         assert sub.exit_code == 0 and "Example: litkb" in sub.stdout, command

@@ -16,6 +16,9 @@ TAG = typer.Option([], "--tag", help="Only papers with this tag (repeat: all mus
 AUTHOR = typer.Option(
     [], "--author", help="Only papers with an author (or organisation) whose name contains this."
 )
+STATUS = typer.Option(
+    [], "--status", help="Only papers with this reading status: to-read, reading, read, unread."
+)
 SOURCE = typer.Option(
     [], "--source", help="Only papers seen in this input file name or format (hf-daily, csv, ...)."
 )
@@ -28,6 +31,7 @@ def make_filter(
     tag: list[str],
     author: list[str],
     source: list[str],
+    status: list[str] | None = None,
 ) -> PaperFilter:
     return PaperFilter(
         years=parse_years(year) if year else None,
@@ -36,4 +40,5 @@ def make_filter(
         tags=tuple(tag),
         authors=tuple(author),
         sources=tuple(source),
+        statuses=tuple(status or ()),
     )

@@ -7,8 +7,10 @@ from enum import StrEnum
 import typer
 
 from .. import render
+from ..filters import PaperFilter
 from ..models import Paper
 from . import open_kb
+from .options import STATUS, TAG
 
 
 class SortKey(StrEnum):
@@ -63,6 +65,8 @@ def list_papers(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON array."),
     theme: str | None = typer.Option(None, "--theme", help="Only the papers of this theme (id or label)."),
+    tag: list[str] = TAG,
+    status: list[str] = STATUS,
 ) -> None:
     """List the papers in the knowledge base (newest first by default).
 
@@ -73,6 +77,8 @@ def list_papers(
     if theme is not None:
         members = set(kb.theme_members(theme)[1])
         papers = [p for p in papers if p.id in members]
+    keep = PaperFilter(tags=tuple(tag), statuses=tuple(status))
+    papers = [p for p in papers if keep(p)]
     ordered = sort_papers(papers, sort, reverse)
     shown = ordered[:limit] if limit else ordered
     if as_json:

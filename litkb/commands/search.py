@@ -9,9 +9,10 @@ import typer
 
 from .. import render
 from ..errors import InputError, UsageError
+from ..personal import SavedSearches
 from ..queries import read_queries
 from . import open_kb
-from .options import AUTHOR, JSON, MIN_UPVOTES, SINCE, SOURCE, TAG, THEME, YEAR, K, make_filter
+from .options import AUTHOR, JSON, MIN_UPVOTES, SINCE, SOURCE, STATUS, TAG, THEME, YEAR, K, make_filter
 
 
 def read_like(source: str) -> str:
@@ -51,8 +52,12 @@ def search(
     tag: list[str] = TAG,
     author: list[str] = AUTHOR,
     source: list[str] = SOURCE,
+    status: list[str] = STATUS,
     export_format: str | None = typer.Option(
         None, "--export", help="Print the results in an export format (bibtex, markdown, csl-json)."
+    ),
+    save: str | None = typer.Option(
+        None, "--save", help="Also save this search under a name (see `litkb saved`)."
     ),
 ) -> None:
     """Find the papers that best answer a query: keywords and meaning together (--mode to choose one).
@@ -60,7 +65,7 @@ def search(
     Example: litkb search "speculative decoding" -k 5 --year 2024..2025
     """
     kb = open_kb(ctx)
-    where = make_filter(year, since, min_upvotes, tag, author, source)
+    where = make_filter(year, since, min_upvotes, tag, author, source, status)
     given = [name for name, value in (("QUERY", query), ("--like", like), ("--queries", queries)) if value]
     if len(given) > 1:
         raise UsageError(f"give one of QUERY, --like FILE or --queries FILE, not {' and '.join(given)}")
@@ -73,6 +78,19 @@ def search(
     text = read_like(like) if like is not None else query
     if not text:
         raise UsageError('say what to search for, e.g. litkb search "speculative decoding"')
+    if save is not None:
+        options = {
+            "theme": theme, "year": year, "since": since, "min_upvotes": min_upvotes, "tag": tag,
+            "author": author, "source": source, "status": status,
+        }  # fmt: skip
+        saved = {
+            "query": text,
+            "k": k,
+            "mode": mode,
+            **{n: v for n, v in options.items() if v not in (None, [])},
+        }
+        SavedSearches(kb.root).save(save, saved)
+        render.info(f"saved as '{save}'; run it again with `litkb saved run {save}`")
     results = kb.search(text, k=k, mode=mode, theme=theme, where=where)
     if export_format is not None:
         print(kb.export(export_format, [kb.store.load(hit["id"]) for hit in results]), end="")
@@ -85,8 +103,9 @@ def search(
 
 def related(
     ctx: typer.Context,
-    paper: str = typer.Argument(
-        ..., help="A paper's id or title (case and punctuation do not matter; a unique prefix will do)."
+    papers: list[str] = typer.Argument(
+        ...,
+        help="One or more papers: ids or titles (case and punctuation do not matter; a prefix will do).",
     ),
     k: int = K,
     as_json: bool = JSON,
@@ -97,21 +116,71 @@ def related(
     tag: list[str] = TAG,
     author: list[str] = AUTHOR,
     source: list[str] = SOURCE,
+    status: list[str] = STATUS,
 ) -> None:
-    """Find the papers nearest to a paper in the knowledge base (the paper itself left out).
+    """Find the papers nearest to a paper, or to several papers together (they themselves left out).
 
-    Example: litkb related "Hopfield Networks is All You Need" --year 2023..
+    Example: litkb related "Hopfield Networks is All You Need" "MoM: Linear Sequence" --year 2023..
     """
     kb = open_kb(ctx)
-    target = kb.get(paper)
-    where = make_filter(year, since, min_upvotes, tag, author, source)
-    results = kb.related(target.id, k=k, theme=theme, where=where)
+    targets = [kb.get(paper) for paper in papers]
+    where = make_filter(year, since, min_upvotes, tag, author, source, status)
+    results = kb.related([t.id for t in targets], k=k, theme=theme, where=where)
     if as_json:
         render.print_json(results)
     else:
-        render.results_table(results, f"Related to: {target.title}")
+        render.results_table(results, "Related to: " + "; ".join(t.title for t in targets))
+
+
+def saved_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """List the saved searches (`litkb saved run NAME` runs one).
+
+    Example: litkb saved
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    searches = SavedSearches(open_kb(ctx).root).load()
+    if as_json:
+        render.print_json(searches)
+        return
+    if not searches:
+        render.info("No saved searches yet; save one with litkb search QUERY --save NAME")
+    for name, search in sorted(searches.items()):
+        options = " ".join(
+            f"--{key.replace('_', '-')} {value}" for key, value in search.items() if key != "query"
+        )
+        render.out.print(render.escape(f"{name}: {search['query'][:80]}  {options}"))
+
+
+def saved_run(
+    ctx: typer.Context, name: str = typer.Argument(..., help="The saved search's name."), as_json: bool = JSON
+) -> None:
+    """Run a saved search again.
+
+    Example: litkb saved run weekly-rag
+    """
+    kb = open_kb(ctx)
+    search = SavedSearches(kb.root).get(name)
+    where = make_filter(
+        search.get("year"), search.get("since"), search.get("min_upvotes"), search.get("tag", []),
+        search.get("author", []), search.get("source", []), search.get("status", []),
+    )  # fmt: skip
+    query = str(search["query"])
+    mode = str(search.get("mode", "hybrid"))
+    results = kb.search(query, k=int(search.get("k", 10)), mode=mode, theme=search.get("theme"), where=where)
+    if as_json:
+        render.print_json(results)
+    else:
+        render.results_table(results, f"{name}: {query}", query=query)
 
 
 def register(app: typer.Typer) -> None:
     app.command()(search)
     app.command()(related)
+    saved = typer.Typer(
+        help="Saved searches: list them, or run one again.\n\nExample: litkb saved run weekly-rag",
+        invoke_without_command=True,
+    )
+    saved.callback()(saved_list)
+    saved.command("run")(saved_run)
+    app.add_typer(saved, name="saved")

@@ -1,0 +1,177 @@
+"""The owner's commands: tags, notes, reading status, likes, and `next`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from .. import render
+from ..errors import LitkbError, UsageError
+from ..models import STATUSES, Paper
+from . import open_kb
+from .options import JSON, K
+
+PAPER = typer.Argument(..., help="A paper's id or title (forgiving: case, punctuation, unique prefix).")
+
+
+def _done(paper: Paper, as_json: bool, message: str) -> None:
+    if as_json:
+        render.print_json(paper.to_dict())
+    else:
+        render.info(message)
+
+
+def tag(
+    ctx: typer.Context,
+    paper: str = PAPER,
+    tags: list[str] = typer.Argument(..., help="Tags to add."),
+    as_json: bool = JSON,
+) -> None:
+    """Add tags to a paper.
+
+    Example: litkb tag "Hopfield Networks" rag to-cite
+    """
+
+    def add(p: Paper) -> None:
+        p.tags += [t for t in dict.fromkeys(tags) if t not in p.tags]
+
+    record = open_kb(ctx).update_record(paper, add)
+    _done(record, as_json, f"{record.title}: tags {', '.join(record.tags)}")
+
+
+def untag(
+    ctx: typer.Context,
+    paper: str = PAPER,
+    tags: list[str] = typer.Argument(..., help="Tags to remove."),
+    as_json: bool = JSON,
+) -> None:
+    """Remove tags from a paper.
+
+    Example: litkb untag "Hopfield Networks" draft
+    """
+
+    def remove(p: Paper) -> None:
+        p.tags = [t for t in p.tags if t not in tags]
+
+    record = open_kb(ctx).update_record(paper, remove)
+    _done(record, as_json, f"{record.title}: tags {', '.join(record.tags) or '(none)'}")
+
+
+def note(
+    ctx: typer.Context,
+    paper: str = PAPER,
+    message: str | None = typer.Option(
+        None, "-m", "--message", help="Append this text instead of opening $EDITOR."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Edit a paper's note in $EDITOR, or append to it with -m.
+
+    Example: litkb note "Hopfield Networks" -m "Compare with MoM."
+    """
+    kb = open_kb(ctx)
+    if message is not None:
+        text = message
+        record = kb.update_record(
+            paper, lambda p: setattr(p, "notes", f"{p.notes}\n\n{text}" if p.notes else text)
+        )
+        _done(record, as_json, f"{record.title}: note updated")
+        return
+    current = kb.get(paper)
+    edited = _edit(current.notes or "")
+    record = kb.update_record(current.id, lambda p: setattr(p, "notes", edited.strip() or None))
+    _done(record, as_json, f"{record.title}: note saved")
+
+
+def _edit(text: str) -> str:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise UsageError("set $EDITOR to edit notes, or give the text with -m")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "note.md"
+        path.write_text(text, encoding="utf-8")
+        try:
+            subprocess.run([*shlex.split(editor), str(path)], check=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise LitkbError(f"the editor '{editor}' failed ({exc}); the note is unchanged") from exc
+        return path.read_text(encoding="utf-8")
+
+
+def mark(
+    ctx: typer.Context,
+    paper: str = PAPER,
+    status: str = typer.Argument(..., help="to-read, reading or read."),
+    as_json: bool = JSON,
+) -> None:
+    """Set a paper's reading status (the date it changed is kept).
+
+    Example: litkb mark "Hopfield Networks" read
+    """
+    if status not in STATUSES:
+        raise UsageError(f"unknown status '{status}'; use one of {', '.join(STATUSES)}")
+
+    def change(p: Paper) -> None:
+        if p.status != status:
+            p.status, p.status_date = status, date.today().isoformat()
+
+    record = open_kb(ctx).update_record(paper, change)
+    _done(record, as_json, f"{record.title}: {record.status} since {record.status_date}")
+
+
+def _rate(ctx: typer.Context, paper: str, rating: str, as_json: bool) -> None:
+    record = open_kb(ctx).update_record(paper, lambda p: setattr(p, "rating", rating))
+    _done(record, as_json, f"{record.title}: {rating}d")
+
+
+def like(ctx: typer.Context, paper: str = PAPER, as_json: bool = JSON) -> None:
+    """Like a paper: `litkb next` suggests papers like it.
+
+    Example: litkb like "Hopfield Networks"
+    """
+    _rate(ctx, paper, "like", as_json)
+
+
+def dislike(ctx: typer.Context, paper: str = PAPER, as_json: bool = JSON) -> None:
+    """Dislike a paper: `litkb next` steers away from papers like it.
+
+    Example: litkb dislike "Paging with Succinct Predictions"
+    """
+    _rate(ctx, paper, "dislike", as_json)
+
+
+def next_command(ctx: typer.Context, k: int = K, as_json: bool = JSON) -> None:
+    """Unread papers ranked by how well they fit what you liked and read, with the reason.
+
+    Example: litkb next -k 10
+    """
+    kb = open_kb(ctx)
+    found = kb.next_papers(k)
+    titles = {p.id: p.title for p in kb.papers()}
+    if as_json:
+        render.print_json(
+            [
+                {
+                    "rank": i,
+                    "id": p.id,
+                    "title": p.title,
+                    "year": p.year,
+                    "score": s.score,
+                    "because": s.because,
+                }
+                for i, (p, s) in enumerate(found, start=1)
+            ]
+        )
+        return
+    render.next_table([(p, s.score, [titles[b] for b in s.because]) for p, s in found])
+
+
+def register(app: typer.Typer) -> None:
+    for command in (tag, untag, note, mark, like, dislike):
+        app.command()(command)
+    app.command("next")(next_command)
