@@ -582,6 +582,9 @@ class KnowledgeBase:
                 kept, dropped = self.store.load(keep), self.store.load(drop)
                 result = merge(kept, dropped)
                 result.tags = list(dict.fromkeys(kept.tags + dropped.tags))
+                for mine in ("status", "status_date", "rating"):  # the owner's marks survive the merge
+                    if getattr(result, mine) is None:
+                        setattr(result, mine, getattr(dropped, mine))
                 if kept.notes and dropped.notes and dropped.notes not in kept.notes:
                     result.notes = f"{kept.notes}\n\n{dropped.notes}"
                 self.store.save_many([result])

@@ -41,6 +41,11 @@ def test_tags_notes_status_likes_live_in_the_record_and_survive_reingest(
     assert [h["title"][:5] for h in js(runner, loaded, "search", "draft", "--status", "read")] == ["Hydra"]
 
 
+def test_ingest_and_index_speak_json(runner: CliRunner, kb_dir: Path, seed_path: Path) -> None:
+    assert js(runner, kb_dir, "ingest", str(seed_path))["imported"] == 69
+    assert js(runner, kb_dir, "index")["embedded"] == 69
+
+
 def test_errors_name_the_problem(runner: CliRunner, loaded: Path) -> None:
     bad = run(runner, loaded, "mark", "hydra", "skimmed")
     assert bad.exit_code != 0 and "use one of to-read, reading, read" in bad.stderr

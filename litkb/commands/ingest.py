@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import typer
@@ -22,6 +23,7 @@ def ingest(
     year: int | None = typer.Option(
         None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary and warnings as JSON."),
 ) -> None:
     """Parse listings into YAML records, one per paper. Running it again changes nothing;
     a newer copy of a listing updates what changed and keeps your tags and notes.
@@ -30,6 +32,9 @@ def ingest(
     """
     kb = open_kb(ctx)
     report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read)
+    if as_json:
+        render.print_json(dataclasses.asdict(report))
+        return
     for warning in report.warnings:
         render.warn(warning)
     render.info(report.summary())
@@ -38,12 +43,16 @@ def ingest(
 def index(
     ctx: typer.Context,
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and embed every record again."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (no progress bar)."),
 ) -> None:
     """Embed new and changed records into the vector index; remove what is gone from the records.
 
     Example: litkb index
     """
     kb = open_kb(ctx)
+    if as_json:
+        render.print_json(dataclasses.asdict(kb.index(rebuild=rebuild)))
+        return
     with render.progress_bar("embedding") as update:
         report = kb.index(rebuild=rebuild, progress=update)
     for warning in report.warnings:
