@@ -23,7 +23,15 @@ if TYPE_CHECKING:
 from . import config as cfg
 from .config import KBConfig
 from .embed import Embedder, get_embedder
-from .errors import AmbiguousError, IndexMissingError, InputError, LitkbError, NotFoundError, UsageError
+from .errors import (
+    AmbiguousError,
+    IndexMissingError,
+    InputError,
+    LitkbError,
+    NotFoundError,
+    RecordError,
+    UsageError,
+)
 from .exporters import ExportContext, get_exporter
 from .exporters.markdown import paper_note
 from .filters import PaperFilter, parse_years
@@ -32,7 +40,7 @@ from .identity import Catalog, Duplicate, find_duplicates, merge
 from .index import INDEX_SCHEMA, VectorIndex
 from .keyword import KeywordIndex
 from .lock import write_lock
-from .models import Paper, is_valid_id, normalize_title
+from .models import Paper, is_valid_id, make_id, normalize_title
 from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .passages import SCHEME, passages
@@ -190,6 +198,15 @@ class KnowledgeBase:
             result = parser.parse(text, ParseOptions(source_name=name, year=year))
             report.warnings.extend(result.warnings)
             report.skipped += result.skipped
+            valid = []
+            for paper in result.papers:  # a parser's output must be a record that loads back
+                try:
+                    Paper.from_dict({**paper.to_dict(), "id": make_id(paper.title)}, name)
+                    valid.append(paper)
+                except RecordError as exc:
+                    report.warnings.append(f"skipped '{paper.title[:60]}': {exc}")
+                    report.skipped += 1
+            result.papers = valid
             if not result.papers:
                 failures.append(InputError(f"{name}: no paper found in this {parser.description} file"))
             parsed.extend(result.papers)

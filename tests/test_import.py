@@ -154,6 +154,15 @@ def test_round_trip_import_export_import(
         assert again.abstract == (" ".join(paper.abstract.split()) if paper.abstract else None), pid
 
 
+def test_impossible_dates_are_dropped_not_written(runner: CliRunner, kb_dir: Path, tmp_path: Path) -> None:
+    item = {"id": "x", "type": "article", "title": "Odd Date", "issued": {"date-parts": [[2020, 13, 40]]}}
+    source = tmp_path / "odd.json"
+    source.write_text(json.dumps([item]))
+    ingest(runner, kb_dir, source)
+    paper = KnowledgeBase.open(kb_dir).get("Odd Date")
+    assert (paper.date, paper.year) == (None, 2020)
+
+
 def test_bad_inputs(runner: CliRunner, kb_dir: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty.bib"
     empty.write_bytes(b"")

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from ..models import Paper, Source
+from ..models import Paper, Source, parse_iso_date
 from . import ParseOptions, Parser, ParseResult, register
 
 FORMAT = "csl-json"
@@ -65,7 +65,10 @@ def _paper(item: dict[str, Any], options: ParseOptions, position: int) -> Paper:
         else []
     )
     year = int(parts[0]) if parts and str(parts[0]).isdigit() else None
-    date = f"{int(parts[0]):04d}-{int(parts[1]):02d}-{int(parts[2]):02d}" if len(parts) >= 3 else None
+    date = None
+    if len(parts) >= 3 and all(str(x).isdigit() for x in parts[:3]):
+        candidate = parse_iso_date(f"{int(parts[0]):04d}-{int(parts[1]):02d}-{int(parts[2]):02d}")
+        date = candidate.isoformat() if candidate else None
     arxiv = _ARXIV.match(str(item.get("number") or "")) if item.get("publisher") == "arXiv" else None
     note = str(item.get("note") or "")
     counted = _COUNT_NOTE.match(note)
