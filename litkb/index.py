@@ -201,9 +201,6 @@ class VectorIndex:
         for start in range(0, len(paper_ids), 500):
             collection.delete(where={"paper": {"$in": list(paper_ids[start : start + 500])}})
 
-    def count(self) -> int:
-        return int(self._open(create=False).count())
-
     def passage_vectors(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """(paper id of each row, matrix) of the stored passage vectors, of some papers or of all."""
         import numpy as np

@@ -51,7 +51,6 @@ from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_labe
 from .themes_map import MapPoint, render_map
 from .themeset import ThemeSet
 
-SNIPPET_CHARS = 200
 EMBED_BATCH = 64
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
 EXACT_FILTER_LIMIT = 5000  # up to this many allowed papers, a filtered search compares them all exactly
@@ -109,16 +108,6 @@ class IndexReport:
 def content_hash(model: str, text: str) -> str:
     """What decides whether a record must be embedded again: the model and the exact text."""
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
-
-
-def snippet(text: str | None, limit: int = SNIPPET_CHARS) -> str:
-    """The start of an abstract, cut at a word boundary."""
-    if not text:
-        return ""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:") + "…"
 
 
 class KnowledgeBase:
@@ -688,7 +677,7 @@ class KnowledgeBase:
                     title=paper.title,
                     year=paper.year,
                     score=round(score, 4),
-                    snippet=best_snippet(query, paper.abstract) if query else snippet(paper.abstract),
+                    snippet=best_snippet(query or "", paper.abstract),
                 )
             )
         return results
