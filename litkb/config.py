@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ class KBConfig:
 
     model: str = DEFAULT_MODEL
     collection: str = "papers"
+    device: str = "cpu"  # where `litkb index` runs the model: cpu, cuda (or cuda:N), or auto
 
     @classmethod
     def load(cls, root: Path) -> KBConfig:
@@ -57,7 +59,7 @@ class KBConfig:
             raise LitkbError(f"{path}: cannot read the configuration: {first_line(exc)}") from exc
         if not isinstance(data, dict):
             raise LitkbError(f"{path}: expected a mapping such as 'model: {DEFAULT_MODEL}'")
-        known = {"model", "collection"}
+        known = {"model", "collection", "device"}
         unknown = set(data) - known
         if unknown:
             raise LitkbError(f"{path}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
@@ -67,7 +69,35 @@ class KBConfig:
                 if not isinstance(data[key], str) or not data[key].strip():
                     raise LitkbError(f"{path}: '{key}' should be text, found {data[key]!r}")
                 setattr(config, key, data[key].strip())
+        try:
+            check_collection(config.collection)
+            check_device(config.device)
+        except LitkbError as exc:
+            raise LitkbError(f"{path}: {exc}") from None
         return config
 
     def dump(self) -> str:
-        return yaml.safe_dump({"model": self.model, "collection": self.collection}, sort_keys=False)
+        return yaml.safe_dump(
+            {"model": self.model, "collection": self.collection, "device": self.device}, sort_keys=False
+        )
+
+
+_COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
+_DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?|mps")
+
+
+def check_collection(name: str) -> str:
+    """A Chroma collection name: 3-512 characters of letters, digits, `.`, `_`, `-`, starting and ending
+    with a letter or digit."""
+    if not _COLLECTION.fullmatch(name) or ".." in name:
+        raise LitkbError(
+            f"collection '{name}': use 3-512 letters, digits, '.', '_' or '-', starting and ending with a "
+            "letter or digit"
+        )
+    return name
+
+
+def check_device(name: str) -> str:
+    if not _DEVICE.fullmatch(name):
+        raise LitkbError(f"device '{name}': expected cpu, cuda, cuda:N, mps or auto")
+    return name

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 INDEX_SCHEMA = 2  # 2: several passage vectors per paper
 MANIFEST = "manifest.json"
-PASSAGE_COUNTS = "passages.json"
-SNAPSHOT = "passages"
+SNAPSHOT = "passages"  # passages.npy (the matrix) and passages.json (its papers, their counts and hashes)
+CHANGING = "changing"  # the manifest's generation while the collection is being changed
 CHROMA_DIR = "chroma"
 _PAGE = 5000
 PASSAGE_POOL = 3  # passages fetched per paper wanted, before keeping each paper's best
@@ -34,14 +34,14 @@ PASSAGE_POOL = 3  # passages fetched per paper wanted, before keeping each paper
 class VectorIndex:
     """A Chroma collection in `directory/chroma` and its manifest in `directory/manifest.json`."""
 
-    def __init__(self, directory: Path, collection: str) -> None:
+    def __init__(self, directory: Path, collection: str, url: str | None = None) -> None:
         self.directory = directory
         self.collection_name = collection
+        self.url = url
         self._client: Any = None
         self._collection: Any = None
-        self._counts: dict[str, int] | None = None
         self._total: int | None = None
-        self._snapshot: tuple[dict[str, list[int]], Any] | None = None
+        self._snapshot: _Snapshot | None = None
 
     # -- manifest -------------------------------------------------------------------------------
 
@@ -60,20 +60,21 @@ class VectorIndex:
             ) from exc
         return data if isinstance(data, dict) else None
 
-    def write_manifest(self, model: str, dim: int, count: int, passages: int, changed: bool = True) -> None:
-        """Record what the index holds. `changed` gives it a new generation (the matrix snapshot of an
-        older generation is then not used)."""
+    def write_manifest(self, model: str, dim: int, count: int, changed: bool = True) -> None:
+        """Record what the index holds. `changed` gives it a new generation (the snapshot of an older
+        generation is then not used) and counts the passages in the collection again."""
         old = self.read_manifest() or {}
-        generation = uuid.uuid4().hex if changed or "generation" not in old else old["generation"]
+        keep = not changed and old.get("generation") not in (None, CHANGING) and "passages" in old
         manifest = {
             "schema": INDEX_SCHEMA,
             "model": model,
             "dim": dim,
             "count": count,
-            "passages": passages,
-            "generation": generation,
+            "passages": old["passages"] if keep else self._open(create=True).count(),
+            "generation": old["generation"] if keep else uuid.uuid4().hex,
         }
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+        self._total = None
 
     def check_usable(self, model: str) -> dict[str, Any]:
         """The manifest of an index that can answer queries for `model`; else an error saying what to do."""
@@ -127,9 +128,8 @@ class VectorIndex:
     def drop(self) -> None:
         """Remove the collection and the manifest (the records are untouched)."""
         self.manifest_path.unlink(missing_ok=True)
-        for name in (PASSAGE_COUNTS, f"{SNAPSHOT}.npy", f"{SNAPSHOT}.rows.json"):
+        for name in (f"{SNAPSHOT}.npy", f"{SNAPSHOT}.json", f"{SNAPSHOT}.rows.json"):
             (self.directory / name).unlink(missing_ok=True)
-        self._counts = None
         self._total = None
         self._snapshot = None
         if not (self.directory / CHROMA_DIR).is_dir():
@@ -201,13 +201,19 @@ class VectorIndex:
         for start in range(0, len(paper_ids), 500):
             collection.delete(where={"paper": {"$in": list(paper_ids[start : start + 500])}})
 
-    def passage_vectors(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
-        """(paper id of each row, matrix) of the stored passage vectors, of some papers or of all."""
+    def passage_vectors(
+        self, paper_ids: Sequence[str] | None = None
+    ) -> tuple[list[str], list[int], np.ndarray]:
+        """(paper id, passage number) of each row and the matrix of the stored passage vectors, of some
+        papers or of all (rows of a paper together, in passage order). Read from the snapshot when it
+        is current, else from Chroma."""
         import numpy as np
 
+        snapshot = self._load_snapshot()
+        if snapshot is not None:
+            return snapshot.rows(paper_ids)
         self._open(create=False)
-        owners: list[str] = []
-        rows: list[Any] = []
+        found: list[tuple[str, int, Any]] = []
         chunks = (
             [None]
             if paper_ids is None
@@ -216,25 +222,24 @@ class VectorIndex:
         for chunk in chunks:
             where = None if chunk is None else {"paper": {"$in": chunk}}
             for _, meta, embedding in self._pages(include=["metadatas", "embeddings"], where=where):
-                owners.append(str(meta["paper"]))
-                rows.append(embedding)
-        if not rows:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        return owners, np.asarray(rows, dtype=np.float32)
+                found.append((str(meta["paper"]), int(meta.get("passage", 0)), embedding))
+        if not found:
+            return [], [], np.zeros((0, 0), dtype=np.float32)
+        order = {pid: i for i, pid in enumerate(paper_ids)} if paper_ids is not None else None
+        found.sort(key=lambda row: (order[row[0]] if order else row[0], row[1]))
+        matrix = np.asarray([row[2] for row in found], dtype=np.float32)
+        return [row[0] for row in found], [row[1] for row in found], matrix
 
     def vectors_for(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """One unit vector per paper (the mean of its passages), of some papers or of all; papers not in
         the index are left out. Rows follow the order of `paper_ids` (or of paper id)."""
         import numpy as np
 
-        owners, matrix = self.passage_vectors(paper_ids)
+        owners, _, matrix = self.passage_vectors(paper_ids)
         if not owners:
             return [], matrix
-        rows: dict[str, list[int]] = {}
-        for row, owner in enumerate(owners):
-            rows.setdefault(owner, []).append(row)
-        order = [pid for pid in (paper_ids if paper_ids is not None else sorted(rows)) if pid in rows]
-        means = np.stack([matrix[rows[pid]].mean(axis=0) for pid in order])
+        order, starts = _groups(owners)
+        means = np.add.reduceat(matrix, starts, axis=0)
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
         return order, means
 
@@ -243,6 +248,11 @@ class VectorIndex:
         order of `paper_ids` (or of paper id); papers not in the index are left out."""
         import numpy as np
 
+        snapshot = self._load_snapshot()
+        if snapshot is not None:
+            owners, passages, matrix = snapshot.rows(paper_ids)
+            first = [row for row, n in enumerate(passages) if n == 0]
+            return [owners[row] for row in first], np.asarray(matrix[first])
         collection = self._open(create=False)
         found: dict[str, Any] = {}
         if paper_ids is None:
@@ -264,98 +274,104 @@ class VectorIndex:
         found, matrix = self.vectors_for([paper_id])
         return matrix[0] if found else None
 
+    def best_scores(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
+        """Each paper's best passage cosine with `vector` (papers not in the index are left out)."""
+        return dict(self.query_within(vector, paper_ids, len(paper_ids)))
+
     def query_within(self, vector: np.ndarray, paper_ids: Sequence[str], k: int) -> list[tuple[str, float]]:
         """The `k` nearest among `paper_ids` only, exactly: a paper scores its best passage's cosine."""
         import numpy as np
 
-        owners, matrix = self.passage_vectors(paper_ids)
+        owners, _, matrix = self.passage_vectors(paper_ids)
         if not owners:
             return []
-        unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        return _best_per_paper(owners, (unit @ vector).tolist(), k)
+        order, starts = _groups(owners)
+        scores = np.maximum.reduceat(np.asarray(matrix) @ vector, starts)
+        return _top(order, scores, k)
 
-    def write_passage_counts(self, counts: dict[str, int]) -> None:
-        """How many passages each paper has, so a paper's vectors can be fetched by id."""
-        atomic_write_text(self.directory / PASSAGE_COUNTS, json.dumps(counts))
-        self._counts = counts
+    # -- snapshot -------------------------------------------------------------------------------
 
-    def _passage_counts(self) -> dict[str, int]:
-        if self._counts is None:
-            try:
-                self._counts = json.loads((self.directory / PASSAGE_COUNTS).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self._counts = {}
-        return self._counts
+    def begin_change(self) -> None:
+        """Say, before the collection is changed, that the snapshot no longer matches it (a crash before
+        `write_manifest` then leaves a snapshot that is not used)."""
+        manifest = self.read_manifest()
+        if manifest is not None and manifest.get("generation") != CHANGING:
+            manifest["generation"] = CHANGING
+            atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+        self._snapshot = None
 
-    def write_snapshot(self) -> None:
-        """Save every passage vector as one matrix (`passages.npy`, rows named in `passages.rows.json`), for
-        scoring given papers without a round trip to Chroma. Tagged with the manifest's generation, so a
-        snapshot that is out of step with the collection is never used."""
+    def write_snapshot(self, hashes: dict[str, str]) -> None:
+        """Save every passage vector as one matrix (`passages.npy`, rows grouped by paper in passage order,
+        papers and their content hashes in `passages.json`), for exact search in numpy without loading
+        Chroma. Tagged with the manifest's generation, so a snapshot out of step with the collection is
+        never used. Only for the embedded store: a server's collection may change under us."""
         import numpy as np
 
-        owners, matrix = self.passage_vectors(None)
+        if self.url is not None:
+            return
+        self._snapshot = None
+        owners, _, matrix = self.passage_vectors(None)
+        order, starts = _groups(owners)
         generation = (self.read_manifest() or {}).get("generation")
         staging = self.directory / f"{SNAPSHOT}.tmp.npy"
         np.save(staging, matrix.astype(np.float32))
         os.replace(staging, self.directory / f"{SNAPSHOT}.npy")
+        counts = np.diff(np.append(starts, len(owners))).tolist() if owners else []
         atomic_write_text(
-            self.directory / f"{SNAPSHOT}.rows.json", json.dumps({"generation": generation, "rows": owners})
+            self.directory / f"{SNAPSHOT}.json",
+            json.dumps(
+                {
+                    "generation": generation,
+                    "papers": order,
+                    "counts": counts,
+                    "hashes": [hashes.get(pid, "") for pid in order],
+                }
+            ),
         )
-        self._snapshot = None
+
+    def snapshot_hashes(self) -> dict[str, str] | None:
+        """The content hash of every indexed paper, from a current snapshot (None without one)."""
+        snapshot = self._load_snapshot()
+        return None if snapshot is None else dict(zip(snapshot.papers, snapshot.hashes, strict=True))
 
     def snapshot_ok(self) -> bool:
         return self._load_snapshot() is not None
 
-    def _load_snapshot(self) -> tuple[dict[str, list[int]], np.ndarray] | None:
-        if self._snapshot is None:
+    def _load_snapshot(self) -> _Snapshot | None:
+        if self._snapshot is None and self.url is None:
             import numpy as np
 
             try:
-                rows = json.loads((self.directory / f"{SNAPSHOT}.rows.json").read_text(encoding="utf-8"))
-                if rows.get("generation") != (self.read_manifest() or {}).get("generation"):
+                info = json.loads((self.directory / f"{SNAPSHOT}.json").read_text(encoding="utf-8"))
+                generation = (self.read_manifest() or {}).get("generation")
+                if not generation or generation == CHANGING or info.get("generation") != generation:
                     return None
                 matrix = np.load(self.directory / f"{SNAPSHOT}.npy", mmap_mode="r")
-            except (OSError, ValueError):
+                snapshot = _Snapshot(info["papers"], info["counts"], info["hashes"], matrix)
+            except (OSError, ValueError, KeyError, TypeError, LitkbError):
                 return None
-            by_paper: dict[str, list[int]] = {}
-            for row, owner in enumerate(rows["rows"]):
-                by_paper.setdefault(owner, []).append(row)
-            self._snapshot = (by_paper, matrix)
+            self._snapshot = snapshot
         return self._snapshot
 
-    def best_scores(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
-        """Each paper's best passage cosine with `vector` (papers not in the index are left out)."""
-        import numpy as np
-
-        snapshot = self._load_snapshot()
-        if snapshot is not None:
-            by_paper, matrix = snapshot
-            present = [pid for pid in paper_ids if pid in by_paper]
-            if not present:
-                return {}
-            rows = [row for pid in present for row in by_paper[pid]]
-            scores = (np.asarray(matrix[rows]) @ vector).tolist()
-            owners = [pid for pid in present for _ in by_paper[pid]]
-            return dict(_best_per_paper(owners, scores, len(present)))
-        counts = self._passage_counts()
-        wanted = [f"{pid}#{n}" for pid in paper_ids for n in range(counts.get(pid, 1))]
-        if not wanted:
-            return {}
-        found = self._open(create=False).get(ids=wanted, include=["embeddings"])
-        if not found["ids"]:
-            return {}
-        matrix = np.asarray(found["embeddings"], dtype=np.float32)
-        scores = matrix @ vector / np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
-        owners = [vid.rsplit("#", 1)[0] for vid in found["ids"]]
-        return dict(_best_per_paper(owners, scores.tolist(), len(paper_ids)))
+    # -- queries --------------------------------------------------------------------------------
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The `k` nearest papers with the cosine similarity of their best passage, best first."""
+        """The `k` nearest papers with the cosine similarity of their best passage, best first: exactly
+        over the snapshot when it is current, else through Chroma's nearest-neighbour index."""
+        import numpy as np
+
+        if k <= 0:
+            return []
+        snapshot = self._load_snapshot()
+        if snapshot is not None:
+            if not snapshot.papers:
+                return []
+            return _top(snapshot.papers, np.maximum.reduceat(snapshot.matrix @ vector, snapshot.starts), k)
         collection = self._open(create=False)
         if self._total is None:  # passages in the collection: the manifest says, or ask Chroma once
             self._total = int((self.read_manifest() or {}).get("passages") or collection.count())
         total = self._total
-        if total == 0 or k <= 0:
+        if total == 0:
             return []
         wanted = min(total, k * PASSAGE_POOL)
         while True:
@@ -368,6 +384,71 @@ class VectorIndex:
             if len(best) >= k or wanted >= total or len(owners) < wanted:
                 return best
             wanted = min(total, wanted * 2)
+
+
+class _Snapshot:
+    """The passage matrix of the embedded index: rows of paper `papers[i]` are `starts[i]` onwards,
+    `counts[i]` of them, in passage order."""
+
+    def __init__(self, papers: list[str], counts: list[int], hashes: list[str], matrix: np.ndarray) -> None:
+        import numpy as np
+
+        if len(papers) != len(counts) or len(papers) != len(hashes) or sum(counts) != len(matrix):
+            raise LitkbError("the passage snapshot does not match its matrix")
+        self.papers = papers
+        self.counts = counts
+        self.hashes = hashes
+        self.matrix = matrix
+        self.starts = (
+            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            if counts
+            else np.zeros(0, np.int64)
+        )
+        self._position: dict[str, int] | None = None
+
+    def rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], list[int], np.ndarray]:
+        import numpy as np
+
+        if paper_ids is None:
+            owners = [pid for pid, n in zip(self.papers, self.counts, strict=True) for _ in range(n)]
+            passages = [i for n in self.counts for i in range(n)]
+            return owners, passages, np.asarray(self.matrix)
+        if self._position is None:
+            self._position = {pid: i for i, pid in enumerate(self.papers)}
+        owners, passages, rows = [], [], []
+        for pid in paper_ids:
+            i = self._position.get(pid)
+            if i is None:
+                continue
+            start = int(self.starts[i])
+            for n in range(self.counts[i]):
+                owners.append(pid)
+                passages.append(n)
+                rows.append(start + n)
+        if not rows:
+            return [], [], np.zeros((0, self.matrix.shape[1] if self.matrix.ndim == 2 else 0), np.float32)
+        return owners, passages, np.asarray(self.matrix[rows])
+
+
+def _groups(owners: Sequence[str]) -> tuple[list[str], Any]:
+    """The papers of rows grouped by paper, and the first row of each group."""
+    import numpy as np
+
+    order: list[str] = []
+    starts: list[int] = []
+    for row, owner in enumerate(owners):
+        if not order or owner != order[-1]:
+            order.append(owner)
+            starts.append(row)
+    return order, np.asarray(starts, dtype=np.int64)
+
+
+def _top(papers: Sequence[str], scores: Any, k: int) -> list[tuple[str, float]]:
+    """The `k` best-scoring papers, best first (ties by id)."""
+    import numpy as np
+
+    chosen = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
+    return sorted(((papers[i], float(scores[i])) for i in chosen), key=lambda item: (-item[1], item[0]))
 
 
 def _best_per_paper(owners: Sequence[str], scores: Sequence[float], k: int) -> list[tuple[str, float]]:

@@ -51,7 +51,6 @@ from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_labe
 from .themes_map import MapPoint, render_map
 from .themeset import ThemeSet
 
-EMBED_BATCH = 64
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
 EXACT_FILTER_LIMIT = 5000  # up to this many allowed papers, a filtered search compares them all exactly
 
@@ -120,6 +119,7 @@ class KnowledgeBase:
         self.vectors = VectorIndex(root / cfg.INDEX_DIR, self.config.collection)
         self.keywords = KeywordIndex(root / cfg.INDEX_DIR / "bm25")
         self._embedder: Embedder | None = None
+        self._query_encoder: Embedder | None = None
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> KnowledgeBase:
@@ -131,9 +131,25 @@ class KnowledgeBase:
 
     @property
     def embedder(self) -> Embedder:
+        """The model that embeds papers (loaded on first use)."""
         if self._embedder is None:
-            self._embedder = get_embedder(self.config.model)
+            self._embedder = get_embedder(self.config.model, self.config.device)
         return self._embedder
+
+    @property
+    def query_encoder(self) -> Embedder:
+        """What embeds queries: the model's ONNX export when `litkb index` has made one (fast to start),
+        else the model itself."""
+        if self._query_encoder is None:
+            from .query_encoder import OnnxQueryEncoder
+
+            exported = OnnxQueryEncoder.load(self.encoder_dir, self.config.model)
+            self._query_encoder = exported if exported is not None else self.embedder
+        return self._query_encoder
+
+    @property
+    def encoder_dir(self) -> Path:
+        return self.root / cfg.INDEX_DIR / "encoder"
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -237,9 +253,14 @@ class KnowledgeBase:
             self.store.save_many(changed.values())
         return report
 
-    def index(self, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+    def index(
+        self, rebuild: bool = False, progress: Progress | None = None, device: str | None = None
+    ) -> IndexReport:
         """Embed new and changed records (all their passages), drop what is gone from the records, and
-        bring the keyword index up to date."""
+        bring the keyword index up to date. `device` overrides the config's (cpu, cuda, auto)."""
+        if device is not None:
+            self.config.device = cfg.check_device(device)
+            self._embedder = None
         papers = self.papers(require=True)
         model = self.config.model
         report = IndexReport(model=model)
@@ -253,50 +274,82 @@ class KnowledgeBase:
                 self.keywords.drop()
                 report.rebuilt = True
             want = {p.id: content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p in papers}
-            have = self.vectors.stored_hashes()
+            # What the index holds: from the snapshot when it is current (no need to open Chroma), else
+            # from every vector's metadata.
+            have = self.vectors.snapshot_hashes()
+            if have is None:
+                have = self.vectors.stored_hashes()
             todo = [p for p in papers if have.get(p.id) != want[p.id]]
             # A record that is there but unreadable keeps its vectors until it is fixed or removed.
             gone = [pid for pid in have if pid not in want and not self.store.exists(pid)]
+            if todo or gone:
+                self.vectors.begin_change()
             self.vectors.delete(gone + [p.id for p in todo if p.id in have])
             report.deleted = len(gone)
             report.unchanged = len(papers) - len(todo)
             self.keywords.sync(papers)
-            dim = int(manifest["dim"]) if manifest and not todo and "dim" in manifest else None
-            # Every passage of the papers to embed, shortest first (batches of like lengths pad least).
-            items = []
-            for paper in todo:
-                texts = passages(paper)
-                items += [(paper.id, n, text, len(texts)) for n, text in enumerate(texts)]
-            items.sort(key=lambda item: len(item[2]))
-            if progress and items:
-                progress(0, len(items))
-            for start in range(0, len(items), EMBED_BATCH):
-                batch = items[start : start + EMBED_BATCH]
-                vectors = self.embedder.encode([text for _, _, text, _ in batch], batch_size=EMBED_BATCH)
-                dim = int(vectors.shape[1])
-                self.vectors.add(
-                    [pid for pid, _, _, _ in batch],
-                    [n for _, n, _, _ in batch],
-                    [count for _, _, _, count in batch],
-                    vectors,
-                    [want[pid] for pid, _, _, _ in batch],
-                )
-                if progress:
-                    progress(start + len(batch), len(items))
+            report.passages, dim = self._embed(todo, want, progress)
             report.embedded = len(todo)
-            report.passages = len(items)
             if dim is None:
-                dim = self.embedder.dim
-            counts = {p.id: len(passages(p)) for p in papers}
+                dim = int(manifest["dim"]) if manifest and "dim" in manifest else self.embedder.dim
             changed = bool(todo or gone or report.rebuilt)
-            self.vectors.write_manifest(model, dim, len(want), sum(counts.values()), changed=changed)
-            self.vectors.write_passage_counts(counts)
+            self.vectors.write_manifest(model, dim, len(want), changed=changed)
             if changed or not self.vectors.snapshot_ok():
-                self.vectors.write_snapshot()
+                hashes = {pid: h for pid, h in have.items() if pid not in gone}
+                hashes.update((p.id, want[p.id]) for p in todo)
+                self.vectors.write_snapshot(hashes)
+            self._export_query_encoder(report)
             saved = ThemeSet.load(self.root)
             if saved is not None and saved.model == model and (todo or gone):
                 self._assign_new_papers(saved, papers)
         return report
+
+    def _embed(
+        self, papers: Sequence[Paper], hashes: dict[str, str], progress: Progress | None
+    ) -> tuple[int, int | None]:
+        """Embed every passage of `papers` and store the vectors; (passages, dimension or None)."""
+        # Shortest first: a batch of like lengths pads least.
+        items = sorted(
+            (
+                (p.id, n, text, len(texts))
+                for p in papers
+                for texts in [passages(p)]
+                for n, text in enumerate(texts)
+            ),
+            key=lambda item: len(item[2]),
+        )
+        dim = None
+        if progress and items:
+            progress(0, len(items))
+        step = self.embedder.batch_size if items else 1
+        for start in range(0, len(items), step):
+            batch = items[start : start + step]
+            vectors = self.embedder.encode([text for _, _, text, _ in batch], batch_size=step)
+            dim = int(vectors.shape[1])
+            self.vectors.add(
+                [pid for pid, _, _, _ in batch],
+                [n for _, n, _, _ in batch],
+                [count for _, _, _, count in batch],
+                vectors,
+                [hashes[pid] for pid, _, _, _ in batch],
+            )
+            if progress:
+                progress(start + len(batch), len(items))
+        return len(items), dim
+
+    def _export_query_encoder(self, report: IndexReport) -> None:
+        """Export the model for fast queries, once (see `litkb.query_encoder`); a model that cannot be
+        exported is a warning, and searches then load the model itself."""
+        from .query_encoder import OnnxQueryEncoder
+
+        export = getattr(self.embedder, "export_query_encoder", None)
+        if export is None or OnnxQueryEncoder.load(self.encoder_dir, self.config.model) is not None:
+            return
+        try:
+            export(self.encoder_dir)
+        except LitkbError as exc:
+            report.warnings.append(f"searches will load the model itself (slower to start): {exc}")
+        self._query_encoder = None
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -366,7 +419,7 @@ class KnowledgeBase:
         if any(not q.strip() for q in queries):
             raise InputError("empty query: say what to search for")
         allowed = self._allowed(theme, where)
-        vectors = self.embedder.encode(list(queries), batch_size=EMBED_BATCH) if mode != "keyword" else None
+        vectors = self.query_encoder.encode(list(queries)) if mode != "keyword" else None
         answers = []
         for i, query in enumerate(queries):
             if vectors is None:

@@ -108,6 +108,17 @@ class Paper:
             out[name] = value
         return out
 
+    def to_row(self) -> list[Any]:
+        """The record's values in RECORD_FIELDS order (a compact form for the records cache)."""
+        return list(self.to_dict().values())
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Paper:
+        """A paper from `to_row`'s output, trusted (it was validated when it was written)."""
+        values = dict(zip(RECORD_FIELDS, row, strict=True))
+        values["sources"] = [Source(**source) for source in values["sources"]]
+        return cls(**values)
+
     @classmethod
     def from_dict(cls, data: Any, where: str = "record") -> Paper:
         """Build a paper from loaded YAML, checking every field's type; `where` names it in errors."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import yaml
 
 from .errors import LitkbError, NotFoundError, RecordError
 from .fsutil import atomic_write_many, atomic_write_text
-from .models import Paper, is_valid_id
+from .models import RECORD_FIELDS, Paper, is_valid_id
 
 RECORD_SUFFIX = ".yaml"
-_CACHE_VERSION = 1
+# The cache holds rows in RECORD_FIELDS order: a change of fields is a new cache version.
+_CACHE_VERSION = "2:" + ",".join(RECORD_FIELDS)
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -52,6 +54,24 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:  # also th
 _RecordDumper.add_representer(str, _represent_str)
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Collect no garbage while loading, and leave what was loaded out of later collections (`gc.freeze`):
+    a full collection over 100,000 records costs more than loading them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _file_key(stat: os.stat_result) -> list[int]:
+    return [stat.st_mtime_ns, stat.st_size, stat.st_ino]
+
+
 def dump_record(paper: Paper) -> str:
     """The YAML text of a record."""
     return yaml.dump(paper.to_dict(), Dumper=_RecordDumper, sort_keys=False, allow_unicode=True, width=100)
@@ -75,8 +95,8 @@ class RecordStore:
     def __init__(self, root: Path, cache_file: Path | None = None) -> None:
         self.root = root
         self.cache_file = cache_file
-        # Records already parsed in this process, keyed by file size and mtime (a changed file is re-read).
-        self._memo: dict[str, tuple[int, int, Paper]] = {}
+        # Records already parsed in this process, keyed like the cache (a changed file is re-read).
+        self._memo: dict[str, tuple[list[int], Paper]] = {}
 
     def path_for(self, paper_id: str) -> Path:
         if not is_valid_id(paper_id):
@@ -101,8 +121,8 @@ class RecordStore:
         except FileNotFoundError:
             raise NotFoundError(f"no paper with id '{paper_id}'; see `litkb list`") from None
         memo = self._memo.get(paper_id)
-        if memo is not None and memo[:2] == (stat.st_mtime_ns, stat.st_size):
-            return copy.deepcopy(memo[2])
+        if memo is not None and memo[0] == _file_key(stat):
+            return copy.deepcopy(memo[1])
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -110,40 +130,50 @@ class RecordStore:
         except (OSError, UnicodeDecodeError) as exc:
             raise RecordError(f"{path}: cannot read: {exc}") from exc
         paper = self._checked(parse_record(text, str(path)), path)
-        self._memo[paper_id] = (stat.st_mtime_ns, stat.st_size, copy.deepcopy(paper))
+        self._memo[paper_id] = (_file_key(stat), copy.deepcopy(paper))
         return paper
 
     def load_all(self) -> tuple[list[Paper], list[str]]:
         """Every record, sorted by id, and one message per record that could not be read.
 
-        A cache beside the records keeps parsed records keyed by file name, size and
-        modification time, so it never serves a record that changed on disk.
+        A cache beside the records keeps each parsed record under its file name, with the file's
+        modification time, size and inode (an atomic rewrite always makes a new inode), so it never
+        serves a record that changed on disk; it is rebuilt from the files whenever it is missing.
         """
         if not self.root.is_dir():
             return [], []
+        with _no_gc():  # hundreds of thousands of new objects, none of them garbage
+            return self._load_all()
+
+    def _load_all(self) -> tuple[list[Paper], list[str]]:
         cache = self._read_cache()
         fresh: dict[str, list[Any]] = {}
         papers: list[Paper] = []
         problems: list[str] = []
-        for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
-            if not entry.name.endswith(RECORD_SUFFIX) or not entry.is_file():
-                continue
-            stat = entry.stat()
-            key = [stat.st_mtime_ns, stat.st_size]
+        with os.scandir(self.root) as scan:
+            entries = sorted((e for e in scan if e.name.endswith(RECORD_SUFFIX)), key=lambda e: e.name)
+        for entry in entries:
+            try:
+                if not entry.is_file():
+                    continue
+                key = _file_key(entry.stat())
+            except OSError:
+                continue  # removed while we looked
             cached = cache.get(entry.name)
+            if cached is not None and cached[:3] == key:
+                papers.append(Paper.from_row(cached[3:]))
+                fresh[entry.name] = cached
+                continue
             path = Path(entry.path)
             try:
-                if cached is not None and cached[:2] == key:
-                    paper = Paper.from_dict(cached[2], str(path))
-                else:
-                    text = path.read_text(encoding="utf-8")
-                    paper = self._checked(parse_record(text, str(path)), path)
+                text = path.read_text(encoding="utf-8")
+                paper = self._checked(parse_record(text, str(path)), path)
             except (RecordError, OSError, UnicodeDecodeError) as exc:
                 problems.append(str(exc) if isinstance(exc, RecordError) else f"{path}: {exc}")
                 continue
-            fresh[entry.name] = [*key, paper.to_dict()]
+            fresh[entry.name] = [*key, *paper.to_row()]
             papers.append(paper)
-        if fresh != cache:
+        if fresh.keys() != cache.keys() or any(fresh[name] is not cache[name] for name in fresh):
             self._write_cache(fresh)
         return papers, problems
 
@@ -155,8 +185,8 @@ class RecordStore:
         if written and self.cache_file is not None:
             entries = self._read_cache()
             for paper in written:
-                stat = self.path_for(paper.id).stat()
-                entries[f"{paper.id}{RECORD_SUFFIX}"] = [stat.st_mtime_ns, stat.st_size, paper.to_dict()]
+                key = _file_key(self.path_for(paper.id).stat())
+                entries[f"{paper.id}{RECORD_SUFFIX}"] = [*key, *paper.to_row()]
             self._write_cache(entries)
         return count
 

@@ -100,7 +100,7 @@ def build_scale_kb(corpus: Path, target: Path, n: int, model: str, dim: int) -> 
                 vectors,
                 [content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p in chunk for _ in range(2)],
             )
-        kb.vectors.write_manifest(model, dim, n, 2 * n)
+        kb.vectors.write_manifest(model, dim, n)
     kb.index()  # builds the keyword index; the vectors are already there
     return kb
 

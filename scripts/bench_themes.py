@@ -83,7 +83,7 @@ def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
     with kb.writing():
         kb.store.save_many(papers)
         kb.vectors.add([p.id for p in papers], [0] * n, [1] * n, np.asarray(rows, dtype=np.float32), hashes)
-        kb.vectors.write_manifest(kb.config.model, int(vectors.shape[1]), n, n)
+        kb.vectors.write_manifest(kb.config.model, int(vectors.shape[1]), n)
 
 
 def timed_cli(kb_path: Path, *args: str) -> tuple[float, float]:

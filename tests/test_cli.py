@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from litkb import KnowledgeBase
 from litkb.cli import app
 from tests.conftest import make_kb_dir, run
 
@@ -226,10 +227,18 @@ def test_search_before_index_and_with_another_model(runner: CliRunner, kb_dir: P
 def test_index_embeds_only_what_changed_and_drops_what_is_gone(runner: CliRunner, loaded: Path) -> None:
     assert "embedded 0 (0 passages), deleted 0, unchanged 69" in run(runner, loaded, "index").stderr
     records = sorted((loaded / "records").glob("*.yaml"))
-    records[0].write_text(records[0].read_text().replace("abstract: ", "abstract: Changed. ", 1))
+    kb = KnowledgeBase.open(loaded)
+    changed = kb.store.load(records[0].stem)
+    changed.abstract = "Zebrafinch songs and zebrafinch calls."
+    kb.store.save_many([changed])
     records[1].unlink()
     report = run(runner, loaded, "index").stderr
     assert "embedded 1 (" in report and "deleted 1, unchanged 67" in report
+    # the changed vector is what searches see (the snapshot was refreshed), and the removed paper is gone
+    for mode in ("semantic", "hybrid"):
+        hits = json.loads(run(runner, loaded, "search", "zebrafinch songs", "--mode", mode, "--json").stdout)
+        assert hits[0]["id"] == records[0].stem
+        assert records[1].stem not in {hit["id"] for hit in hits}
     manifest = json.loads((loaded / "index" / "manifest.json").read_text())
     assert manifest["count"] == 68 and manifest["passages"] >= 68
     assert (manifest["schema"], manifest["model"], manifest["dim"]) == (2, "hash:256", 256)

@@ -68,3 +68,70 @@ def test_theme_labels_read_like_topics(real_kb: Path) -> None:
     assert not words & {"the", "of", "we", "and", "in", "to", "a", "paper", "propose"}, labels
     again = kb.themes(rebuild=True)
     assert [t.label for t in again.themes] == labels and again.assignments == themes.assignments
+
+
+def test_the_query_encoder_gives_the_models_vectors(real_kb: Path, seed_path: Path) -> None:
+    """`litkb index` exported the model to ONNX for searches; on a few hundred texts (titles, abstracts,
+    their sentences, odd input) it gives the vectors sentence-transformers gives."""
+    import re
+
+    import numpy as np
+
+    from litkb.embed import MINILM_NAMES, get_embedder
+    from litkb.query_encoder import OnnxQueryEncoder
+
+    kb = KnowledgeBase.open(real_kb)
+    encoder = OnnxQueryEncoder.load(kb.encoder_dir, kb.config.model)
+    assert encoder is not None and kb.config.model.lower() in MINILM_NAMES
+    texts = []
+    for paper in kb.papers():
+        texts += [paper.title, paper.embedded_text()]
+        texts += re.split(r"(?<=\.)\s+", paper.abstract or "")[:2]
+    texts += ["x", "LLM", "  spaced   out  ", "Ünïcödé 数学 ﬁ", "word " * 400, "speculative decoding"]
+    assert len(texts) >= 250
+    model = get_embedder(kb.config.model)
+    expected = model.encode(texts)
+    got = encoder.encode(texts)
+    cosine = (expected * got).sum(axis=1)
+    assert cosine.min() >= 0.9999, texts[int(np.argmin(cosine))]
+    # the same ranking either way
+    kb_model = KnowledgeBase.open(real_kb)
+    kb_model._query_encoder = model
+    for query in ("speculative decoding", "continual learning", "reinforcement learning for reasoning"):
+        assert [h["id"] for h in kb.search(query, k=10)] == [h["id"] for h in kb_model.search(query, k=10)]
+
+
+HEAVY = ("torch", "sentence_transformers", "chromadb", "bm25s")
+PROBE = f"""
+import sys
+from litkb.cli import app
+try:
+    app(sys.argv[1:], prog_name="litkb")
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print("LOADED " + " ".join(m for m in {HEAVY!r} if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        (["--help"], set()),
+        (["search", "speculative decoding"], set()),
+        (["search", "speculative decoding", "--year", "2025", "--mode", "semantic"], set()),
+        (["related", "Hopfield Networks is All You Need"], set()),
+        (["show", "Hopfield Networks is All You Need"], set()),
+        (["list"], set()),
+        (["index"], {"chromadb"}),  # nothing to embed: the model is not loaded
+    ],
+)
+def test_commands_load_no_model(real_kb: Path, args: list[str], allowed: set[str]) -> None:
+    """Searches use the exported encoder and the snapshot; nothing loads torch or sentence-transformers."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-c", PROBE, "--kb", str(real_kb), *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.rsplit("LOADED", 1)[1].split())
+    assert loaded <= allowed, (args, loaded)

@@ -130,7 +130,8 @@ def test_long_abstracts_are_embedded_as_overlapping_passages(runner: CliRunner, 
     kb = KnowledgeBase.open(kb_dir)
     # the end of a long abstract is found by meaning, through its last passage
     assert kb.search("w255 w256 w257 tailword", k=1, mode="semantic")[0]["title"] == "Long One"
-    # an interrupted index (a passage missing) is noticed and redone
+    # an interrupted index (the snapshot marked stale first, then a passage missing) is noticed and redone
+    kb.vectors.begin_change()
     kb.vectors._open(create=False).delete(ids=[f"{kb.get('Long One').id}#2"])
     assert "embedded 1 (3 passages)" in run(runner, kb_dir, "index").stderr
 

@@ -44,17 +44,23 @@ def index(
     ctx: typer.Context,
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and embed every record again."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (no progress bar)."),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        help="Run the model on cpu, cuda (cuda:N) or auto (a GPU when there is one); "
+        "default: the knowledge base's config (cpu).",
+    ),
 ) -> None:
     """Embed new and changed records into the vector index; remove what is gone from the records.
 
-    Example: litkb index
+    Example: litkb index            (litkb index --device cuda on a machine with a GPU)
     """
     kb = open_kb(ctx)
     if as_json:
-        render.print_json(dataclasses.asdict(kb.index(rebuild=rebuild)))
+        render.print_json(dataclasses.asdict(kb.index(rebuild=rebuild, device=device)))
         return
     with render.progress_bar("embedding") as update:
-        report = kb.index(rebuild=rebuild, progress=update)
+        report = kb.index(rebuild=rebuild, progress=update, device=device)
     for warning in report.warnings:
         render.warn(warning)
     render.info(report.summary())

@@ -45,17 +45,19 @@ def sort_papers(papers: list[Paper], key: SortKey, reverse: bool = False) -> lis
     if reverse:
         descending = not descending
 
-    def value(p: Paper) -> object:
-        if key is SortKey.DATE:
-            return p.date or (f"{p.year:04d}" if p.year else None)
-        if key is SortKey.TITLE:
-            return p.title.casefold()
-        return getattr(p, key.value)
-
-    known = [p for p in papers if value(p) is not None]
-    unknown = [p for p in papers if value(p) is None]
-    known.sort(key=lambda p: (value(p), p.id), reverse=descending)
-    return known + unknown
+    if key is SortKey.DATE:
+        values = [p.date or (f"{p.year:04d}" if p.year else None) for p in papers]
+    elif key is SortKey.TITLE:
+        values = [p.title.casefold() for p in papers]
+    else:
+        values = [getattr(p, key.value) for p in papers]
+    known = sorted(
+        ((v, p.id, p) for v, p in zip(values, papers, strict=True) if v is not None),
+        key=lambda row: (row[0], row[1]),
+        reverse=descending,
+    )
+    unknown = [p for v, p in zip(values, papers, strict=True) if v is None]
+    return [p for _, _, p in known] + unknown
 
 
 def list_papers(
