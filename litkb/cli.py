@@ -83,9 +83,9 @@ def main(
 
 
 def _register() -> None:
-    from .commands import dedup, export, ingest, personal, records, search, themes
+    from .commands import dedup, doctor, export, ingest, personal, records, search, themes
 
-    for module in (ingest, search, records, themes, export, dedup, personal):
+    for module in (ingest, search, records, themes, export, dedup, personal, doctor):
         module.register(app)
 
 

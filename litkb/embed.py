@@ -139,7 +139,9 @@ class SentenceTransformerEmbedder:
         export(self._load(), self.name, directory)
 
 
-CPU_BATCH = 64
+# On 2 CPU cores, 1,324 passages of 1,000 arXiv abstracts: 49/s in batches of 8, 46/s of 16, 41/s of 32,
+# 38/s of 64 (less padding, warmer caches). 16 keeps nearly all of that with fewer calls.
+CPU_BATCH = 16
 
 
 def _pick_device(device: str) -> str:
@@ -151,7 +153,7 @@ def _pick_device(device: str) -> str:
 
 
 def _batch_size_for(device: str) -> int:
-    """Passages per batch: 64 on the CPU (larger batches gain nothing there); on a GPU, by its memory
+    """Passages per batch: CPU_BATCH on the CPU (larger batches are slower there); on a GPU, by its memory
     (MiniLM over 256 tokens needs about 10 MB a passage, activations included)."""
     if not device.startswith("cuda"):
         return CPU_BATCH

@@ -45,6 +45,10 @@ class IndexMismatchError(LitkbError):
     """The index was built with another model or schema."""
 
 
+class IndexDamagedError(LitkbError):
+    """The index cannot be read or is out of step with itself: `litkb doctor` says more."""
+
+
 class KnowledgeBaseBusy(LitkbError):
     """Another litkb process holds the knowledge base for writing."""
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .errors import LitkbError
 
+TEMP_SUFFIX = ".tmp"
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` so that a reader or a crash sees the old file or the new one, never half."""
@@ -26,23 +28,46 @@ def atomic_write_many(items: Iterable[tuple[Path, str]]) -> int:
     umask = _umask()
     try:
         for path, text in items:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
             staged.append((Path(tmp_name), path))
             os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a record or export is an ordinary file
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
         _flush_to_disk([tmp for tmp, _ in staged])
-        for tmp, path in staged:
-            os.replace(tmp, path)
     except OSError as exc:
-        for tmp, _ in staged:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        _remove([tmp for tmp, _ in staged])
         target = staged[-1][1] if staged else "file"
         raise LitkbError(f"cannot write {target}: {exc.strerror or exc}; nothing was changed") from exc
+    for done, (tmp, path) in enumerate(staged):
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            _remove([t for t, _ in staged[done:]])
+            raise LitkbError(
+                f"cannot write {path}: {exc.strerror or exc}; {done} of {len(staged)} files were replaced "
+                "(each one whole), the others are as they were"
+            ) from exc
     for directory in {path.parent for _, path in staged}:
         _fsync_dir(directory)
     return len(staged)
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_stale_temp_files(directory: Path) -> int:
+    """Remove what an interrupted write left behind (call only while holding the write lock)."""
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX) and entry.is_file():
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 def _umask() -> int:

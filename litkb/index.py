@@ -12,11 +12,11 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexMismatchError, IndexMissingError, LitkbError, first_line
+from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, LitkbError, first_line
 from .fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class VectorIndex:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise LitkbError(
-                f"{self.manifest_path}: the index manifest is damaged ({exc}); run `litkb index --rebuild`"
+            raise IndexDamagedError(
+                f"{self.manifest_path}: the index manifest is damaged ({exc}); run `litkb doctor --repair`"
             ) from exc
         return data if isinstance(data, dict) else None
 
@@ -70,7 +70,7 @@ class VectorIndex:
             "model": model,
             "dim": dim,
             "count": count,
-            "passages": old["passages"] if keep else self._open(create=True).count(),
+            "passages": old["passages"] if keep else self.count(),
             "generation": old["generation"] if keep else uuid.uuid4().hex,
         }
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
@@ -99,15 +99,13 @@ class VectorIndex:
         if self._collection is not None:
             return self._collection
         import chromadb
-        from chromadb.config import Settings
 
         if not create and not (self.directory / CHROMA_DIR).is_dir():
             raise IndexMissingError("the knowledge base has no index yet; run `litkb index`")
         self.directory.mkdir(parents=True, exist_ok=True)
-        try:
+        with self.guard("open"):
             self._client = chromadb.PersistentClient(
-                path=str(self.directory / CHROMA_DIR),
-                settings=Settings(anonymized_telemetry=False, allow_reset=True),
+                path=str(self.directory / CHROMA_DIR), settings=chroma_settings(local=True)
             )
             if create:
                 self._collection = self._client.get_or_create_collection(
@@ -117,13 +115,20 @@ class VectorIndex:
                 )
             else:
                 self._collection = self._client.get_collection(self.collection_name, embedding_function=None)
+        return self._collection
+
+    @contextlib.contextmanager
+    def guard(self, action: str) -> Iterator[None]:
+        """Turn a failure inside Chroma into a message that says where and what to do."""
+        try:
+            yield
         except LitkbError:
             raise
         except Exception as exc:
-            raise LitkbError(
-                f"cannot open the index in {self.directory}: {first_line(exc)}; run `litkb index --rebuild`"
+            raise IndexDamagedError(
+                f"cannot {action} the vector index in {self.directory / CHROMA_DIR}: {first_line(exc)}; "
+                "run `litkb doctor` (and `litkb doctor --repair` to rebuild it from the records)"
             ) from exc
-        return self._collection
 
     def drop(self) -> None:
         """Remove the collection and the manifest (the records are untouched)."""
@@ -157,7 +162,8 @@ class VectorIndex:
         collection = self._open(create=True)
         offset = 0
         while True:
-            page = collection.get(limit=_PAGE, offset=offset, include=include, where=where)
+            with self.guard("read"):
+                page = collection.get(limit=_PAGE, offset=offset, include=include, where=where)
             ids = page["ids"]
             metas = page.get("metadatas") or [None] * len(ids)
             embeddings = page.get("embeddings")
@@ -168,9 +174,16 @@ class VectorIndex:
                 return
             offset += _PAGE
 
+    def count(self) -> int:
+        """How many passage vectors the collection holds."""
+        collection = self._open(create=True)
+        with self.guard("read"):
+            return int(collection.count())
+
     def max_batch(self) -> int:
         self._open(create=True)
-        return int(self._client.get_max_batch_size())
+        with self.guard("open"):
+            return int(self._client.get_max_batch_size())
 
     def add(
         self,
@@ -187,11 +200,12 @@ class VectorIndex:
         rows = list(zip(paper_ids, passages, counts, hashes, strict=True))
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
-            collection.upsert(
-                ids=[f"{pid}#{n}" for pid, n, _, _ in chunk],
-                embeddings=vectors[start : start + step],
-                metadatas=[{"paper": pid, "passage": n, "count": c, "hash": h} for pid, n, c, h in chunk],
-            )
+            with self.guard("write to"):
+                collection.upsert(
+                    ids=[f"{pid}#{n}" for pid, n, _, _ in chunk],
+                    embeddings=vectors[start : start + step],
+                    metadatas=[{"paper": pid, "passage": n, "count": c, "hash": h} for pid, n, c, h in chunk],
+                )
 
     def delete(self, paper_ids: Sequence[str]) -> None:
         """Remove every passage of these papers."""
@@ -199,7 +213,8 @@ class VectorIndex:
             return
         collection = self._open(create=True)
         for start in range(0, len(paper_ids), 500):
-            collection.delete(where={"paper": {"$in": list(paper_ids[start : start + 500])}})
+            with self.guard("write to"):
+                collection.delete(where={"paper": {"$in": list(paper_ids[start : start + 500])}})
 
     def passage_vectors(
         self, paper_ids: Sequence[str] | None = None
@@ -262,7 +277,8 @@ class VectorIndex:
         else:
             for start in range(0, len(paper_ids), _PAGE):
                 chunk = [f"{pid}#0" for pid in paper_ids[start : start + _PAGE]]
-                page = collection.get(ids=chunk, include=["embeddings"])
+                with self.guard("read"):
+                    page = collection.get(ids=chunk, include=["embeddings"])
                 for vid, embedding in zip(page["ids"], page["embeddings"], strict=True):
                     found[vid.rsplit("#", 1)[0]] = embedding
             order = [pid for pid in paper_ids if pid in found]
@@ -369,15 +385,16 @@ class VectorIndex:
             return _top(snapshot.papers, np.maximum.reduceat(snapshot.matrix @ vector, snapshot.starts), k)
         collection = self._open(create=False)
         if self._total is None:  # passages in the collection: the manifest says, or ask Chroma once
-            self._total = int((self.read_manifest() or {}).get("passages") or collection.count())
+            self._total = int((self.read_manifest() or {}).get("passages") or self.count())
         total = self._total
         if total == 0:
             return []
         wanted = min(total, k * PASSAGE_POOL)
         while True:
-            found = collection.query(
-                query_embeddings=[vector], n_results=wanted, include=["distances", "metadatas"]
-            )
+            with self.guard("search"):
+                found = collection.query(
+                    query_embeddings=[vector], n_results=wanted, include=["distances", "metadatas"]
+                )
             owners = [str(m["paper"]) for m in found["metadatas"][0]]
             scores = [1.0 - float(d) for d in found["distances"][0]]
             best = _best_per_paper(owners, scores, k)
@@ -428,6 +445,19 @@ class _Snapshot:
         if not rows:
             return [], [], np.zeros((0, self.matrix.shape[1] if self.matrix.ndim == 2 else 0), np.float32)
         return owners, passages, np.asarray(self.matrix[rows])
+
+
+def chroma_settings(local: bool) -> Any:
+    """Chroma's settings, built from litkb's values and Chroma's defaults only: Chroma would otherwise
+    read them from CHROMA_* variables and from a `.env` file in the working directory (which could send
+    a local index to a server, turn telemetry on, or load an auth provider)."""
+    from chromadb.config import Settings
+
+    return Settings.model_construct(  # model_construct: no environment, no .env
+        chroma_api_impl="chromadb.api.rust.RustBindingsAPI" if local else "chromadb.api.fastapi.FastAPI",
+        anonymized_telemetry=False,
+        allow_reset=True,
+    )
 
 
 def _groups(owners: Sequence[str]) -> tuple[list[str], Any]:

@@ -35,12 +35,12 @@ from .errors import (
 from .exporters import ExportContext, get_exporter
 from .exporters.markdown import paper_note
 from .filters import PaperFilter, parse_years
-from .fsutil import atomic_write_many, atomic_write_text
+from .fsutil import atomic_write_many, atomic_write_text, remove_stale_temp_files
 from .identity import Catalog, Duplicate, find_duplicates, merge
 from .index import INDEX_SCHEMA, VectorIndex
 from .keyword import KeywordIndex
 from .lock import write_lock
-from .models import Paper, is_valid_id, make_id, normalize_title
+from .models import Paper, drop_control_characters, is_valid_id, make_id, normalize_title
 from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .passages import SCHEME, passages
@@ -52,6 +52,7 @@ from .themes_map import MapPoint, render_map
 from .themeset import ThemeSet
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
+WRITE_CHUNK = 256  # passages embedded and written to the index at a time
 EXACT_FILTER_LIMIT = 5000  # up to this many allowed papers, a filtered search compares them all exactly
 
 Progress = Callable[[int, int], None]
@@ -112,12 +113,13 @@ def content_hash(model: str, text: str) -> str:
 class KnowledgeBase:
     """A knowledge-base folder: `records/` (the truth), `config.yaml`, and derived `index/` and `.cache/`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, index_dir: Path | None = None) -> None:
         self.root = root
         self.config = KBConfig.load(root) if root.is_dir() else KBConfig()
         self.store = RecordStore(root / cfg.RECORDS_DIR, cache_file=root / cfg.CACHE_DIR / "records.json")
-        self.vectors = VectorIndex(root / cfg.INDEX_DIR, self.config.collection)
-        self.keywords = KeywordIndex(root / cfg.INDEX_DIR / "bm25")
+        self.index_dir = index_dir or root / cfg.INDEX_DIR
+        self.vectors = VectorIndex(self.index_dir, self.config.collection)
+        self.keywords = KeywordIndex(self.index_dir / "bm25")
         self._embedder: Embedder | None = None
         self._query_encoder: Embedder | None = None
 
@@ -149,7 +151,7 @@ class KnowledgeBase:
 
     @property
     def encoder_dir(self) -> Path:
-        return self.root / cfg.INDEX_DIR / "encoder"
+        return self.index_dir / "encoder"
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -175,6 +177,8 @@ class KnowledgeBase:
         """Hold the knowledge base for writing (one process at a time)."""
         self._ensure_created()
         with write_lock(self.root / cfg.LOCK_FILE):
+            for folder in (self.root, self.root / cfg.RECORDS_DIR, self.index_dir):
+                remove_stale_temp_files(folder)  # what a killed process left half-written
             yield
 
     def ingest(
@@ -205,6 +209,7 @@ class KnowledgeBase:
             report.skipped += result.skipped
             valid = []
             for paper in result.papers:  # a parser's output must be a record that loads back
+                drop_control_characters(paper)
                 try:
                     Paper.from_dict({**paper.to_dict(), "id": make_id(paper.title)}, name)
                     valid.append(paper)
@@ -321,20 +326,23 @@ class KnowledgeBase:
         dim = None
         if progress and items:
             progress(0, len(items))
-        step = self.embedder.batch_size if items else 1
+        # Chunks of several model batches: fewer, larger writes to Chroma.
+        step = max(WRITE_CHUNK, self.embedder.batch_size) if items else 1
         for start in range(0, len(items), step):
-            batch = items[start : start + step]
-            vectors = self.embedder.encode([text for _, _, text, _ in batch], batch_size=step)
+            chunk = items[start : start + step]
+            vectors = self.embedder.encode(
+                [text for _, _, text, _ in chunk], batch_size=self.embedder.batch_size
+            )
             dim = int(vectors.shape[1])
             self.vectors.add(
-                [pid for pid, _, _, _ in batch],
-                [n for _, n, _, _ in batch],
-                [count for _, _, _, count in batch],
+                [pid for pid, _, _, _ in chunk],
+                [n for _, n, _, _ in chunk],
+                [count for _, _, _, count in chunk],
                 vectors,
-                [hashes[pid] for pid, _, _, _ in batch],
+                [hashes[pid] for pid, _, _, _ in chunk],
             )
             if progress:
-                progress(start + len(batch), len(items))
+                progress(start + len(chunk), len(items))
         return len(items), dim
 
     def _export_query_encoder(self, report: IndexReport) -> None:

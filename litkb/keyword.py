@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexMissingError, LitkbError
+from .errors import IndexDamagedError, IndexMissingError
 from .fsutil import atomic_write_text
 from .models import Paper
 
@@ -133,8 +133,8 @@ class KeywordIndex:
                 vocabulary = json.loads((self.directory / VOCABULARY).read_text(encoding="utf-8"))
                 ids = json.loads((self.directory / STATE).read_text(encoding="utf-8"))["ids"]
             except (OSError, ValueError, KeyError) as exc:
-                raise LitkbError(
-                    f"the keyword index in {self.directory} is damaged ({exc}); run `litkb index --rebuild`"
+                raise IndexDamagedError(
+                    f"the keyword index in {self.directory} is damaged ({exc}); run `litkb doctor --repair`"
                 ) from exc
             self._matrix = _Matrix(arrays[0], arrays[1], arrays[2], vocabulary, ids)
         return self._matrix

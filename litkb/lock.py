@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import KnowledgeBaseBusy, LitkbError
 
 DEFAULT_TIMEOUT = float(os.environ.get("LITKB_LOCK_TIMEOUT", "30"))
+_held: set[str] = set()  # locks this process holds: taking one again inside is a no-op
 
 
 @contextmanager
@@ -21,6 +22,10 @@ def write_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     The lock is an OS file lock, so a process that dies (even by SIGKILL) releases it.
     """
     limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    key = str(path.resolve())
+    if key in _held:
+        yield
+        return
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -40,6 +45,10 @@ def write_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
                         f"(waited {limit:g} s); try again when it has finished"
                     ) from None
                 time.sleep(0.05)
-        yield
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -164,6 +164,21 @@ class Paper:
         return self.title
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def drop_control_characters(paper: Paper) -> Paper:
+    """The paper with control characters (NUL and the like, never meant as text) taken out of its text
+    fields; tabs and line breaks stay."""
+    for name in ("title", "abstract", "notes", "external_id", "doi", "arxiv_id", "date_raw"):
+        value = getattr(paper, name)
+        if isinstance(value, str) and _CONTROL.search(value):
+            setattr(paper, name, _CONTROL.sub("", value))
+    for name in ("authors", "urls", "tags"):
+        setattr(paper, name, [_CONTROL.sub("", item) for item in getattr(paper, name)])
+    return paper
+
+
 class _Validator:
     """Reads fields from loaded YAML, turning scalars it guessed wrong back into what the field holds."""
 

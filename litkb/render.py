@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from .doctor import Finding
 from .identity import Duplicate
 from .kb import SearchResult
 from .models import Paper
@@ -81,6 +82,17 @@ def themes_table(theme_set: ThemeSet, by_id: dict[str, Paper]) -> None:
     for theme in theme_set.themes:
         titles = [escape(by_id[pid].title) for pid in theme.representative if pid in by_id]
         table.add_row(str(theme.id), escape(theme.label), str(theme_set.size(theme.id)), "\n".join(titles))
+    out.print(table)
+
+
+def doctor_table(findings: Sequence[Finding]) -> None:
+    styles = {"ok": "green", "warning": "yellow", "problem": "bold red"}
+    table = Table(title="litkb doctor", title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("area", style="cyan", no_wrap=True)
+    table.add_column("finding", ratio=1)
+    for finding in findings:
+        table.add_row(Text(finding.level, style=styles[finding.level]), finding.area, escape(finding.message))
     out.print(table)
 
 

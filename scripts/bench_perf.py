@@ -1,0 +1,303 @@
+"""Speed benchmark: each goal of litkb's performance section against a baseline measured in the same run.
+
+    .venv/bin/python scripts/bench_perf.py ../shared/dev-data/arxiv-2007-sample.jsonl
+
+The input is a JSON Lines file of real papers (title, abstract). From it the script builds what it needs
+in --work (default /tmp/litkb-bench-perf):
+
+- a knowledge base of --papers N (default 20,000) records, the abstracts repeated under distinct titles,
+  with stored synthetic vectors (two passages a paper) and the real keyword index and query encoder;
+- a sample of --sample real abstracts (default 1,000) embedded for real by `litkb index`;
+- a JSON Lines file of --ingest records (default 100,000) for ingest and loading.
+
+and prints a table of medians: cold search (a new `litkb search` process) against the same search
+without the exported encoder and the snapshot (sentence-transformers and Chroma loaded, litkb's path
+before the speed work); warm hybrid search against warm semantic search; `litkb index` throughput
+against bare `SentenceTransformer.encode` on the same passages with the same batch size; an unchanged
+`litkb index` and one with a single changed abstract against a bare `litkb --help`; ingest and loading of
+the large file. With a GPU (`--device cuda`), indexing throughput on the GPU. Nothing here is a test:
+the figures go to the README's performance section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from litkb import KnowledgeBase
+from litkb.kb import content_hash
+from litkb.models import Paper
+from litkb.passages import SCHEME, passages
+
+QUERIES = [
+    "speculative decoding for faster inference",
+    "dark matter halo density profiles",
+    "protein folding in the cell",
+    "graph neural networks for molecules",
+    "quantum error correction codes",
+    "reinforcement learning from human feedback",
+    "galaxy cluster x-ray observations",
+    "superconductivity in thin films",
+    "bayesian inference with markov chain monte carlo",
+    "neutrino oscillation experiments",
+]
+
+Row = tuple[str, float, str, float | None, str]  # measurement, value, unit, baseline, goal
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows.append({"title": row["title"], "abstract": row.get("abstract") or row.get("text") or ""})
+    return rows
+
+
+def litkb_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "litkb", *args]
+
+
+def wall(argv: list[str], repeats: int, env: dict[str, str] | None = None) -> float:
+    """Median wall time of a command run as a new process."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def build_scaled_kb(rows: list[dict[str, str]], target: Path, n: int) -> KnowledgeBase:
+    """N records (abstracts repeated, distinct titles) with synthetic vectors, then a real `litkb index`
+    (keyword index, snapshot, query encoder; nothing to embed)."""
+    shutil.rmtree(target, ignore_errors=True)
+    kb = KnowledgeBase.open(target)
+    model = kb.config.model
+    papers = []
+    for i in range(n):
+        row = rows[i % len(rows)]
+        paper = Paper(title=f"{row['title']} ({i})", abstract=row["abstract"], year=1990 + i % 35)
+        paper.id = f"paper-{i:07d}"
+        papers.append(paper)
+    rng = np.random.default_rng(0)
+    with kb.writing():
+        kb.store.save_many(papers)
+        for start in range(0, n, 2000):
+            chunk = papers[start : start + 2000]
+            vectors = rng.normal(size=(2 * len(chunk), 384)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            kb.vectors.add(
+                [p.id for p in chunk for _ in range(2)],
+                [k for _ in chunk for k in range(2)],
+                [2] * (2 * len(chunk)),
+                vectors,
+                [content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p in chunk for _ in range(2)],
+            )
+        kb.vectors.write_manifest(model, 384, n)
+    kb.index()
+    return KnowledgeBase.open(target)
+
+
+def search_speed(kb_path: Path, repeats: int) -> list[Row]:
+    query = QUERIES[0]
+    cold = wall(litkb_cmd("--kb", str(kb_path), "search", query), repeats)
+    # The baseline: the same search with the encoder and the snapshot set aside, so it loads
+    # sentence-transformers and Chroma (what every search did before).
+    index = kb_path / "index"
+    aside = [
+        (index / "encoder", index / "encoder.aside"),
+        (index / "passages.json", index / "passages.aside"),
+    ]
+    for path, moved in aside:
+        path.rename(moved)
+    try:
+        before = wall(litkb_cmd("--kb", str(kb_path), "search", query), max(3, repeats // 2))
+    finally:
+        for path, moved in aside:
+            moved.rename(path)
+    kb = KnowledgeBase.open(kb_path)
+    kb.search(query)  # load the encoder, map the indexes
+    timings: dict[str, list[float]] = {"semantic": [], "hybrid": []}
+    for _ in range(5):
+        for q in QUERIES:
+            for mode, times in timings.items():
+                start = time.perf_counter()
+                kb.search(q, k=10, mode=mode)
+                times.append(time.perf_counter() - start)
+    semantic, hybrid = (statistics.median(timings[m]) * 1000 for m in ("semantic", "hybrid"))
+    return [
+        ("cold `litkb search` (new process)", cold, "s", before, "<= 1.0 s"),
+        ("warm hybrid search (Python API)", hybrid, "ms", semantic, "<= 30 ms"),
+    ]
+
+
+def unchanged_index(kb_path: Path, repeats: int) -> list[Row]:
+    floor = wall(litkb_cmd("--help"), repeats)
+    unchanged = wall(litkb_cmd("--kb", str(kb_path), "index"), repeats)
+    kb = KnowledgeBase.open(kb_path)
+    paper = kb.store.load("paper-0000000")
+    paper.abstract = f"{paper.abstract} One more sentence, changed at {time.time()}."
+    kb.store.save_many([paper])
+    start = time.perf_counter()
+    done = subprocess.run(
+        litkb_cmd("--kb", str(kb_path), "index"), check=True, capture_output=True, text=True
+    )
+    one = time.perf_counter() - start
+    if "embedded 1 (" not in done.stderr:
+        raise SystemExit(f"one changed abstract should embed exactly one paper: {done.stderr}")
+    return [
+        ("`litkb index`, nothing changed", unchanged, "s", floor, "<= 3 s"),
+        ("`litkb index`, one abstract changed", one, "s", floor, "embeds 1"),
+    ]
+
+
+def throughput(rows: list[dict[str, str]], work: Path, sample: int, device: str) -> tuple[list[Row], str]:
+    """`litkb index` of `sample` new records against bare encode of the same passages."""
+    target = work / f"throughput-{device}"
+    shutil.rmtree(target, ignore_errors=True)
+    kb = KnowledgeBase.open(target)
+    source = work / "sample.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows[: sample + 20]), encoding="utf-8")
+    first = work / "first.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows[sample : sample + 20]), encoding="utf-8")
+    kb.ingest([str(first)])
+    export = timed(lambda: kb.index(device=device))  # 20 papers and the one-time ONNX export
+    kb.ingest([str(source)])
+    todo = [p for p in kb.papers() if p.title not in {r["title"] for r in rows[sample : sample + 20]}]
+    texts = [text for p in todo for text in passages(p)]
+    model = kb.embedder
+    model.encode(texts[:32], batch_size=model.batch_size)  # warm
+    bare = timed(lambda: model.encode(texts, batch_size=model.batch_size))
+    indexed = timed(lambda: kb.index())
+    label = f"`litkb index`, {len(todo)} new abstracts ({len(texts)} passages, {device})"
+    note = (
+        f"first `litkb index` of a knowledge base (20 papers, with the one-time ONNX export): "
+        f"{export:.1f} s; batch size {model.batch_size}"
+    )
+    return [(label, len(texts) / indexed, "passages/s", len(texts) / bare, ">= 90% of bare encode")], note
+
+
+def ingest_and_load(rows: list[dict[str, str]], work: Path, n: int, repeats: int) -> list[Row]:
+    big = work / f"ingest-{n}.jsonl"
+    with big.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            row = rows[i % len(rows)]
+            out.write(json.dumps({"title": f"{row['title']} (copy {i})", "abstract": row["abstract"]}) + "\n")
+    target = work / f"ingest-{n}"
+    shutil.rmtree(target, ignore_errors=True)
+    # Baseline: the same file read and parsed as JSON, nothing written.
+    bare = timed(lambda: [json.loads(line) for line in big.read_text(encoding="utf-8").splitlines()])
+    start = time.perf_counter()
+    subprocess.run(litkb_cmd("--kb", str(target), "ingest", str(big)), check=True, capture_output=True)
+    ingest = time.perf_counter() - start
+    probe = "import sys,time; from litkb import KnowledgeBase; t=time.perf_counter(); "
+    probe += "n=len(KnowledgeBase.open(sys.argv[1]).papers()); print(time.perf_counter()-t)"
+    loads = []
+    for _ in range(repeats):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(target)], check=True, capture_output=True, text=True
+        )
+        loads.append(float(done.stdout.strip()))
+    listing = wall(litkb_cmd("--kb", str(target), "list", "-n", "1"), repeats)
+    return [
+        (f"ingest {n:,} JSON Lines records", ingest, "s", bare, "<= 60 s"),
+        (f"load all {n:,} records (Python API)", statistics.median(loads), "s", None, "<= 3 s"),
+        (f"`litkb list -n 1` at {n:,} records", listing, "s", None, ""),
+    ]
+
+
+def gpu(rows: list[dict[str, str]], work: Path, n: int) -> list[Row]:
+    """Docs/s of `litkb index --device cuda` on n abstracts (only with a GPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print("no GPU on this machine: GPU throughput not measured")
+        return []
+    target = work / "gpu"
+    shutil.rmtree(target, ignore_errors=True)
+    kb = KnowledgeBase.open(target)
+    source = work / "gpu.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            row = rows[i % len(rows)]
+            out.write(json.dumps({"title": f"{row['title']} [{i}]", "abstract": row["abstract"]}) + "\n")
+    kb.ingest([str(source)])
+    seconds = timed(lambda: kb.index(device="cuda"))
+    return [(f"`litkb index --device cuda`, {n:,} abstracts", n / seconds, "docs/s", None, "")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("papers_file", type=Path, help="JSON Lines with title and abstract (or text)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/litkb-bench-perf"))
+    parser.add_argument(
+        "--papers", type=int, default=20_000, help="size of the search / index knowledge base"
+    )
+    parser.add_argument("--sample", type=int, default=1_000, help="real abstracts embedded for throughput")
+    parser.add_argument("--ingest", type=int, default=100_000, help="records for ingest and loading")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="device for the throughput run (cpu, cuda)")
+    parser.add_argument("--gpu-docs", type=int, default=0, help="also measure --device cuda on N abstracts")
+    parser.add_argument("--only", nargs="*", default=["search", "index", "throughput", "ingest"])
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = read_rows(args.papers_file)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"command: {' '.join(sys.argv)}")
+    table: list[Row] = []
+    notes = []
+    kb_path = args.work / f"kb-{args.papers}"
+    if {"search", "index"} & set(args.only):
+        build_scaled_kb(rows, kb_path, args.papers)
+        print(f"built a knowledge base of {args.papers:,} papers in {kb_path}", flush=True)
+    if "search" in args.only:
+        table += search_speed(kb_path, args.repeats)
+    if "index" in args.only:
+        table += unchanged_index(kb_path, args.repeats)
+    if "throughput" in args.only:
+        found, note = throughput(rows, args.work, args.sample, args.device)
+        table += found
+        notes.append(note)
+    if "ingest" in args.only:
+        table += ingest_and_load(rows, args.work, args.ingest, args.repeats)
+    if args.gpu_docs:
+        table += gpu(rows, args.work, args.gpu_docs)
+    print()
+    print(f"| {'measurement':<58} | {'median':>12} | {'baseline':>12} | {'ratio':>6} | goal")
+    print(f"|{'-' * 60}|{'-' * 14}|{'-' * 14}|{'-' * 8}|------")
+    for name, value, unit, baseline, goal in table:
+        shown = f"{value:.3g} {unit}"
+        base = f"{baseline:.3g} {unit}" if baseline is not None else "-"
+        ratio = f"{value / baseline:.2f}" if baseline else "-"
+        print(f"| {name:<58} | {shown:>12} | {base:>12} | {ratio:>6} | {goal}")
+    print(
+        "baselines: cold search without the exported encoder and snapshot; warm hybrid against warm "
+        "semantic; indexing against bare SentenceTransformer.encode; index runs against `litkb --help`; "
+        "ingest against parsing the file as JSON"
+    )
+    for note in notes:
+        print(f"note: {note}")
+
+
+if __name__ == "__main__":
+    main()
