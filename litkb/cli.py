@@ -17,6 +17,7 @@ from .errors import LitkbError
 class AppState:
     kb_path: Path | None = None
     debug: bool = False
+    chroma_url: str | None = None
 
 
 class LitkbGroup(TyperGroup):
@@ -73,13 +74,20 @@ def main(
         help="Knowledge-base folder (default: $LITKB_HOME, else ~/.local/share/litkb).",
         show_default=False,
     ),
+    chroma_url: str | None = typer.Option(
+        None,
+        "--chroma-url",
+        help="Keep the vectors on a Chroma server (http://host:port) instead of inside the knowledge base "
+        "(default: $LITKB_CHROMA_URL, else the config's chroma_url, else embedded).",
+        show_default=False,
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """litkb: from a pasted listing of papers to a searchable knowledge base.
 
     Example: litkb ingest data/hf-daily-papers-2025-11-18.txt && litkb index && litkb search "rag"
     """
-    ctx.obj = AppState(kb_path=kb, debug=debug)
+    ctx.obj = AppState(kb_path=kb, debug=debug, chroma_url=chroma_url)
 
 
 def _register() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import yaml
 from .errors import LitkbError, first_line
 
 ENV_HOME = "LITKB_HOME"
+ENV_CHROMA_URL = "LITKB_CHROMA_URL"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 CONFIG_FILE = "config.yaml"
 RECORDS_DIR = "records"
@@ -47,6 +50,7 @@ class KBConfig:
     model: str = DEFAULT_MODEL
     collection: str = "papers"
     device: str = "cpu"  # where `litkb index` runs the model: cpu, cuda (or cuda:N), or auto
+    chroma_url: str | None = None  # a Chroma server to keep the vectors on (else: inside the knowledge base)
 
     @classmethod
     def load(cls, root: Path) -> KBConfig:
@@ -59,7 +63,7 @@ class KBConfig:
             raise LitkbError(f"{path}: cannot read the configuration: {first_line(exc)}") from exc
         if not isinstance(data, dict):
             raise LitkbError(f"{path}: expected a mapping such as 'model: {DEFAULT_MODEL}'")
-        known = {"model", "collection", "device"}
+        known = {"model", "collection", "device", "chroma_url"}
         unknown = set(data) - known
         if unknown:
             raise LitkbError(f"{path}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
@@ -72,14 +76,35 @@ class KBConfig:
         try:
             check_collection(config.collection)
             check_device(config.device)
+            if config.chroma_url is not None:
+                check_url(config.chroma_url)
         except LitkbError as exc:
             raise LitkbError(f"{path}: {exc}") from None
         return config
 
     def dump(self) -> str:
-        return yaml.safe_dump(
-            {"model": self.model, "collection": self.collection, "device": self.device}, sort_keys=False
-        )
+        data = {"model": self.model, "collection": self.collection, "device": self.device}
+        if self.chroma_url:
+            data["chroma_url"] = self.chroma_url
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+def new_collection_name() -> str:
+    """A collection name of its own for a new knowledge base, so one Chroma server can hold several."""
+    return f"litkb-{uuid.uuid4().hex[:12]}"
+
+
+def check_url(url: str) -> str:
+    """A Chroma server's address: http(s)://host[:port]."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise LitkbError(f"Chroma URL '{url}': expected http://host:port (e.g. http://127.0.0.1:8000)")
+    return f"{parts.scheme}://{parts.hostname}:{port or (443 if parts.scheme == 'https' else 8000)}"
 
 
 _COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")

@@ -44,13 +44,19 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
     for problem in problems:
         found.append(Finding("problem", "records", f"{problem} (fix or remove this file by hand)"))
     found.append(Finding("ok", "records", f"{len(papers)} records read"))
+    if kb.chroma_url is not None:
+        try:
+            kb.vectors.count()
+        except LitkbError as exc:
+            found.append(Finding("problem", "server", str(exc)))
+            return found
 
     try:
         manifest = kb.vectors.read_manifest()
     except LitkbError as exc:
         found.append(Finding("problem", "index", str(exc), repairable=True))
         return found
-    if manifest is None or not (kb.vectors.directory / CHROMA_DIR).is_dir():
+    if manifest is None or (kb.chroma_url is None and not (kb.vectors.directory / CHROMA_DIR).is_dir()):
         level: Level = "warning" if papers else "ok"
         found.append(
             Finding(level, "index", "no index yet (`litkb index` builds it)", repairable=bool(papers))
@@ -109,7 +115,9 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
         )
 
     snapshot = kb.vectors.snapshot_hashes()
-    if snapshot is None:
+    if kb.chroma_url is not None:
+        found.append(Finding("ok", "server", f"collection '{kb.vectors.collection_name}' on {kb.chroma_url}"))
+    elif snapshot is None:
         found.append(
             Finding("warning", "snapshot", "missing or out of date (searches go through Chroma)", True)
         )
@@ -140,9 +148,13 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
 
 
 def repair(kb: KnowledgeBase, progress: Progress | None = None) -> IndexReport:
-    """Rebuild the index from the records into a new folder and swap it in when complete."""
+    """Rebuild the index from the records into a new folder and swap it in when complete. On a Chroma
+    server the collection is shared, so it is completed (what is missing or stale embedded again), not
+    rebuilt from this copy of the records."""
     from .kb import KnowledgeBase
 
+    if kb.chroma_url is not None:
+        return kb.index(progress=progress)
     with kb.writing():
         live = kb.index_dir
         staging = live.with_name(live.name + ".repair")

@@ -49,6 +49,10 @@ class IndexDamagedError(LitkbError):
     """The index cannot be read or is out of step with itself: `litkb doctor` says more."""
 
 
+class ServerError(LitkbError):
+    """The Chroma server could not be reached or failed."""
+
+
 class KnowledgeBaseBusy(LitkbError):
     """Another litkb process holds the knowledge base for writing."""
 

@@ -11,12 +11,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError, LitkbError, first_line
+from .errors import (
+    IndexDamagedError,
+    IndexMismatchError,
+    IndexMissingError,
+    LitkbError,
+    ServerError,
+    first_line,
+)
 from .fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -34,10 +42,11 @@ PASSAGE_POOL = 3  # passages fetched per paper wanted, before keeping each paper
 class VectorIndex:
     """A Chroma collection in `directory/chroma` and its manifest in `directory/manifest.json`."""
 
-    def __init__(self, directory: Path, collection: str, url: str | None = None) -> None:
+    def __init__(self, directory: Path, collection: str, url: str | None = None, model: str = "") -> None:
         self.directory = directory
         self.collection_name = collection
-        self.url = url
+        self.url = url  # a Chroma server; None: the embedded store in `directory/chroma`
+        self.model = model
         self._client: Any = None
         self._collection: Any = None
         self._total: int | None = None
@@ -79,7 +88,7 @@ class VectorIndex:
     def check_usable(self, model: str) -> dict[str, Any]:
         """The manifest of an index that can answer queries for `model`; else an error saying what to do."""
         manifest = self.read_manifest()
-        if manifest is None or not (self.directory / CHROMA_DIR).is_dir():
+        if manifest is None or (self.url is None and not (self.directory / CHROMA_DIR).is_dir()):
             raise IndexMissingError("the knowledge base has no index yet; run `litkb index`")
         if manifest.get("schema") != INDEX_SCHEMA:
             raise IndexMismatchError(
@@ -95,26 +104,44 @@ class VectorIndex:
 
     # -- collection -----------------------------------------------------------------------------
 
-    def _open(self, create: bool) -> Any:
+    def _open(self, create: bool, check_model: bool = True) -> Any:
         if self._collection is not None:
             return self._collection
         import chromadb
 
-        if not create and not (self.directory / CHROMA_DIR).is_dir():
+        if self.url is None and not create and not (self.directory / CHROMA_DIR).is_dir():
             raise IndexMissingError("the knowledge base has no index yet; run `litkb index`")
         self.directory.mkdir(parents=True, exist_ok=True)
         with self.guard("open"):
-            self._client = chromadb.PersistentClient(
-                path=str(self.directory / CHROMA_DIR), settings=chroma_settings(local=True)
-            )
+            if self.url is None:
+                self._client = chromadb.PersistentClient(
+                    path=str(self.directory / CHROMA_DIR), settings=chroma_settings(local=True)
+                )
+            else:
+                parts = urllib.parse.urlsplit(self.url)
+                self._client = chromadb.HttpClient(
+                    host=str(parts.hostname),
+                    port=int(parts.port or 8000),
+                    ssl=parts.scheme == "https",
+                    settings=chroma_settings(local=False),
+                )
             if create:
                 self._collection = self._client.get_or_create_collection(
                     self.collection_name,
                     embedding_function=None,
+                    metadata={"litkb_model": self.model, "litkb_schema": INDEX_SCHEMA},
                     configuration={"hnsw": {"space": "cosine"}},
                 )
             else:
                 self._collection = self._client.get_collection(self.collection_name, embedding_function=None)
+        stored = (self._collection.metadata or {}).get("litkb_model")
+        if check_model and self.model and stored and stored != self.model:
+            self._collection = None
+            raise IndexMismatchError(
+                f"the collection '{self.collection_name}' holds vectors of model '{stored}' but the "
+                f"knowledge base uses '{self.model}'; run `litkb index --rebuild` (or name another "
+                "collection in config.yaml)"
+            )
         return self._collection
 
     @contextlib.contextmanager
@@ -125,6 +152,14 @@ class VectorIndex:
         except LitkbError:
             raise
         except Exception as exc:
+            if self.url is not None:
+                raise ServerError(
+                    f"cannot {action} the collection '{self.collection_name}' on the Chroma server at "
+                    f"{self.url}: {first_line(exc)}; check that the server is running, then run the command "
+                    "again (`litkb index` completes what is missing)"
+                ) from exc
+            if isinstance(exc, chroma_not_found()):
+                raise IndexMissingError("the knowledge base has no index yet; run `litkb index`") from exc
             raise IndexDamagedError(
                 f"cannot {action} the vector index in {self.directory / CHROMA_DIR}: {first_line(exc)}; "
                 "run `litkb doctor` (and `litkb doctor --repair` to rebuild it from the records)"
@@ -137,9 +172,9 @@ class VectorIndex:
             (self.directory / name).unlink(missing_ok=True)
         self._total = None
         self._snapshot = None
-        if not (self.directory / CHROMA_DIR).is_dir():
+        if self.url is None and not (self.directory / CHROMA_DIR).is_dir():
             return
-        self._open(create=True)
+        self._open(create=True, check_model=False)
         with contextlib.suppress(Exception):  # already gone is fine
             self._client.delete_collection(self.collection_name)
         self._collection = None
@@ -445,6 +480,12 @@ class _Snapshot:
         if not rows:
             return [], [], np.zeros((0, self.matrix.shape[1] if self.matrix.ndim == 2 else 0), np.float32)
         return owners, passages, np.asarray(self.matrix[rows])
+
+
+def chroma_not_found() -> type[Exception]:
+    from chromadb.errors import NotFoundError as ChromaNotFound
+
+    return ChromaNotFound
 
 
 def chroma_settings(local: bool) -> Any:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -113,23 +114,28 @@ def content_hash(model: str, text: str) -> str:
 class KnowledgeBase:
     """A knowledge-base folder: `records/` (the truth), `config.yaml`, and derived `index/` and `.cache/`."""
 
-    def __init__(self, root: Path, index_dir: Path | None = None) -> None:
+    def __init__(self, root: Path, index_dir: Path | None = None, chroma_url: str | None = None) -> None:
         self.root = root
         self.config = KBConfig.load(root) if root.is_dir() else KBConfig()
+        self._given_url = chroma_url
+        url = chroma_url or os.environ.get(cfg.ENV_CHROMA_URL) or self.config.chroma_url
+        self.chroma_url = cfg.check_url(url) if url else None
         self.store = RecordStore(root / cfg.RECORDS_DIR, cache_file=root / cfg.CACHE_DIR / "records.json")
         self.index_dir = index_dir or root / cfg.INDEX_DIR
-        self.vectors = VectorIndex(self.index_dir, self.config.collection)
+        self.vectors = VectorIndex(self.index_dir, self.config.collection, self.chroma_url, self.config.model)
         self.keywords = KeywordIndex(self.index_dir / "bm25")
         self._embedder: Embedder | None = None
         self._query_encoder: Embedder | None = None
 
     @classmethod
-    def open(cls, path: str | Path | None = None) -> KnowledgeBase:
-        """The knowledge base at `path` (default: LITKB_HOME, then the documented default folder)."""
+    def open(cls, path: str | Path | None = None, chroma_url: str | None = None) -> KnowledgeBase:
+        """The knowledge base at `path` (default: LITKB_HOME, then the documented default folder), its
+        vectors on the Chroma server at `chroma_url` (default: LITKB_CHROMA_URL, then the config's
+        `chroma_url`, else embedded in the knowledge base)."""
         root = cfg.resolve_home(path)
         if root.exists() and not root.is_dir():
             raise InputError(f"{root}: is a file, not a knowledge-base folder")
-        return cls(root)
+        return cls(root, chroma_url=chroma_url)
 
     @property
     def embedder(self) -> Embedder:
@@ -160,6 +166,11 @@ class KnowledgeBase:
             self.root.mkdir(parents=True, exist_ok=True)
             (self.root / cfg.RECORDS_DIR).mkdir(exist_ok=True)
             if not (self.root / cfg.CONFIG_FILE).exists():
+                # A new knowledge base: a collection name of its own (one server can hold several), and
+                # the server it was created on, when named with --chroma-url.
+                self.config.collection = cfg.new_collection_name()
+                self.config.chroma_url = self.chroma_url if self._given_url else None
+                self.vectors.collection_name = self.config.collection
                 atomic_write_text(self.root / cfg.CONFIG_FILE, self.config.dump())
             if not (self.root / ".gitignore").exists():
                 atomic_write_text(self.root / ".gitignore", cfg.KB_GITIGNORE)
@@ -259,10 +270,16 @@ class KnowledgeBase:
         return report
 
     def index(
-        self, rebuild: bool = False, progress: Progress | None = None, device: str | None = None
+        self,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        device: str | None = None,
+        prune: bool = False,
     ) -> IndexReport:
         """Embed new and changed records (all their passages), drop what is gone from the records, and
-        bring the keyword index up to date. `device` overrides the config's (cpu, cuda, auto)."""
+        bring the keyword index up to date. `device` overrides the config's (cpu, cuda, auto). On a
+        Chroma server, papers with no record here may be another member's: they are removed only with
+        `prune`."""
         if device is not None:
             self.config.device = cfg.check_device(device)
             self._embedder = None
@@ -287,6 +304,12 @@ class KnowledgeBase:
             todo = [p for p in papers if have.get(p.id) != want[p.id]]
             # A record that is there but unreadable keeps its vectors until it is fixed or removed.
             gone = [pid for pid in have if pid not in want and not self.store.exists(pid)]
+            if gone and self.chroma_url is not None and not prune:
+                report.warnings.append(
+                    f"{len(gone)} papers in the server's collection have no record here (another "
+                    "member's, or removed here); `litkb index --prune` removes them"
+                )
+                gone = []
             if todo or gone:
                 self.vectors.begin_change()
             self.vectors.delete(gone + [p.id for p in todo if p.id in have])

@@ -11,4 +11,4 @@ from ..kb import KnowledgeBase
 def open_kb(ctx: typer.Context) -> KnowledgeBase:
     """The knowledge base named by the global `--kb` option (or LITKB_HOME, or the default)."""
     state = ctx.find_root().obj
-    return KnowledgeBase.open(getattr(state, "kb_path", None))
+    return KnowledgeBase.open(getattr(state, "kb_path", None), chroma_url=getattr(state, "chroma_url", None))

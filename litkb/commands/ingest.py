@@ -50,6 +50,9 @@ def index(
         help="Run the model on cpu, cuda (cuda:N) or auto (a GPU when there is one); "
         "default: the knowledge base's config (cpu).",
     ),
+    prune: bool = typer.Option(
+        False, "--prune", help="On a Chroma server: also remove papers that have no record here."
+    ),
 ) -> None:
     """Embed new and changed records into the vector index; remove what is gone from the records.
 
@@ -57,10 +60,10 @@ def index(
     """
     kb = open_kb(ctx)
     if as_json:
-        render.print_json(dataclasses.asdict(kb.index(rebuild=rebuild, device=device)))
+        render.print_json(dataclasses.asdict(kb.index(rebuild=rebuild, device=device, prune=prune)))
         return
     with render.progress_bar("embedding") as update:
-        report = kb.index(rebuild=rebuild, progress=update, device=device)
+        report = kb.index(rebuild=rebuild, progress=update, device=device, prune=prune)
     for warning in report.warnings:
         render.warn(warning)
     render.info(report.summary())
