@@ -85,11 +85,13 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def build_scaled_kb(rows: list[dict[str, str]], target: Path, n: int) -> KnowledgeBase:
+def build_scaled_kb(
+    rows: list[dict[str, str]], target: Path, n: int, chroma_url: str | None = None
+) -> KnowledgeBase:
     """N records (abstracts repeated, distinct titles) with synthetic vectors, then a real `litkb index`
     (keyword index, snapshot, query encoder; nothing to embed)."""
     shutil.rmtree(target, ignore_errors=True)
-    kb = KnowledgeBase.open(target)
+    kb = KnowledgeBase.open(target, chroma_url=chroma_url)
     model = kb.config.model
     papers = []
     for i in range(n):
@@ -113,7 +115,7 @@ def build_scaled_kb(rows: list[dict[str, str]], target: Path, n: int) -> Knowled
             )
         kb.vectors.write_manifest(model, 384, n)
     kb.index()
-    return KnowledgeBase.open(target)
+    return KnowledgeBase.open(target, chroma_url=chroma_url)
 
 
 def search_speed(kb_path: Path, repeats: int) -> list[Row]:
@@ -224,6 +226,62 @@ def ingest_and_load(rows: list[dict[str, str]], work: Path, n: int, repeats: int
     ]
 
 
+def server_speed(
+    rows: list[dict[str, str]], work: Path, n: int, repeats: int, local_cold: float
+) -> list[Row]:
+    """The same searches on a knowledge base whose vectors are on a Chroma server (`chroma run`, started
+    here on this machine), against the embedded store."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = work / "server-store"
+    shutil.rmtree(store, ignore_errors=True)
+    chroma = Path(sys.executable).parent / "chroma"
+    server = subprocess.Popen(
+        [str(chroma), "run", "--path", str(store), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        path = work / f"server-kb-{n}"
+        start = time.perf_counter()
+        kb = build_scaled_kb(rows, path, n, chroma_url=url)
+        print(
+            f"built a knowledge base of {n:,} papers on {url} in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+        cold = wall(litkb_cmd("--kb", str(path), "search", QUERIES[0]), repeats)
+        local = KnowledgeBase.open(work / f"kb-{n}")
+        timings: dict[str, list[float]] = {"server": [], "embedded": []}
+        for name, base in (("server", kb), ("embedded", local)):
+            base.search(QUERIES[0])
+            for _ in range(5):
+                for q in QUERIES:
+                    start = time.perf_counter()
+                    base.search(q, k=10)
+                    timings[name].append(time.perf_counter() - start)
+        server_ms, local_ms = (statistics.median(timings[m]) * 1000 for m in ("server", "embedded"))
+        unchanged = wall(litkb_cmd("--kb", str(path), "index"), max(3, repeats // 2))
+    finally:
+        server.kill()
+        server.wait()
+    return [
+        (f"server: cold `litkb search`, {n:,} papers", cold, "s", local_cold, ""),
+        (f"server: warm hybrid search, {n:,} papers", server_ms, "ms", local_ms, ""),
+        (f"server: `litkb index`, nothing changed, {n:,} papers", unchanged, "s", None, ""),
+    ]
+
+
 def gpu(rows: list[dict[str, str]], work: Path, n: int) -> list[Row]:
     """Docs/s of `litkb index --device cuda` on n abstracts (only with a GPU)."""
     import torch
@@ -258,6 +316,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu", help="device for the throughput run (cpu, cuda)")
     parser.add_argument("--gpu-docs", type=int, default=0, help="also measure --device cuda on N abstracts")
+    parser.add_argument("--server", action="store_true", help="also measure searches on a Chroma server")
     parser.add_argument("--only", nargs="*", default=["search", "index", "throughput", "ingest"])
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -267,11 +326,16 @@ def main() -> None:
     table: list[Row] = []
     notes = []
     kb_path = args.work / f"kb-{args.papers}"
-    if {"search", "index"} & set(args.only):
+    if {"search", "index"} & set(args.only) or args.server:
         build_scaled_kb(rows, kb_path, args.papers)
         print(f"built a knowledge base of {args.papers:,} papers in {kb_path}", flush=True)
     if "search" in args.only:
         table += search_speed(kb_path, args.repeats)
+    if args.server:
+        cold_local = next((row[1] for row in table if row[0].startswith("cold")), None)
+        if cold_local is None:
+            cold_local = wall(litkb_cmd("--kb", str(kb_path), "search", QUERIES[0]), args.repeats)
+        table += server_speed(rows, args.work, args.papers, args.repeats, cold_local)
     if "index" in args.only:
         table += unchanged_index(kb_path, args.repeats)
     if "throughput" in args.only:
@@ -293,7 +357,7 @@ def main() -> None:
     print(
         "baselines: cold search without the exported encoder and snapshot; warm hybrid against warm "
         "semantic; indexing against bare SentenceTransformer.encode; index runs against `litkb --help`; "
-        "ingest against parsing the file as JSON"
+        "ingest against parsing the file as JSON; server rows against the embedded store"
     )
     for note in notes:
         print(f"note: {note}")
