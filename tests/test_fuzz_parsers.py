@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from litkb.errors import InputError
 from litkb.models import Paper, make_id
-from litkb.parsers import PARSERS, ParseOptions, _load_builtin, detect_parser
+from litkb.parsers import PARSERS, ParseOptions, _load_builtin, decode_input, detect_parser
 
 _load_builtin()
 
@@ -40,3 +40,15 @@ def test_parsers_never_crash(name: str, text: str) -> None:
 def test_detection_never_crashes(text: str) -> None:
     with contextlib.suppress(InputError):  # "not in a format litkb reads" is the one allowed error
         detect_parser(text, "fuzz.dat")
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=400) | st.text(max_size=200).map(lambda t: t.encode("utf-16")))
+def test_any_bytes_decode_or_are_refused_by_name(data: bytes) -> None:
+    """Bytes from anywhere: decoded to text (UTF-8, UTF-16, Latin-1) or refused with the file's name."""
+    try:
+        text, warnings = decode_input(data, "fuzz.bin")
+    except InputError as exc:
+        assert str(exc).startswith("fuzz.bin: ")
+    else:
+        assert isinstance(text, str) and all(isinstance(w, str) for w in warnings)
