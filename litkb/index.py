@@ -14,6 +14,7 @@ import os
 import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -351,7 +352,7 @@ class VectorIndex:
             atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
         self._snapshot = None
 
-    def write_snapshot(self, hashes: dict[str, str]) -> None:
+    def write_snapshot(self, hashes: dict[str, str], rows: PassageRows | None = None) -> None:
         """Save every passage vector as one matrix (`passages.npy`, rows grouped by paper in passage order,
         papers and their content hashes in `passages.json`), for exact search in numpy without loading
         Chroma. Tagged with the manifest's generation, so a snapshot out of step with the collection is
@@ -361,7 +362,10 @@ class VectorIndex:
         if self.url is not None:
             return
         self._snapshot = None
-        owners, _, matrix = self.passage_vectors(None)
+        if rows is None:
+            owners, _, matrix = self.passage_vectors(None)
+        else:
+            owners, matrix = rows.owners, rows.matrix
         order, starts = _groups(owners)
         generation = (self.read_manifest() or {}).get("generation")
         staging = self.directory / f"{SNAPSHOT}.tmp.npy"
@@ -383,7 +387,11 @@ class VectorIndex:
     def snapshot_hashes(self) -> dict[str, str] | None:
         """The content hash of every indexed paper, from a current snapshot (None without one)."""
         snapshot = self._load_snapshot()
-        return None if snapshot is None else dict(zip(snapshot.papers, snapshot.hashes, strict=True))
+        return None if snapshot is None else snapshot.hash_map()
+
+    def current_snapshot(self) -> _Snapshot | None:
+        """The snapshot, when it matches the collection."""
+        return self._load_snapshot()
 
     def snapshot_ok(self) -> bool:
         return self._load_snapshot() is not None
@@ -438,6 +446,16 @@ class VectorIndex:
             wanted = min(total, wanted * 2)
 
 
+@dataclass
+class PassageRows:
+    """Passage vectors: row i is passage `passages[i]` of paper `owners[i]`."""
+
+    owners: list[str]
+    passages: list[int]
+    matrix: Any = None
+    dim: int | None = None
+
+
 class _Snapshot:
     """The passage matrix of the embedded index: rows of paper `papers[i]` are `starts[i]` onwards,
     `counts[i]` of them, in passage order."""
@@ -457,6 +475,35 @@ class _Snapshot:
             else np.zeros(0, np.int64)
         )
         self._position: dict[str, int] | None = None
+
+    def hash_map(self) -> dict[str, str]:
+        return dict(zip(self.papers, self.hashes, strict=True))
+
+    def patched(self, replaced: set[str], added: PassageRows) -> PassageRows:
+        """All rows, grouped by paper in id order: this snapshot's, less the papers in `replaced`, plus
+        `added` (whose matrix must be there)."""
+        import numpy as np
+
+        blocks: list[tuple[str, int, int]] = []  # paper, first row in `stacked`, passages
+        for pid, start, count in zip(self.papers, self.starts.tolist(), self.counts, strict=True):
+            if pid not in replaced:
+                blocks.append((pid, start, count))
+        offset = len(self.matrix)
+        order = sorted(range(len(added.owners)), key=lambda i: (added.owners[i], added.passages[i]))
+        new_rows: dict[str, list[int]] = {}
+        for i in order:
+            new_rows.setdefault(added.owners[i], []).append(offset + i)
+        chosen: list[tuple[str, list[int]]] = [(pid, list(range(s, s + c))) for pid, s, c in blocks]
+        chosen += list(new_rows.items())
+        chosen.sort(key=lambda block: block[0])
+        stacked = (
+            np.concatenate([np.asarray(self.matrix), added.matrix]) if len(added.owners) else self.matrix
+        )
+        index = [row for _, rows in chosen for row in rows]
+        owners = [pid for pid, rows in chosen for _ in rows]
+        passages = [n for _, rows in chosen for n in range(len(rows))]
+        matrix = np.asarray(stacked)[index] if index else np.zeros((0, self.matrix.shape[1]), np.float32)
+        return PassageRows(owners, passages, matrix)
 
     def rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], list[int], np.ndarray]:
         import numpy as np

@@ -38,7 +38,7 @@ from .exporters.markdown import paper_note
 from .filters import PaperFilter, parse_years
 from .fsutil import atomic_write_many, atomic_write_text, remove_stale_temp_files
 from .identity import Catalog, Duplicate, find_duplicates, merge
-from .index import INDEX_SCHEMA, VectorIndex
+from .index import INDEX_SCHEMA, PassageRows, VectorIndex
 from .keyword import KeywordIndex
 from .lock import write_lock
 from .models import Paper, drop_control_characters, is_valid_id, make_id, normalize_title
@@ -54,6 +54,7 @@ from .themeset import ThemeSet
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
 WRITE_CHUNK = 256  # passages embedded and written to the index at a time
+SMALL_JOB = 64  # up to this many passages are embedded with the exported encoder (no torch to load)
 EXACT_FILTER_LIMIT = 5000  # up to this many allowed papers, a filtered search compares them all exactly
 
 Progress = Callable[[int, int], None]
@@ -298,9 +299,8 @@ class KnowledgeBase:
             want = {p.id: content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p in papers}
             # What the index holds: from the snapshot when it is current (no need to open Chroma), else
             # from every vector's metadata.
-            have = self.vectors.snapshot_hashes()
-            if have is None:
-                have = self.vectors.stored_hashes()
+            previous = self.vectors.current_snapshot()
+            have = previous.hash_map() if previous is not None else self.vectors.stored_hashes()
             todo = [p for p in papers if have.get(p.id) != want[p.id]]
             # A record that is there but unreadable keeps its vectors until it is fixed or removed.
             gone = [pid for pid in have if pid not in want and not self.store.exists(pid)]
@@ -316,7 +316,8 @@ class KnowledgeBase:
             report.deleted = len(gone)
             report.unchanged = len(papers) - len(todo)
             self.keywords.sync(papers)
-            report.passages, dim = self._embed(todo, want, progress)
+            added = self._embed(todo, want, progress, keep=previous is not None)
+            report.passages, dim = len(added.owners), added.dim
             report.embedded = len(todo)
             if dim is None:
                 dim = int(manifest["dim"]) if manifest and "dim" in manifest else self.embedder.dim
@@ -325,7 +326,11 @@ class KnowledgeBase:
             if changed or not self.vectors.snapshot_ok():
                 hashes = {pid: h for pid, h in have.items() if pid not in gone}
                 hashes.update((p.id, want[p.id]) for p in todo)
-                self.vectors.write_snapshot(hashes)
+                if previous is not None and not report.rebuilt:  # patch it: no need to read Chroma again
+                    replaced = set(gone) | {p.id for p in todo}
+                    self.vectors.write_snapshot(hashes, previous.patched(replaced, added))
+                else:
+                    self.vectors.write_snapshot(hashes)
             self._export_query_encoder(report)
             saved = ThemeSet.load(self.root)
             if saved is not None and saved.model == model and (todo or gone):
@@ -333,9 +338,12 @@ class KnowledgeBase:
         return report
 
     def _embed(
-        self, papers: Sequence[Paper], hashes: dict[str, str], progress: Progress | None
-    ) -> tuple[int, int | None]:
-        """Embed every passage of `papers` and store the vectors; (passages, dimension or None)."""
+        self, papers: Sequence[Paper], hashes: dict[str, str], progress: Progress | None, keep: bool = False
+    ) -> PassageRows:
+        """Embed every passage of `papers` and store the vectors; the rows embedded (with their vectors
+        when `keep`)."""
+        import numpy as np
+
         # Shortest first: a batch of like lengths pads least.
         items = sorted(
             (
@@ -346,17 +354,17 @@ class KnowledgeBase:
             ),
             key=lambda item: len(item[2]),
         )
-        dim = None
+        encoder = self._encoder_for(len(items))
+        done = PassageRows([pid for pid, _, _, _ in items], [n for _, n, _, _ in items])
+        kept = []
         if progress and items:
             progress(0, len(items))
         # Chunks of several model batches: fewer, larger writes to Chroma.
-        step = max(WRITE_CHUNK, self.embedder.batch_size) if items else 1
+        step = max(WRITE_CHUNK, encoder.batch_size) if items else 1
         for start in range(0, len(items), step):
             chunk = items[start : start + step]
-            vectors = self.embedder.encode(
-                [text for _, _, text, _ in chunk], batch_size=self.embedder.batch_size
-            )
-            dim = int(vectors.shape[1])
+            vectors = encoder.encode([text for _, _, text, _ in chunk], batch_size=encoder.batch_size)
+            done.dim = int(vectors.shape[1])
             self.vectors.add(
                 [pid for pid, _, _, _ in chunk],
                 [n for _, n, _, _ in chunk],
@@ -364,9 +372,24 @@ class KnowledgeBase:
                 vectors,
                 [hashes[pid] for pid, _, _, _ in chunk],
             )
+            if keep:
+                kept.append(vectors)
             if progress:
                 progress(start + len(chunk), len(items))
-        return len(items), dim
+        if keep and kept:
+            done.matrix = np.concatenate(kept)
+        return done
+
+    def _encoder_for(self, passage_count: int) -> Embedder:
+        """The model, or for a few passages on the CPU its ONNX export (the same vectors, checked when
+        it was made) so that editing one record does not cost loading torch."""
+        if passage_count <= SMALL_JOB and self.config.device == "cpu":
+            from .query_encoder import OnnxQueryEncoder
+
+            exported = OnnxQueryEncoder.load(self.encoder_dir, self.config.model)
+            if exported is not None:
+                return exported
+        return self.embedder
 
     def _export_query_encoder(self, report: IndexReport) -> None:
         """Export the model for fast queries, once (see `litkb.query_encoder`); a model that cannot be

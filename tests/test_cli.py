@@ -234,6 +234,15 @@ def test_index_embeds_only_what_changed_and_drops_what_is_gone(runner: CliRunner
     records[1].unlink()
     report = run(runner, loaded, "index").stderr
     assert "embedded 1 (" in report and "deleted 1, unchanged 67" in report
+    # the snapshot was patched in place of re-reading Chroma: it is what reading Chroma would give
+    patched = (
+        (loaded / "index" / "passages.npy").read_bytes(),
+        (loaded / "index" / "passages.json").read_text(),
+    )
+    fresh = KnowledgeBase.open(loaded)
+    fresh.vectors.write_snapshot(fresh.vectors.snapshot_hashes() or {})
+    assert (loaded / "index" / "passages.npy").read_bytes() == patched[0]
+    assert (loaded / "index" / "passages.json").read_text() == patched[1]
     # the changed vector is what searches see (the snapshot was refreshed), and the removed paper is gone
     for mode in ("semantic", "hybrid"):
         hits = json.loads(run(runner, loaded, "search", "zebrafinch songs", "--mode", mode, "--json").stdout)
