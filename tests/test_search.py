@@ -141,3 +141,37 @@ def test_fuse_scales_both_scores() -> None:
     # dense scaled to 1, .5, 0 and keyword to 0, .5, 1: b = .4*.5+.6*.5, a = .6, c = .4
     assert [pid for pid, _ in ranked] == ["a", "b", "c"]
     assert dict(ranked) == pytest.approx({"a": 0.6, "b": 0.5, "c": 0.4})
+
+
+def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(loaded: Path, tmp_path: Path) -> None:
+    """litkb's BM25 weights are bm25s's (Lucene variant, k1 1.5, b 0.75), and an index updated paper by
+    paper answers exactly as one built from scratch."""
+    import bm25s
+
+    from litkb.keyword import KeywordIndex, _stemmer, paper_tokens, query_terms
+
+    papers = KnowledgeBase.open(loaded).papers()
+    ordered = sorted(papers, key=lambda p: p.id)
+    reference = bm25s.BM25()
+    reference.index([paper_tokens(p) for p in ordered], show_progress=False)
+    ours = KeywordIndex(tmp_path / "bm25")
+    ours.sync(papers)
+    for query in ("speculative decoding", "continual learning without forgetting", "reasoning models rl"):
+        terms = [t for t in _stemmer().stemWords(query_terms(query)) if t in reference.vocab_dict]
+        docs, scores = reference.retrieve([terms], k=20, show_progress=False)
+        expected = {ordered[int(d)].id: float(s) for d, s in zip(docs[0], scores[0], strict=True) if s > 0}
+        got = dict(ours.search(query, 20))
+        assert got.keys() == expected.keys()
+        assert all(abs(got[pid] - expected[pid]) < 1e-4 for pid in got)
+    # update: one paper changed, one removed, one added; then compare with a rebuild
+    changed = [p for p in papers[1:]]
+    changed[0].abstract = "Zebrafinch songs and calls."
+    changed.append(Paper(id="new-paper-0000000000", title="A zebrafinch paper", abstract="Songs of birds."))
+    assert ours.sync(changed) and not ours.sync(changed)
+    rebuilt = KeywordIndex(tmp_path / "rebuilt")
+    rebuilt.sync(changed)
+    for query in ("zebrafinch songs", "speculative decoding", "learning"):
+        a, b = ours.search(query, 30), rebuilt.search(query, 30)
+        assert [pid for pid, _ in a] == [pid for pid, _ in b]
+        assert [score for _, score in a] == pytest.approx([score for _, score in b], abs=1e-5)
+    assert papers[0].id not in {pid for pid, _ in ours.search(papers[0].title, 100)}
