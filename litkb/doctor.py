@@ -121,7 +121,7 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
         found.append(
             Finding("warning", "snapshot", "missing or out of date (searches go through Chroma)", True)
         )
-    elif snapshot != {pid: h for pid, h in have.items()}:
+    elif snapshot != have:
         found.append(Finding("problem", "snapshot", "differs from the Chroma collection", repairable=True))
     else:
         found.append(Finding("ok", "snapshot", "matches the collection"))

@@ -33,12 +33,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+from synthetic import store_with_random_vectors
 
 from litkb import KnowledgeBase
-from litkb.kb import content_hash
 from litkb.models import Paper
-from litkb.passages import SCHEME, passages
+from litkb.passages import passages
 
 QUERIES = [
     "speculative decoding for faster inference",
@@ -92,28 +91,13 @@ def build_scaled_kb(
     (keyword index, snapshot, query encoder; nothing to embed)."""
     shutil.rmtree(target, ignore_errors=True)
     kb = KnowledgeBase.open(target, chroma_url=chroma_url)
-    model = kb.config.model
     papers = []
     for i in range(n):
         row = rows[i % len(rows)]
         paper = Paper(title=f"{row['title']} ({i})", abstract=row["abstract"], year=1990 + i % 35)
         paper.id = f"paper-{i:07d}"
         papers.append(paper)
-    rng = np.random.default_rng(0)
-    with kb.writing():
-        kb.store.save_many(papers)
-        for start in range(0, n, 2000):
-            chunk = papers[start : start + 2000]
-            vectors = rng.normal(size=(2 * len(chunk), 384)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            kb.vectors.add(
-                [p.id for p in chunk for _ in range(2)],
-                [k for _ in chunk for k in range(2)],
-                [2] * (2 * len(chunk)),
-                vectors,
-                [content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p in chunk for _ in range(2)],
-            )
-        kb.vectors.write_manifest(model, 384, n)
+    store_with_random_vectors(kb, papers)
     kb.index()
     return KnowledgeBase.open(target, chroma_url=chroma_url)
 

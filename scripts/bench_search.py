@@ -26,12 +26,11 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
+from synthetic import store_with_random_vectors
 
 from litkb import KnowledgeBase
-from litkb.kb import SEARCH_MODES, content_hash
+from litkb.kb import SEARCH_MODES
 from litkb.models import Paper
-from litkb.passages import SCHEME
 
 
 def read_beir(folder: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
@@ -86,21 +85,7 @@ def build_scale_kb(corpus: Path, target: Path, n: int, model: str, dim: int) -> 
         paper = Paper(title=f"{row['title']} ({i})", abstract=row["text"], external_id=f"{row['_id']}-{i}")
         paper.id = f"scale-{i:06d}"
         papers.append(paper)
-    rng = np.random.default_rng(0)
-    with kb.writing():
-        kb.store.save_many(papers)
-        for start in range(0, n, 2000):
-            chunk = papers[start : start + 2000]
-            vectors = rng.normal(size=(2 * len(chunk), dim)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            kb.vectors.add(
-                [p.id for p in chunk for _ in range(2)],
-                [n for _ in chunk for n in range(2)],
-                [2] * (2 * len(chunk)),
-                vectors,
-                [content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p in chunk for _ in range(2)],
-            )
-        kb.vectors.write_manifest(model, dim, n)
+    store_with_random_vectors(kb, papers, dim)
     kb.index()  # builds the keyword index; the vectors are already there
     return kb
 
