@@ -4,6 +4,9 @@ The index is derived from the records and can always be rebuilt from them. A pap
 passage (see `litkb.passages`), with ids `<paper id>#<n>` and metadata `paper`, `passage`, `count` and
 `hash` (of what was embedded), so `litkb index` embeds only what changed and notices a paper whose
 passages are not all there. A manifest beside it records the model, its dimension and the schema.
+
+A dense search ranks papers by `litkb.passages.paper_scores` (whole paper and closest sentence) in two
+steps: the FIRST_POOL papers whose passage 0 is closest, then every passage of those, exactly.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .errors import (
     first_line,
 )
 from .fsutil import atomic_write_text
+from .passages import WHOLE_WEIGHT, paper_scores
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +41,8 @@ SNAPSHOT = "passages"  # passages.npy (the matrix) and passages.json (its papers
 CHANGING = "changing"  # the manifest's generation while the collection is being changed
 CHROMA_DIR = "chroma"
 _PAGE = 5000
-PASSAGE_POOL = 3  # passages fetched per paper wanted, before keeping each paper's best
+FIRST_POOL = 100  # papers taken by their passage 0 (at least; 3x the papers wanted) before scoring all
+SNAPSHOT_LAYOUT = 2  # 2: every paper's passage 0 first (one row each, in paper order), then the others
 
 
 class VectorIndex:
@@ -50,7 +55,6 @@ class VectorIndex:
         self.model = model
         self._client: Any = None
         self._collection: Any = None
-        self._total: int | None = None
         self._snapshot: _Snapshot | None = None
 
     # -- manifest -------------------------------------------------------------------------------
@@ -84,7 +88,6 @@ class VectorIndex:
             "generation": old["generation"] if keep else uuid.uuid4().hex,
         }
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
-        self._total = None
 
     def check_usable(self, model: str) -> dict[str, Any]:
         """The manifest of an index that can answer queries for `model`; else an error saying what to do."""
@@ -171,7 +174,6 @@ class VectorIndex:
         self.manifest_path.unlink(missing_ok=True)
         for name in (f"{SNAPSHOT}.npy", f"{SNAPSHOT}.json", f"{SNAPSHOT}.rows.json"):
             (self.directory / name).unlink(missing_ok=True)
-        self._total = None
         self._snapshot = None
         if self.url is None and not (self.directory / CHROMA_DIR).is_dir():
             return
@@ -282,17 +284,23 @@ class VectorIndex:
         return [row[0] for row in found], [row[1] for row in found], matrix
 
     def vectors_for(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
-        """One unit vector per paper (the mean of its passages), of some papers or of all; papers not in
-        the index are left out. Rows follow the order of `paper_ids` (or of paper id)."""
+        """One unit vector per paper, of some papers or of all: its passage 0 and the mean of its other
+        passages, weighted as `paper_scores` weighs them. Papers not in the index are left out; rows follow
+        the order of `paper_ids` (or of paper id)."""
         import numpy as np
 
-        owners, _, matrix = self.passage_vectors(paper_ids)
+        owners, passages, matrix = self.passage_vectors(paper_ids)
         if not owners:
             return [], matrix
         order, starts = _groups(owners)
-        means = np.add.reduceat(matrix, starts, axis=0)
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        return order, means
+        sizes = np.diff(np.append(starts, len(owners)))
+        alone = np.repeat(sizes == 1, sizes)
+        others = np.repeat(np.maximum(sizes - 1, 1), sizes)
+        weights = np.where(np.asarray(passages) == 0, WHOLE_WEIGHT, (1 - WHOLE_WEIGHT) / others)
+        weights = np.where(alone, 1.0, weights).astype(np.float32)
+        sums = np.add.reduceat(np.asarray(matrix) * weights[:, None], starts, axis=0)
+        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return order, sums
 
     def own_vectors(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """Each paper's own vector (passage 0: its title and abstract), of some papers or of all, in the
@@ -301,9 +309,7 @@ class VectorIndex:
 
         snapshot = self._load_snapshot()
         if snapshot is not None:
-            owners, passages, matrix = snapshot.rows(paper_ids)
-            first = [row for row, n in enumerate(passages) if n == 0]
-            return [owners[row] for row in first], np.asarray(matrix[first])
+            return snapshot.first_rows(paper_ids)
         collection = self._open(create=False)
         found: dict[str, Any] = {}
         if paper_ids is None:
@@ -326,19 +332,32 @@ class VectorIndex:
         found, matrix = self.vectors_for([paper_id])
         return matrix[0] if found else None
 
+    def closest_passages(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, int]:
+        """For each paper with passages beyond passage 0, the number of the one nearest `vector`."""
+        import numpy as np
+
+        owners, passages, matrix = self.passage_vectors(paper_ids)
+        if not owners:
+            return {}
+        found: dict[str, tuple[float, int]] = {}
+        cosines = (np.asarray(matrix) @ vector).tolist()
+        for owner, number, cosine in zip(owners, passages, cosines, strict=True):
+            if number > 0 and cosine > found.get(owner, (-2.0, 0))[0]:
+                found[owner] = (cosine, number)
+        return {pid: number for pid, (_, number) in found.items()}
+
     def best_scores(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
-        """Each paper's best passage cosine with `vector` (papers not in the index are left out)."""
+        """Each paper's score for `vector` (see `paper_scores`; papers not in the index are left out)."""
         return dict(self.query_within(vector, paper_ids, len(paper_ids)))
 
     def query_within(self, vector: np.ndarray, paper_ids: Sequence[str], k: int) -> list[tuple[str, float]]:
-        """The `k` nearest among `paper_ids` only, exactly: a paper scores its best passage's cosine."""
+        """The `k` nearest among `paper_ids` only, scored exactly from all their passages."""
         import numpy as np
 
-        owners, _, matrix = self.passage_vectors(paper_ids)
+        owners, passages, matrix = self.passage_vectors(paper_ids)
         if not owners:
             return []
-        order, starts = _groups(owners)
-        scores = np.maximum.reduceat(np.asarray(matrix) @ vector, starts)
+        order, scores = _paper_scores(owners, passages, np.asarray(matrix) @ vector)
         return _top(order, scores, k)
 
     # -- snapshot -------------------------------------------------------------------------------
@@ -353,10 +372,11 @@ class VectorIndex:
         self._snapshot = None
 
     def write_snapshot(self, hashes: dict[str, str], rows: PassageRows | None = None) -> None:
-        """Save every passage vector as one matrix (`passages.npy`, rows grouped by paper in passage order,
-        papers and their content hashes in `passages.json`), for exact search in numpy without loading
-        Chroma. Tagged with the manifest's generation, so a snapshot out of step with the collection is
-        never used. Only for the embedded store: a server's collection may change under us."""
+        """Save every passage vector as one matrix (`passages.npy`: the passage 0 of every paper, in paper
+        order, then each paper's other passages, grouped by paper in passage order; papers, their counts
+        and content hashes in `passages.json`), for exact search in numpy without loading Chroma. Tagged
+        with the manifest's generation, so a snapshot out of step with the collection is never used. Only
+        for the embedded store: a server's collection may change under us."""
         import numpy as np
 
         if self.url is not None:
@@ -368,8 +388,11 @@ class VectorIndex:
             owners, matrix = rows.owners, rows.matrix
         order, starts = _groups(owners)
         generation = (self.read_manifest() or {}).get("generation")
+        rest = np.ones(len(owners), dtype=bool)
+        rest[starts] = False
+        layout = np.concatenate([starts, np.flatnonzero(rest)]).astype(np.int64)
         staging = self.directory / f"{SNAPSHOT}.tmp.npy"
-        np.save(staging, matrix.astype(np.float32))
+        np.save(staging, np.asarray(matrix, dtype=np.float32)[layout] if owners else matrix)
         os.replace(staging, self.directory / f"{SNAPSHOT}.npy")
         counts = np.diff(np.append(starts, len(owners))).tolist() if owners else []
         atomic_write_text(
@@ -377,6 +400,7 @@ class VectorIndex:
             json.dumps(
                 {
                     "generation": generation,
+                    "layout": SNAPSHOT_LAYOUT,
                     "papers": order,
                     "counts": counts,
                     "hashes": [hashes.get(pid, "") for pid in order],
@@ -405,6 +429,8 @@ class VectorIndex:
                 generation = (self.read_manifest() or {}).get("generation")
                 if not generation or generation == CHANGING or info.get("generation") != generation:
                     return None
+                if info.get("layout") != SNAPSHOT_LAYOUT:
+                    return None  # written by an older litkb: the next `litkb index` writes it again
                 matrix = np.load(self.directory / f"{SNAPSHOT}.npy", mmap_mode="r")
                 snapshot = _Snapshot(info["papers"], info["counts"], info["hashes"], matrix)
             except (OSError, ValueError, KeyError, TypeError, LitkbError):
@@ -415,35 +441,28 @@ class VectorIndex:
     # -- queries --------------------------------------------------------------------------------
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The `k` nearest papers with the cosine similarity of their best passage, best first: exactly
-        over the snapshot when it is current, else through Chroma's nearest-neighbour index."""
-        import numpy as np
-
+        """The `k` nearest papers and their scores, best first: the papers whose passage 0 is closest
+        (exactly over the snapshot when it is current, else through Chroma's nearest-neighbour index),
+        then scored from all their passages."""
         if k <= 0:
             return []
+        pool = max(FIRST_POOL, 3 * k)
         snapshot = self._load_snapshot()
         if snapshot is not None:
             if not snapshot.papers:
                 return []
-            return _top(snapshot.papers, np.maximum.reduceat(snapshot.matrix @ vector, snapshot.starts), k)
+            first = snapshot.matrix[: len(snapshot.papers)] @ vector  # contiguous: passage 0 of each paper
+            chosen = [pid for pid, _ in _top(snapshot.papers, first, pool)]
+            return self.query_within(vector, chosen, k)
         collection = self._open(create=False)
-        if self._total is None:  # passages in the collection: the manifest says, or ask Chroma once
-            self._total = int((self.read_manifest() or {}).get("passages") or self.count())
-        total = self._total
-        if total == 0:
-            return []
-        wanted = min(total, k * PASSAGE_POOL)
-        while True:
-            with self.guard("search"):
-                found = collection.query(
-                    query_embeddings=[vector], n_results=wanted, include=["distances", "metadatas"]
-                )
-            owners = [str(m["paper"]) for m in found["metadatas"][0]]
-            scores = [1.0 - float(d) for d in found["distances"][0]]
-            best = _best_per_paper(owners, scores, k)
-            if len(best) >= k or wanted >= total or len(owners) < wanted:
-                return best
-            wanted = min(total, wanted * 2)
+        with self.guard("search"):
+            found = collection.query(
+                query_embeddings=[vector],
+                n_results=pool,
+                where={"passage": 0},
+                include=["metadatas"],
+            )
+        return self.query_within(vector, [str(m["paper"]) for m in found["metadatas"][0]], k)
 
 
 @dataclass
@@ -457,43 +476,56 @@ class PassageRows:
 
 
 class _Snapshot:
-    """The passage matrix of the embedded index: rows of paper `papers[i]` are `starts[i]` onwards,
-    `counts[i]` of them, in passage order."""
+    """The passage matrix of the embedded index (layout SNAPSHOT_LAYOUT): row i is passage 0 of paper
+    `papers[i]`; its other `counts[i] - 1` passages are rows `rest[i]` onwards, in passage order."""
 
     def __init__(self, papers: list[str], counts: list[int], hashes: list[str], matrix: np.ndarray) -> None:
         import numpy as np
 
         if len(papers) != len(counts) or len(papers) != len(hashes) or sum(counts) != len(matrix):
             raise LitkbError("the passage snapshot does not match its matrix")
+        if any(n < 1 for n in counts):
+            raise LitkbError("the passage snapshot has a paper without passages")
         self.papers = papers
         self.counts = counts
         self.hashes = hashes
         self.matrix = matrix
-        self.starts = (
-            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            if counts
-            else np.zeros(0, np.int64)
-        )
+        others = np.asarray(counts, dtype=np.int64) - 1
+        self.rest = len(papers) + np.concatenate([[0], np.cumsum(others)[:-1]]).astype(np.int64)
         self._position: dict[str, int] | None = None
 
     def hash_map(self) -> dict[str, str]:
         return dict(zip(self.papers, self.hashes, strict=True))
+
+    def first_rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
+        """Passage 0 of some papers or of all (in the order of `paper_ids`, or of paper id)."""
+        import numpy as np
+
+        if paper_ids is None:
+            return list(self.papers), np.asarray(self.matrix[: len(self.papers)])
+        if self._position is None:
+            self._position = {pid: i for i, pid in enumerate(self.papers)}
+        found = [(pid, i) for pid in paper_ids if (i := self._position.get(pid)) is not None]
+        return [pid for pid, _ in found], np.asarray(self.matrix[[i for _, i in found]])
+
+    def rows_of(self, i: int) -> list[int]:
+        """The rows of paper `papers[i]`, in passage order."""
+        first = int(self.rest[i])
+        return [i, *range(first, first + self.counts[i] - 1)]
 
     def patched(self, replaced: set[str], added: PassageRows) -> PassageRows:
         """All rows, grouped by paper in id order: this snapshot's, less the papers in `replaced`, plus
         `added` (whose matrix must be there)."""
         import numpy as np
 
-        blocks: list[tuple[str, int, int]] = []  # paper, first row in `stacked`, passages
-        for pid, start, count in zip(self.papers, self.starts.tolist(), self.counts, strict=True):
-            if pid not in replaced:
-                blocks.append((pid, start, count))
+        chosen: list[tuple[str, list[int]]] = [
+            (pid, self.rows_of(i)) for i, pid in enumerate(self.papers) if pid not in replaced
+        ]
         offset = len(self.matrix)
         order = sorted(range(len(added.owners)), key=lambda i: (added.owners[i], added.passages[i]))
         new_rows: dict[str, list[int]] = {}
         for i in order:
             new_rows.setdefault(added.owners[i], []).append(offset + i)
-        chosen: list[tuple[str, list[int]]] = [(pid, list(range(s, s + c))) for pid, s, c in blocks]
         chosen += list(new_rows.items())
         chosen.sort(key=lambda block: block[0])
         stacked = (
@@ -506,24 +538,25 @@ class _Snapshot:
         return PassageRows(owners, passages, matrix)
 
     def rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], list[int], np.ndarray]:
+        """(paper id, passage number) of the rows of some papers or of all, and their vectors: grouped by
+        paper (in the order of `paper_ids`, or of paper id), in passage order."""
         import numpy as np
 
+        chosen: Sequence[int]
         if paper_ids is None:
-            owners = [pid for pid, n in zip(self.papers, self.counts, strict=True) for _ in range(n)]
-            passages = [i for n in self.counts for i in range(n)]
-            return owners, passages, np.asarray(self.matrix)
-        if self._position is None:
-            self._position = {pid: i for i, pid in enumerate(self.papers)}
-        owners, passages, rows = [], [], []
-        for pid in paper_ids:
-            i = self._position.get(pid)
-            if i is None:
-                continue
-            start = int(self.starts[i])
-            for n in range(self.counts[i]):
-                owners.append(pid)
-                passages.append(n)
-                rows.append(start + n)
+            chosen = range(len(self.papers))
+        else:
+            if self._position is None:
+                self._position = {pid: i for i, pid in enumerate(self.papers)}
+            chosen = [i for i in (self._position.get(pid) for pid in paper_ids) if i is not None]
+        owners: list[str] = []
+        passages: list[int] = []
+        rows: list[int] = []
+        for i in chosen:
+            found = self.rows_of(i)
+            owners += [self.papers[i]] * len(found)
+            passages += range(len(found))
+            rows += found
         if not rows:
             return [], [], np.zeros((0, self.matrix.shape[1] if self.matrix.ndim == 2 else 0), np.float32)
         return owners, passages, np.asarray(self.matrix[rows])
@@ -569,9 +602,16 @@ def _top(papers: Sequence[str], scores: Any, k: int) -> list[tuple[str, float]]:
     return sorted(((papers[i], float(scores[i])) for i in chosen), key=lambda item: (-item[1], item[0]))
 
 
-def _best_per_paper(owners: Sequence[str], scores: Sequence[float], k: int) -> list[tuple[str, float]]:
-    best: dict[str, float] = {}
-    for owner, score in zip(owners, scores, strict=True):
-        if score > best.get(owner, -2.0):
-            best[owner] = score
-    return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+def _paper_scores(owners: Sequence[str], passages: Sequence[int], cosines: Any) -> tuple[list[str], Any]:
+    """The papers of rows grouped by paper (passage 0 first) and their scores (`paper_scores`): the
+    cosine of passage 0 and of the closest other passage. A paper with one passage scores it twice; one
+    whose passage 0 is missing (an interrupted index) scores its best."""
+    import numpy as np
+
+    order, starts = _groups(owners)
+    numbers = np.asarray(passages)
+    cosines = np.asarray(cosines, dtype=np.float32)
+    best = np.maximum.reduceat(cosines, starts)
+    whole = np.where(numbers[starts] == 0, cosines[starts], best)
+    closest = np.maximum.reduceat(np.where(numbers == 0, -np.inf, cosines), starts)
+    return order, paper_scores(whole, np.where(np.isfinite(closest), closest, whole))

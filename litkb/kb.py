@@ -46,7 +46,7 @@ from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .passages import SCHEME, passages
 from .personal import Suggestion, rank_next
-from .retrieval import DENSE_POOL, KEYWORD_DEPTH, POOL, best_snippet, fuse
+from .retrieval import DENSE_POOL, POOL, best_snippet, fuse
 from .store import RecordStore
 from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
 from .themes_map import MapPoint, render_map
@@ -482,18 +482,19 @@ class KnowledgeBase:
                 ranked = self._dense(vectors[i], k, allowed)
             else:
                 ranked = self._hybrid(query, vectors[i], k, allowed)
-            answers.append(self._results(ranked[:k], query))
+            vector = vectors[i] if vectors is not None else None
+            answers.append(self._results(ranked[:k], query, vector, by_words=mode != "semantic"))
         return answers
 
     def _hybrid(
         self, query: str, vector: np.ndarray, k: int, allowed: set[str] | None
     ) -> list[tuple[str, float]]:
         dense = dict(self._dense(vector, max(k, DENSE_POOL), allowed))
-        keyword_hits = self._keyword(query, KEYWORD_DEPTH, allowed)
-        candidates = set(dense) | {pid for pid, _ in keyword_hits[: max(k, POOL)]}
+        keyword = self.keywords.scores(query)
+        candidates = set(dense) | {pid for pid, _ in keyword.top(max(k, POOL), allowed)}
         # Exact dense scores for the keyword candidates that the dense ranking did not reach.
         dense.update(self.vectors.best_scores(vector, sorted(candidates - dense.keys())))
-        return fuse(candidates, dense, dict(keyword_hits))
+        return fuse(candidates, dense, {pid: keyword.of(pid) for pid in candidates})
 
     def related(
         self,
@@ -549,9 +550,7 @@ class KnowledgeBase:
             wanted *= 2
 
     def _keyword(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
-        if allowed is None:
-            return self.keywords.search(query, n)
-        return [hit for hit in self.keywords.search(query, 1_000_000) if hit[0] in allowed][:n]
+        return self.keywords.scores(query).top(n, allowed)
 
     # -- themes ----------------------------------------------------------------------------------
 
@@ -767,7 +766,17 @@ class KnowledgeBase:
             self.papers(require=True)  # says whether the knowledge base is missing or empty
         self.vectors.check_usable(self.config.model)
 
-    def _results(self, hits: Sequence[tuple[str, float]], query: str | None) -> list[SearchResult]:
+    def _results(
+        self,
+        hits: Sequence[tuple[str, float]],
+        query: str | None,
+        vector: np.ndarray | None = None,
+        by_words: bool = True,
+    ) -> list[SearchResult]:
+        """The hits as results, each with the snippet that shows why it matched: the sentences with the
+        most query words (`by_words`), else the one nearest the query's `vector` by meaning."""
+        ids = [pid for pid, _ in hits]
+        closest = self.vectors.closest_passages(vector, ids) if vector is not None and ids else {}
         results: list[SearchResult] = []
         for paper_id, score in hits:
             try:
@@ -784,7 +793,17 @@ class KnowledgeBase:
                     title=paper.title,
                     year=paper.year,
                     score=round(score, 4),
-                    snippet=best_snippet(query or "", paper.abstract),
+                    snippet=best_snippet(
+                        (query or "") if by_words else "",
+                        paper.abstract,
+                        closest=_passage_text(paper, closest.get(paper.id)),
+                    ),
                 )
             )
         return results
+
+
+def _passage_text(paper: Paper, number: int | None) -> str | None:
+    """The text of one of the paper's passages (None when there is no such passage)."""
+    texts = passages(paper) if number else []
+    return texts[number] if number and number < len(texts) else None

@@ -194,22 +194,47 @@ class KeywordIndex:
 
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
         """Up to `limit` (id, BM25 score) pairs with a score above 0, best first (ties by id)."""
+        return self.scores(query).top(limit)
+
+    def scores(self, query: str) -> KeywordScores:
+        """Every paper's BM25 score for `query`."""
         import numpy as np
 
         matrix = self._load()
         terms = [
             matrix.vocabulary[t] for t in _stemmer().stemWords(query_terms(query)) if t in matrix.vocabulary
         ]
-        if not terms or not matrix.ids:
-            return []
         scores = np.zeros(len(matrix.ids), dtype=np.float32)
         for term in terms:  # column `term`: the papers holding it and their BM25 weight for it
             start, end = int(matrix.indptr[term]), int(matrix.indptr[term + 1])
             np.add.at(scores, matrix.indices[start:end], matrix.data[start:end])
-        found = np.flatnonzero(scores > 0)
+        return KeywordScores(matrix, scores)
+
+
+class KeywordScores:
+    """The BM25 scores of every paper for one query."""
+
+    def __init__(self, matrix: _Matrix, scores: Any) -> None:
+        self._matrix = matrix
+        self._scores = scores
+
+    def of(self, paper_id: str) -> float:
+        """One paper's score (0 for a paper not in the index)."""
+        row = self._matrix.position().get(paper_id)
+        return 0.0 if row is None else float(self._scores[row])
+
+    def top(self, limit: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """Up to `limit` (id, score) pairs with a score above 0 (of the `allowed` papers only, when
+        given), best first (ties by id)."""
+        import numpy as np
+
+        ids = self._matrix.ids
+        found = np.flatnonzero(self._scores > 0)
+        if allowed is not None:
+            found = found[[ids[int(d)] in allowed for d in found]] if len(found) else found
         if len(found) > limit:
-            found = found[np.argpartition(-scores[found], limit - 1)[:limit]]
-        hits = [(matrix.ids[int(d)], float(scores[d])) for d in found]
+            found = found[np.argpartition(-self._scores[found], limit - 1)[:limit]]
+        hits = [(ids[int(d)], float(self._scores[d])) for d in found]
         return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
 
 
@@ -241,3 +266,10 @@ class _Matrix:
         self.indptr = indptr
         self.vocabulary = vocabulary
         self.ids = ids
+        self._position: dict[str, int] | None = None
+
+    def position(self) -> dict[str, int]:
+        """The row of each paper."""
+        if self._position is None:
+            self._position = {pid: row for row, pid in enumerate(self.ids)}
+        return self._position

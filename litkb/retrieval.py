@@ -1,8 +1,9 @@
 """Ranking helpers for search: fusing the dense and keyword rankings, and picking the snippet that matched.
 
-Hybrid fusion: the candidates are the top POOL papers of each ranking. Every candidate gets both of its
-own scores (its best passage's cosine, and its BM25, 0 when it has no query word), scaled to [0, 1] over the
-candidates (dense min-max, BM25 divided by the best), and the paper's score is
+Hybrid fusion: the candidates are the top POOL papers by keywords and the top DENSE_POOL by meaning.
+Every candidate gets both of its own scores (its dense score, see `litkb.passages.paper_scores`, and its
+BM25, 0 when it has no query word), scaled to [0, 1] over the candidates (dense min-max, BM25 divided by
+the best), and the paper's score is
 `KEYWORD_WEIGHT * keyword + (1 - KEYWORD_WEIGHT) * dense`. The weight is one global setting chosen on the
 SciFact train queries (see scripts/bench_search.py and the README).
 """
@@ -12,15 +13,14 @@ from __future__ import annotations
 import re
 
 from .keyword import query_terms
+from .passages import sentences as split_sentences
 
 POOL = 100  # keyword candidates
 DENSE_POOL = (
     10  # dense candidates; every candidate gets its exact dense score (10 vs 100: -0.0004 on SciFact)
 )
-KEYWORD_WEIGHT = 0.4
-KEYWORD_DEPTH = 1000  # BM25 scores are read this deep, so dense-only candidates get theirs too
+KEYWORD_WEIGHT = 0.35
 SNIPPET_CHARS = 220
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def fuse(
@@ -56,22 +56,24 @@ def matched_terms(query: str, text: str) -> list[str]:
     return list(found)
 
 
-def best_snippet(query: str, text: str | None, limit: int = SNIPPET_CHARS) -> str:
-    """The stretch of `text` (whole sentences where they fit) with the most query words; its start when
-    no word matches."""
+def best_snippet(query: str, text: str | None, limit: int = SNIPPET_CHARS, closest: str | None = None) -> str:
+    """The stretch of `text` (whole sentences where they fit) with the most query words; where no
+    sentence has more than the others, the one holding `closest` (the passage nearest the query by
+    meaning, when known), else the first."""
     if not text:
         return ""
-    sentences = [s for s in _SENTENCE_END.split(" ".join(text.split())) if s]
+    sentences = split_sentences(text)
+    if not sentences:
+        return ""
     stems = {_stem(term) for term in query_terms(query)}
+    nearest = next((i for i, s in enumerate(sentences) if closest and closest[:60] in s), 0)
 
     def hits(sentence: str) -> tuple[int, int]:
         """(distinct query words matched, all matches)."""
         matched = [_stem(w) for w in re.findall(r"\w+", sentence.lower()) if _stem(w) in stems]
         return len(set(matched)), len(matched)
 
-    best = max(range(len(sentences)), key=lambda i: (hits(sentences[i]), -i)) if stems else 0
-    if stems and hits(sentences[best])[0] == 0:
-        best = 0
+    best = max(range(len(sentences)), key=lambda i: (hits(sentences[i]), i == nearest, -i))
     chosen = sentences[best]
     following = best + 1
     while following < len(sentences) and len(chosen) + 1 + len(sentences[following]) <= limit:

@@ -6,7 +6,8 @@ The input is a JSON Lines file of real papers (title, abstract). From it the scr
 in --work (default /tmp/litkb-bench-perf):
 
 - a knowledge base of --papers N (default 20,000) records, the abstracts repeated under distinct titles,
-  with stored synthetic vectors (two passages a paper) and the real keyword index and query encoder;
+  with stored synthetic vectors (one for each passage `litkb index` would embed) and the real keyword
+  index and query encoder;
 - a sample of --sample real abstracts (default 1,000) embedded for real by `litkb index`;
 - a JSON Lines file of --ingest records (default 100,000) for ingest and loading.
 

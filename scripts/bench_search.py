@@ -7,7 +7,7 @@ search (`KnowledgeBase.search_many`) in each mode, and prints nDCG@10 and recall
     .venv/bin/python scripts/bench_search.py ../shared/dev-data/scifact-train
 
 Speed (`--scale N`): a knowledge base of N papers (abstracts from the collection, repeated) with stored
-synthetic vectors (two passages a paper, random unit vectors) and the real keyword index, then the median
+synthetic vectors (random unit vectors, one per passage) and the real keyword index, then the median
 time of a warm search through the Python API, semantic against hybrid, in the same run.
 
     .venv/bin/python scripts/bench_search.py ../shared/dev-data/scifact-train --scale 20000

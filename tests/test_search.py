@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
+from litkb.index import _paper_scores
 from litkb.models import Paper
-from litkb.passages import STRIDE, WINDOW, passages
+from litkb.passages import WINDOW, passages, sentences
 from litkb.render import highlighted
 from litkb.retrieval import best_snippet, fuse
 from tests.conftest import run
@@ -83,8 +84,29 @@ def test_snippet_shows_the_matching_passage() -> None:
     text = "We study cats. Dogs are loyal. Speculative decoding speeds up inference. Birds sing."
     assert best_snippet("speculative decoding", text).startswith("… Speculative decoding speeds up")
     assert best_snippet("zebra", text).startswith("We study cats.")
+    # no query word in the text: the passage nearest by meaning, when known, else the start
+    assert best_snippet("zebra", text, closest="Dogs are loyal.").startswith("… Dogs are loyal.")
+    assert best_snippet("", text, closest="Birds sing.") == "… Birds sing."
+    assert best_snippet("cats", text, closest="Birds sing.").startswith("We study cats.")  # words first
+    assert best_snippet("cats", "   ") == ""
     spans = highlighted("Speculative decoding speeds decoders", "speculative decoding").spans
     assert [(s.start, s.end) for s in spans] == [(0, 11), (12, 20), (28, 36)]
+
+
+def test_semantic_snippets_show_the_sentence_nearest_by_meaning(runner: CliRunner, kb_dir: Path) -> None:
+    abstract = (
+        "We study cats at home. Quantum annealers minimise spin glass energies quickly. Dogs bark at night."
+    )
+    source = kb_dir / "in.jsonl"
+    source.write_text(json.dumps({"title": "Animals and machines", "abstract": abstract}))
+    run(runner, kb_dir, "ingest", str(source))
+    run(runner, kb_dir, "index")
+    kb = KnowledgeBase.open(kb_dir)
+    # the fake embedder is lexical: the query's words make the second sentence the nearest
+    assert kb.search("quantum annealers spin", k=1, mode="semantic")[0]["snippet"].startswith(
+        "… Quantum annealers minimise"
+    )
+    assert kb.search("dogs bark", k=1, mode="hybrid")[0]["snippet"].startswith("… Dogs bark at night.")
 
 
 def test_search_by_example(runner: CliRunner, loaded: Path, tmp_path: Path) -> None:
@@ -113,12 +135,30 @@ def test_keyword_index_follows_the_records(runner: CliRunner, loaded: Path) -> N
     assert hits(runner, loaded, "search", "xylophonics", "--mode", "keyword") == []
 
 
-def test_long_abstracts_are_embedded_as_overlapping_passages(runner: CliRunner, kb_dir: Path) -> None:
-    words = [f"w{i}" for i in range(WINDOW + STRIDE + 10)]
-    paper = Paper(title="Long", abstract=" ".join(words))
+def test_sentences_split_where_a_new_sentence_starts() -> None:
+    text = "We study X. It works, e.g. on Y with p < 0.05.  Results: 3. (A) holds!\nDoes it? \"Yes.\""
+    assert sentences(text) == [
+        "We study X.",
+        "It works, e.g. on Y with p < 0.05.",
+        "Results: 3.",
+        "(A) holds!",
+        "Does it?",
+        '"Yes."',
+    ]
+    assert sentences("") == [] and sentences("no stop at all") == ["no stop at all"]
+
+
+def test_abstracts_are_embedded_whole_and_sentence_by_sentence(runner: CliRunner, kb_dir: Path) -> None:
+    words = [f"w{i}" for i in range(WINDOW + 110)]
+    paper = Paper(title="Long", abstract="A first sentence. A second one. Then " + " ".join(words))
     texts = passages(paper)
-    assert len(texts) == 3 and texts[1].startswith("Long\n\nw100 ") and texts[2].endswith(words[-1])
-    assert passages(Paper(title="Short", abstract="a b c")) == ["Short\n\na b c"]
+    assert texts[0] == paper.embedded_text()
+    assert texts[1:3] == ["A first sentence.", "A second one."]
+    # a sentence longer than the window is cut into windows, so the model reads all of it
+    assert texts[3].split() == ["Then", *words[: WINDOW - 1]] and texts[4].split() == words[WINDOW - 1 :]
+    assert len(texts) == 5
+    assert passages(Paper(title="Short", abstract="a b c")) == ["Short\n\na b c", "a b c"]
+    assert passages(Paper(title="Title only")) == ["Title only"]
     rows = [
         {"title": "Long One", "abstract": " ".join([*words, "tailword"])},
         {"title": "Short", "abstract": "x"},
@@ -126,7 +166,7 @@ def test_long_abstracts_are_embedded_as_overlapping_passages(runner: CliRunner, 
     source = kb_dir / "in.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in rows))
     run(runner, kb_dir, "ingest", str(source))
-    assert "embedded 2 (4 passages)" in run(runner, kb_dir, "index").stderr
+    assert "embedded 2 (5 passages)" in run(runner, kb_dir, "index").stderr
     kb = KnowledgeBase.open(kb_dir)
     # the end of a long abstract is found by meaning, through its last passage
     assert kb.search("w255 w256 w257 tailword", k=1, mode="semantic")[0]["title"] == "Long One"
@@ -134,6 +174,15 @@ def test_long_abstracts_are_embedded_as_overlapping_passages(runner: CliRunner, 
     kb.vectors.begin_change()
     kb.vectors._open(create=False).delete(ids=[f"{kb.get('Long One').id}#2"])
     assert "embedded 1 (3 passages)" in run(runner, kb_dir, "index").stderr
+
+
+def test_a_paper_scores_its_whole_text_and_its_closest_sentence() -> None:
+    owners = ["a", "a", "a", "b", "c", "c"]
+    numbers = [0, 1, 2, 0, 1, 2]  # c has lost its passage 0 (an interrupted index)
+    order, scores = _paper_scores(owners, numbers, [0.2, 0.9, 0.4, 0.7, 0.3, 0.6])
+    assert order == ["a", "b", "c"]
+    # a: (0.2 + 0.9) / 2; b has no sentence: its whole text twice; c: its best passage twice
+    assert scores.tolist() == pytest.approx([0.55, 0.7, 0.6])
 
 
 def test_fuse_scales_both_scores() -> None:
