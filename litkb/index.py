@@ -30,7 +30,7 @@ from .errors import (
     first_line,
 )
 from .fsutil import atomic_write_text
-from .passages import WHOLE_WEIGHT, paper_scores
+from .passages import paper_scores
 
 if TYPE_CHECKING:
     import numpy as np
@@ -283,25 +283,6 @@ class VectorIndex:
         matrix = np.asarray([row[2] for row in found], dtype=np.float32)
         return [row[0] for row in found], [row[1] for row in found], matrix
 
-    def vectors_for(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
-        """One unit vector per paper, of some papers or of all: its passage 0 and the mean of its other
-        passages, weighted as `paper_scores` weighs them. Papers not in the index are left out; rows follow
-        the order of `paper_ids` (or of paper id)."""
-        import numpy as np
-
-        owners, passages, matrix = self.passage_vectors(paper_ids)
-        if not owners:
-            return [], matrix
-        order, starts = _groups(owners)
-        sizes = np.diff(np.append(starts, len(owners)))
-        alone = np.repeat(sizes == 1, sizes)
-        others = np.repeat(np.maximum(sizes - 1, 1), sizes)
-        weights = np.where(np.asarray(passages) == 0, WHOLE_WEIGHT, (1 - WHOLE_WEIGHT) / others)
-        weights = np.where(alone, 1.0, weights).astype(np.float32)
-        sums = np.add.reduceat(np.asarray(matrix) * weights[:, None], starts, axis=0)
-        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-        return order, sums
-
     def own_vectors(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """Each paper's own vector (passage 0: its title and abstract), of some papers or of all, in the
         order of `paper_ids` (or of paper id); papers not in the index are left out."""
@@ -327,10 +308,6 @@ class VectorIndex:
         if not order:
             return [], np.zeros((0, 0), dtype=np.float32)
         return order, np.asarray([found[pid] for pid in order], dtype=np.float32)
-
-    def vector(self, paper_id: str) -> np.ndarray | None:
-        found, matrix = self.vectors_for([paper_id])
-        return matrix[0] if found else None
 
     def closest_passages(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, int]:
         """For each paper with passages beyond passage 0, the number of the one nearest `vector`."""
@@ -446,23 +423,39 @@ class VectorIndex:
         then scored from all their passages."""
         if k <= 0:
             return []
-        pool = max(FIRST_POOL, 3 * k)
+        pool = self.nearest_whole(vector, max(FIRST_POOL, 3 * k))
+        return self.query_within(vector, [pid for pid, _ in pool], k)
+
+    def nearest_whole(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` papers whose passage 0 (title and abstract) is nearest `vector`, with its cosine."""
+        if k <= 0:
+            return []
         snapshot = self._load_snapshot()
         if snapshot is not None:
             if not snapshot.papers:
                 return []
             first = snapshot.matrix[: len(snapshot.papers)] @ vector  # contiguous: passage 0 of each paper
-            chosen = [pid for pid, _ in _top(snapshot.papers, first, pool)]
-            return self.query_within(vector, chosen, k)
+            return _top(snapshot.papers, first, k)
         collection = self._open(create=False)
         with self.guard("search"):
             found = collection.query(
                 query_embeddings=[vector],
-                n_results=pool,
+                n_results=k,
                 where={"passage": 0},
-                include=["metadatas"],
+                include=["metadatas", "distances"],
             )
-        return self.query_within(vector, [str(m["paper"]) for m in found["metadatas"][0]], k)
+        hits = [
+            (str(m["paper"]), 1.0 - float(d))
+            for m, d in zip(found["metadatas"][0], found["distances"][0], strict=True)
+        ]
+        return sorted(hits, key=lambda item: (-item[1], item[0]))
+
+    def whole_within(self, vector: np.ndarray, paper_ids: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """The `k` papers among `paper_ids` whose passage 0 is nearest `vector`, with its cosine."""
+        import numpy as np
+
+        ids, matrix = self.own_vectors(paper_ids)
+        return _top(ids, np.asarray(matrix) @ vector, k) if ids else []
 
 
 @dataclass

@@ -26,6 +26,7 @@ from .config import KBConfig
 from .embed import Embedder, get_embedder
 from .errors import (
     AmbiguousError,
+    IndexDamagedError,
     IndexMissingError,
     InputError,
     LitkbError,
@@ -280,10 +281,24 @@ class KnowledgeBase:
         """Embed new and changed records (all their passages), drop what is gone from the records, and
         bring the keyword index up to date. `device` overrides the config's (cpu, cuda, auto). On a
         Chroma server, papers with no record here may be another member's: they are removed only with
-        `prune`."""
+        `prune`. A local index found damaged (say, by a crash in the middle of a write) is rebuilt from
+        the records, as `litkb doctor --repair` would, with a warning."""
         if device is not None:
             self.config.device = cfg.check_device(device)
             self._embedder = None
+        try:
+            return self._index(rebuild, progress, prune)
+        except IndexDamagedError as exc:
+            if rebuild or self.chroma_url is not None:
+                raise
+            from .doctor import repair
+
+            report = repair(self, progress)
+            reason = str(exc).split("; run `litkb doctor")[0]
+            report.warnings.insert(0, f"rebuilt the index from the records: it was damaged ({reason})")
+            return report
+
+    def _index(self, rebuild: bool, progress: Progress | None, prune: bool) -> IndexReport:
         papers = self.papers(require=True)
         model = self.config.model
         report = IndexReport(model=model)
@@ -503,26 +518,25 @@ class KnowledgeBase:
         theme: str | None = None,
         where: PaperFilter | None = None,
     ) -> list[SearchResult]:
-        """The `k` papers nearest by meaning to a paper, or to several together (to the mean of their
-        vectors, which ranks by the average closeness to all of them); the papers themselves excluded."""
+        """The `k` papers nearest by meaning to a paper, or to several together, the papers themselves
+        excluded. Papers are compared as wholes (their title and abstract, passage 0); several seeds are
+        met at the mean of their vectors, which ranks by the average closeness to all of them."""
         import numpy as np
 
         seeds = [self.get(ref) for ref in ([refs] if isinstance(refs, str) else refs)]
         self._require_index()
-        vectors = []
+        found, vectors = self.vectors.own_vectors([p.id for p in seeds])
         for paper in seeds:
-            vector = self.vectors.vector(paper.id)
-            if vector is None:
+            if paper.id not in found:
                 raise IndexMissingError(f"'{paper.title[:60]}' is not in the index yet; run `litkb index`")
-            vectors.append(vector)
         query = np.mean(vectors, axis=0)
         query /= max(float(np.linalg.norm(query)), 1e-12)
         exclude = {p.id for p in seeds}
         allowed = self._allowed(theme, where)
         if allowed is not None:
             allowed = allowed - exclude
-        hits = [hit for hit in self._dense(query, k + len(exclude), allowed) if hit[0] not in exclude]
-        return self._results(hits[:k], None)
+        hits = self._dense(query, k + len(exclude), allowed, whole=True)
+        return self._results([hit for hit in hits if hit[0] not in exclude][:k], None)
 
     def _allowed(self, theme: str | None, where: PaperFilter | None) -> set[str] | None:
         """The ids a filtered search may return, or None when nothing is filtered."""
@@ -534,16 +548,22 @@ class KnowledgeBase:
             ids = passing if ids is None else ids & passing
         return ids or set()
 
-    def _dense(self, vector: np.ndarray, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+    def _dense(
+        self, vector: np.ndarray, n: int, allowed: set[str] | None, whole: bool = False
+    ) -> list[tuple[str, float]]:
+        """The `n` papers nearest `vector` (of the `allowed` ones): by their score from all passages, or
+        by passage 0 alone (`whole`)."""
+        nearest = self.vectors.nearest_whole if whole else self.vectors.query
         if allowed is None:
-            return self.vectors.query(vector, n)
+            return nearest(vector, n)
         if not allowed:
             return []
         if len(allowed) <= EXACT_FILTER_LIMIT:
-            return self.vectors.query_within(vector, sorted(allowed), n)
+            within = self.vectors.whole_within if whole else self.vectors.query_within
+            return within(vector, sorted(allowed), n)
         wanted = n * 4
         while True:  # a filter that lets most papers through: over-fetch, then keep the allowed ones
-            hits = self.vectors.query(vector, wanted)
+            hits = nearest(vector, wanted)
             kept = [hit for hit in hits if hit[0] in allowed]
             if len(kept) >= n or len(hits) < wanted:
                 return kept[:n]

@@ -136,6 +136,20 @@ def test_sigkill_at_many_points_loses_nothing(kb_dir: Path, tmp_path: Path, comm
     assert kb.search("Gamma paper number 77", k=1, mode="keyword")[0]["title"] == "Gamma paper number 77"
 
 
+def test_index_rebuilds_a_damaged_local_index_from_the_records(runner: CliRunner, loaded: Path) -> None:
+    kb = KnowledgeBase.open(loaded)
+    count = len(kb.papers())
+    kb.vectors.begin_change()  # as a `litkb index` killed in the middle of a write leaves it
+    _truncate_chroma(loaded)
+    result = run(runner, loaded, "index")
+    assert result.exit_code == 0, result.output
+    assert "rebuilt the index from the records: it was damaged" in result.stderr
+    assert "database disk image is malformed" in result.stderr
+    assert f"embedded {count} " in result.stderr
+    assert_whole(loaded, count)
+    assert run(runner, loaded, "doctor").exit_code == 0
+
+
 # -- 3. full disk, I/O errors ----------------------------------------------------------------------
 
 
