@@ -418,13 +418,44 @@ class VectorIndex:
     # -- queries --------------------------------------------------------------------------------
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The `k` nearest papers and their scores, best first: the papers whose passage 0 is closest
-        (exactly over the snapshot when it is current, else through Chroma's nearest-neighbour index),
-        then scored from all their passages."""
+        """The `k` nearest papers and their scores, best first. Over the snapshot (when current): the
+        papers whose passage 0 is closest, then scored exactly from all their passages. Through Chroma
+        (a server, or no current snapshot): the papers of the nearest passages, scored from the passages
+        that came back (passage 0 fetched where it did not; a sentence that did not come back counts as
+        close as the farthest one that did), so a search asks Chroma twice and moves no sentence vectors."""
+        import numpy as np
+
         if k <= 0:
             return []
-        pool = self.nearest_whole(vector, max(FIRST_POOL, 3 * k))
-        return self.query_within(vector, [pid for pid, _ in pool], k)
+        pool = max(FIRST_POOL, 3 * k)
+        if self._load_snapshot() is not None:
+            return self.query_within(vector, [pid for pid, _ in self.nearest_whole(vector, pool)], k)
+        collection = self._open(create=False)
+        with self.guard("search"):
+            found = collection.query(
+                query_embeddings=[vector], n_results=3 * pool, include=["metadatas", "distances"]
+            )
+        whole: dict[str, float] = {}
+        closest: dict[str, float] = {}
+        floor = 1.0
+        for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True):
+            pid, cosine = str(meta["paper"]), 1.0 - float(distance)
+            floor = min(floor, cosine)
+            if len(closest.keys() | whole.keys()) >= pool and pid not in closest and pid not in whole:
+                continue
+            if int(meta.get("passage", 0)) == 0:
+                whole[pid] = cosine
+            else:
+                closest.setdefault(pid, cosine)  # rows come nearest first
+        papers = sorted(closest.keys() | whole.keys())
+        missing = [pid for pid in papers if pid not in whole]
+        if missing:
+            ids, matrix = self.own_vectors(missing)
+            whole.update(zip(ids, (np.asarray(matrix) @ vector).tolist(), strict=True))
+        papers = [pid for pid in papers if pid in whole]
+        first = np.asarray([whole[pid] for pid in papers], dtype=np.float32)
+        rest = np.asarray([closest.get(pid, min(floor, whole[pid])) for pid in papers], dtype=np.float32)
+        return _top(papers, paper_scores(first, rest), k) if papers else []
 
     def nearest_whole(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The `k` papers whose passage 0 (title and abstract) is nearest `vector`, with its cosine."""

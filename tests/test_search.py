@@ -176,6 +176,21 @@ def test_abstracts_are_embedded_whole_and_sentence_by_sentence(runner: CliRunner
     assert "embedded 1 (3 passages)" in run(runner, kb_dir, "index").stderr
 
 
+def test_searches_through_chroma_rank_as_the_snapshot_does(loaded: Path) -> None:
+    """Without a current snapshot (or on a server) dense search asks Chroma for the nearest passages;
+    here it ranks as the exact snapshot search does."""
+    queries = ["speculative decoding", "memory networks", "video generation benchmark"]
+    kb = KnowledgeBase.open(loaded)
+    exact = [[(h["id"], h["score"]) for h in kb.search(q, k=5, mode="semantic")] for q in queries]
+    (loaded / "index" / "passages.json").unlink()
+    through_chroma = KnowledgeBase.open(loaded)
+    assert through_chroma.vectors.current_snapshot() is None
+    found = [[(h["id"], h["score"]) for h in through_chroma.search(q, k=5, mode="semantic")] for q in queries]
+    assert [[pid for pid, _ in hits] for hits in found] == [[pid for pid, _ in hits] for hits in exact]
+    for hits, expected in zip(found, exact, strict=True):
+        assert [score for _, score in hits] == pytest.approx([score for _, score in expected], abs=1e-3)
+
+
 def test_a_paper_scores_its_whole_text_and_its_closest_sentence() -> None:
     owners = ["a", "a", "a", "b", "c", "c"]
     numbers = [0, 1, 2, 0, 1, 2]  # c has lost its passage 0 (an interrupted index)
