@@ -6,7 +6,8 @@ passage (see `litkb.passages`), with ids `<paper id>#<n>` and metadata `paper`, 
 passages are not all there. A manifest beside it records the model, its dimension and the schema.
 
 A dense search ranks papers by `litkb.passages.paper_scores` (whole paper and closest sentence) in two
-steps: the FIRST_POOL papers whose passage 0 is closest, then every passage of those, exactly.
+steps: over the snapshot, the FIRST_POOL papers whose passage 0 is closest, then every passage of those,
+exactly; through Chroma, the papers of the nearest passages, scored from those (see `query`).
 """
 
 from __future__ import annotations
