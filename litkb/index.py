@@ -436,19 +436,21 @@ class VectorIndex:
             found = collection.query(
                 query_embeddings=[vector], n_results=3 * pool, include=["metadatas", "distances"]
             )
+        seen: set[str] = set()  # the first `pool` papers to come back
         whole: dict[str, float] = {}
         closest: dict[str, float] = {}
         floor = 1.0
         for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True):
             pid, cosine = str(meta["paper"]), 1.0 - float(distance)
             floor = min(floor, cosine)
-            if len(closest.keys() | whole.keys()) >= pool and pid not in closest and pid not in whole:
+            if pid not in seen and len(seen) >= pool:
                 continue
+            seen.add(pid)
             if int(meta.get("passage", 0)) == 0:
                 whole[pid] = cosine
             else:
                 closest.setdefault(pid, cosine)  # rows come nearest first
-        papers = sorted(closest.keys() | whole.keys())
+        papers = sorted(seen)
         missing = [pid for pid in papers if pid not in whole]
         if missing:
             ids, matrix = self.own_vectors(missing)
@@ -528,10 +530,14 @@ class _Snapshot:
 
         if paper_ids is None:
             return list(self.papers), np.asarray(self.matrix[: len(self.papers)])
+        chosen = self.positions(paper_ids)
+        return [self.papers[i] for i in chosen], np.asarray(self.matrix[chosen])
+
+    def positions(self, paper_ids: Sequence[str]) -> list[int]:
+        """The positions in `papers` of those of `paper_ids` the snapshot holds, in their order."""
         if self._position is None:
             self._position = {pid: i for i, pid in enumerate(self.papers)}
-        found = [(pid, i) for pid in paper_ids if (i := self._position.get(pid)) is not None]
-        return [pid for pid, _ in found], np.asarray(self.matrix[[i for _, i in found]])
+        return [i for i in (self._position.get(pid) for pid in paper_ids) if i is not None]
 
     def rows_of(self, i: int) -> list[int]:
         """The rows of paper `papers[i]`, in passage order."""
@@ -567,13 +573,7 @@ class _Snapshot:
         paper (in the order of `paper_ids`, or of paper id), in passage order."""
         import numpy as np
 
-        chosen: Sequence[int]
-        if paper_ids is None:
-            chosen = range(len(self.papers))
-        else:
-            if self._position is None:
-                self._position = {pid: i for i, pid in enumerate(self.papers)}
-            chosen = [i for i in (self._position.get(pid) for pid in paper_ids) if i is not None]
+        chosen = range(len(self.papers)) if paper_ids is None else self.positions(paper_ids)
         owners: list[str] = []
         passages: list[int] = []
         rows: list[int] = []
