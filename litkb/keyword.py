@@ -238,6 +238,13 @@ class KeywordScores:
         return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
 
 
+def inverse_frequency(papers: int, frequency: Any) -> Any:
+    """BM25's idf of a term held by `frequency` of `papers` papers (a number or an array)."""
+    import numpy as np
+
+    return np.log(1 + (papers - frequency + 0.5) / (frequency + 0.5))
+
+
 def bm25_weights(counts: Any, k1: float = K1, b: float = B) -> Any:
     """The BM25 weight of every (paper, term) with a count, as a sparse matrix by term (CSC)."""
     import numpy as np
@@ -248,7 +255,7 @@ def bm25_weights(counts: Any, k1: float = K1, b: float = B) -> Any:
         return sp.csc_matrix((0, terms), dtype=np.float32)
     lengths = np.asarray(counts.sum(axis=1)).ravel()
     frequency = np.bincount(counts.indices, minlength=terms)
-    idf = np.log(1 + (papers - frequency + 0.5) / (frequency + 0.5))
+    idf = inverse_frequency(papers, frequency)
     row = np.repeat(np.arange(papers), np.diff(counts.indptr))
     tf = counts.data
     norm = k1 * ((1 - b) + b * lengths[row] / lengths.mean())

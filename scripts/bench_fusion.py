@@ -28,7 +28,8 @@ import numpy as np
 from bench_search import ndcg_at_10, read_beir
 
 from litkb import KnowledgeBase
-from litkb.keyword import KeywordIndex, query_terms
+from litkb.keyword import KeywordIndex, inverse_frequency, query_terms
+from litkb.passages import paper_scores
 from litkb.retrieval import DENSE_POOL, POOL
 
 SIGNALS = ("dense", "whole paper", "closest sentence", "BM25 / best", "BM25 / possible", "query terms held")
@@ -46,8 +47,7 @@ def term_columns(keywords: KeywordIndex, query: str) -> list[tuple[float, set[st
         if column is None:
             continue
         start, end = int(matrix.indptr[column]), int(matrix.indptr[column + 1])
-        frequency = end - start
-        idf = float(np.log(1 + (papers - frequency + 0.5) / (frequency + 0.5)))
+        idf = float(inverse_frequency(papers, end - start))
         columns.append((idf, {matrix.ids[int(row)] for row in matrix.indices[start:end]}))
     return columns
 
@@ -60,7 +60,6 @@ def features(kb: KnowledgeBase, query: str, vector: np.ndarray) -> tuple[list[st
     keyword = {pid: bm25.of(pid) for pid in candidates}
     owners, passages, matrix = kb.vectors.passage_vectors(candidates)
     cosines = np.asarray(matrix) @ vector
-    scores = dict(kb.vectors.best_scores(vector, candidates))
     whole: dict[str, float] = {}
     closest: dict[str, float] = {}
     for owner, number, cosine in zip(owners, passages, cosines.tolist(), strict=True):
@@ -75,8 +74,8 @@ def features(kb: KnowledgeBase, query: str, vector: np.ndarray) -> tuple[list[st
     for pid in candidates:
         score = keyword.get(pid, 0.0)
         held = sum(idf for idf, papers in columns if pid in papers) / possible
-        dense = [scores.get(pid, 0.0), whole.get(pid, 0.0), closest.get(pid, whole.get(pid, 0.0))]
-        rows.append([*dense, score / top, score / possible, held])
+        parts = (whole.get(pid, 0.0), closest.get(pid, whole.get(pid, 0.0)))  # as litkb scores them
+        rows.append([float(paper_scores(*np.asarray(parts))), *parts, score / top, score / possible, held])
     return candidates, np.asarray(rows, dtype=np.float64)
 
 
