@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
-from .errors import LitkbError
+from .errors import AmbiguousError, LitkbError
 
 
 @dataclass
@@ -24,6 +24,14 @@ class LitkbGroup(TyperGroup):
     """Turns LitkbError (a user's mistake) into `Error: ...` on stderr and its exit code; `--debug` shows
     the traceback instead. Anything else is a bug: said as such, traceback with `--debug`."""
 
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except Exception as exc:
+            if _is_usage_error(exc):  # a bad global option: one line, like every other error
+                _usage_error(exc)
+            raise
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -31,11 +39,18 @@ class LitkbGroup(TyperGroup):
             if ctx.params.get("debug"):
                 raise
             _say(f"Error: {exc}")
+            if isinstance(exc, AmbiguousError):
+                for paper_id, year, title in exc.candidates:
+                    _say(f"  {paper_id}  {year or '----'}  {title}")
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            raise  # the reader went away (`litkb list | head`): Typer ends quietly
         except KeyboardInterrupt:
             _say("Interrupted.")
             raise typer.Exit(130) from None
         except Exception as exc:
+            if _is_usage_error(exc):  # a bad option or argument of a command
+                _usage_error(exc)
             if _is_cli_exception(exc) or ctx.params.get("debug"):
                 raise
             _say(
@@ -43,6 +58,56 @@ class LitkbGroup(TyperGroup):
                 "run again with --debug to see the traceback"
             )
             raise typer.Exit(1) from None
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A bad option or argument: click's UsageError (Typer may carry its own copy of click)."""
+    return any(c.__name__ == "UsageError" for c in type(exc).__mro__) and hasattr(exc, "format_message")
+
+
+def _usage_error(exc: Any) -> None:
+    """`Error: No such option: --bogus (see litkb search --help)`, exit 2; `litkb` alone still shows
+    the help."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        raise exc
+    where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "litkb"
+    message = " ".join(str(exc.format_message()).split())
+    _say(f"Error: {message} (see `{where} --help`)")
+    raise typer.Exit(getattr(exc, "exit_code", 2))
+
+
+_TYPE_WORDS = {"bool": None, "int": "N", "float": "NUMBER", "str": "TEXT", "path": "PATH", "file": "FILE"}
+
+
+def _plain_metavar(shown: str | None, param: Any) -> str | None:
+    """What help shows after an option: nothing for a flag, else a plain word for its type (N, TEXT,
+    PATH, a|b|c) instead of Python's (`<bool>`, `<list[str]>`, `<int range>`)."""
+    if shown is None or param.metavar is not None:
+        return shown
+    if getattr(param, "is_flag", False):
+        return None
+    if isinstance(param, TyperArgument):
+        return str(param.name).upper() + ("..." if param.nargs != 1 else "")
+    inner = shown.strip("<>.").removeprefix("list[").removesuffix("]")
+    if "|" in inner:
+        return inner
+    first = inner.split(" ")[0].split("[")[0]
+    return _TYPE_WORDS.get(first, "TEXT")
+
+
+def _patch_metavars() -> None:
+    for kind in (TyperOption, TyperArgument):
+        original = getattr(kind, "display_type_rich", None)
+        if original is None:  # another Typer: it shows its own metavars
+            continue
+
+        def shown(self: Any, ctx: Any, _original: Any = original) -> str | None:
+            return _plain_metavar(_original(self, ctx), self)
+
+        kind.display_type_rich = shown  # type: ignore[method-assign]
+
+
+_patch_metavars()
 
 
 def _is_cli_exception(exc: Exception) -> bool:
@@ -60,9 +125,17 @@ app = typer.Typer(
     help="A literature knowledge base: parse paper listings into YAML records, search them by meaning.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"litkb {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -82,6 +155,9 @@ def main(
         show_default=False,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", help="Show litkb's version and exit.", is_eager=True, callback=_show_version
+    ),
 ) -> None:
     """litkb: from a pasted listing of papers to a searchable knowledge base.
 

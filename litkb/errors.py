@@ -34,7 +34,12 @@ class NotFoundError(LitkbError):
 
 
 class AmbiguousError(LitkbError):
-    """A title matched several papers."""
+    """A reference matched several papers: `candidates` holds (id, year, title) of each, shown one per
+    line after the message."""
+
+    def __init__(self, message: str, candidates: list[tuple[str, int | None, str]] | None = None) -> None:
+        super().__init__(message)
+        self.candidates = candidates or []
 
 
 class IndexMissingError(LitkbError):
@@ -46,7 +51,12 @@ class IndexMismatchError(LitkbError):
 
 
 class IndexDamagedError(LitkbError):
-    """The index cannot be read or is out of step with itself: `litkb doctor` says more."""
+    """The index cannot be read or is out of step with itself: `litkb doctor` says more. `reason` is what
+    is wrong, without the advice."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class ServerError(LitkbError):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import UsageError
-from .models import Paper, parse_iso_date
+from .models import STATUSES, UNREAD, Paper, parse_iso_date
 
 _RANGE = re.compile(r"^\s*(\d{4})?\s*(?:\.\.|-)\s*(\d{4})?\s*$")
 
@@ -46,6 +46,15 @@ def parse_since(text: str) -> str:
     raise UsageError(f"--since {text}: expected a date such as 2024-06-01, 2024-06 or 2024")
 
 
+def parse_statuses(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`--status` values, each one of the reading statuses or `unread`; an error naming the valid ones."""
+    known = (*STATUSES, UNREAD)
+    for value in values:
+        if value not in known:
+            raise UsageError(f"--status {value}: unknown reading status; use one of {', '.join(known)}")
+    return tuple(values)
+
+
 @dataclass
 class PaperFilter:
     """Conditions a paper must all meet; an unset one lets every paper through."""
@@ -83,7 +92,9 @@ class PaperFilter:
             return False
         if self.sources and not any(_from_source(paper, source) for source in self.sources):
             return False
-        if self.statuses and (paper.status or "unread") not in self.statuses:
+        if self.statuses and not any(
+            paper.unread if status == UNREAD else paper.status == status for status in self.statuses
+        ):
             return False
         return self.ids is None or paper.id in self.ids
 

@@ -13,7 +13,7 @@ from .models import Paper, make_id, normalize_title
 
 # Fields an ingest may set from its input; everything else is the record's own or the user's.
 _INPUT_FIELDS = (
-    "external_id", "title", "abstract", "authors", "n_authors", "organization", "date",
+    "external_id", "citation_key", "title", "abstract", "authors", "n_authors", "organization", "date",
     "date_raw", "year", "upvotes", "urls", "doi", "arxiv_id",
 )  # fmt: skip
 CLOSE = 0.97
@@ -30,13 +30,23 @@ def _arxiv_key(arxiv_id: str | None) -> str | None:
     return _ARXIV_VERSION.sub("", arxiv_id.strip().lower().removeprefix("arxiv:"))
 
 
+def source_of(paper: Paper, name: str) -> str:
+    """The input file a field's value came from: its provenance, else the record's first source."""
+    if name in paper.provenance:
+        return paper.provenance[name]
+    return paper.sources[0].file if paper.sources else "record"
+
+
 def _conflicts(a: Paper, b: Paper) -> bool:
-    """Two papers with the same title are different papers when an id they both have differs."""
-    pairs = (
+    """Two papers with the same title are different papers when ids of the same id space differ: two
+    DOIs, two arXiv ids, or two input ids (BibTeX keys, CSV `id`s) given by the same input file. Input
+    ids from different files or formats are not comparable: one paper has many BibTeX keys."""
+    pairs = [
         (_doi_key(a.doi), _doi_key(b.doi)),
         (_arxiv_key(a.arxiv_id), _arxiv_key(b.arxiv_id)),
-        (a.external_id, b.external_id),
-    )
+    ]
+    if source_of(a, "external_id") == source_of(b, "external_id"):
+        pairs.append((a.external_id, b.external_id))
     return any(x is not None and y is not None and x != y for x, y in pairs)
 
 
@@ -54,6 +64,7 @@ class Catalog:
         self._doi: dict[str, str] = {}
         self._arxiv: dict[str, str] = {}
         self._title: dict[str, list[str]] = defaultdict(list)
+        self._place: dict[tuple[str, str, int], str] = {}  # (file, format, position) -> id
         for paper in papers:
             self.put(paper)
 
@@ -69,12 +80,23 @@ class Catalog:
         ids = self._title[normalize_title(paper.title)]
         if paper.id not in ids:
             ids.append(paper.id)
+        for source in paper.sources:
+            if source.position is not None:
+                self._place[(source.file, source.format, source.position)] = paper.id
 
     def match(self, paper: Paper) -> Paper | None:
-        """The existing record that is the same paper, if any: same DOI, same arXiv id, or same title."""
+        """The existing record that is the same paper, if any: same DOI, same arXiv id, the same title at
+        the same place of the same input file, or the same title with agreeing years and no differing
+        ids."""
         for key, table in ((_doi_key(paper.doi), self._doi), (_arxiv_key(paper.arxiv_id), self._arxiv)):
             if key and key in table:
                 return self.by_id[table[key]]
+        title = normalize_title(paper.title)
+        for source in paper.sources:  # the same title at the same place of the same listing: whatever
+            # year the input now gives (a wrong --year must not copy the paper)
+            seen = self._place.get((source.file, source.format, source.position or -1))
+            if seen is not None and normalize_title(self.by_id[seen].title) == title:
+                return self.by_id[seen]
         for candidate_id in self._title.get(normalize_title(paper.title), []):
             candidate = self.by_id[candidate_id]
             if not _conflicts(candidate, paper) and _years_agree(candidate.year, paper.year):
@@ -95,13 +117,14 @@ class Catalog:
         return paper_id
 
 
-def merge(existing: Paper, incoming: Paper) -> Paper:
+def merge(existing: Paper, incoming: Paper, keep_shown: bool = False) -> Paper:
     """`existing` updated with what `incoming` knows; neither argument is changed.
 
     A value the input lacks never erases one the record has. Where the record has no value, the input's
     fills it. Where both have different values: an input of a format the record was already read from
-    (a newer copy of a listing) updates it; an input of another format leaves the shown value and records
-    both under `conflicts`, with their sources. Tags and notes (the user's) are only ever added to.
+    (a newer copy of a listing) updates it, unless `keep_shown` (merging two records: the kept one's
+    values stay shown); otherwise the shown value stays and both are recorded under `conflicts`, each
+    credited to the input file it really came from. Tags and notes (the user's) are only ever added to.
     """
     merged = dataclasses.replace(
         existing,
@@ -114,30 +137,46 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
         provenance=dict(existing.provenance),
     )
     incoming_source = incoming.sources[0] if incoming.sources else None
-    update = incoming_source is not None and any(s.format == incoming_source.format for s in existing.sources)
+    update = (
+        not keep_shown
+        and incoming_source is not None
+        and any(s.format == incoming_source.format for s in existing.sources)
+    )
     first_source = existing.sources[0].file if existing.sources else "record"
     for name in _INPUT_FIELDS:
         value = getattr(incoming, name)
         if value is None or value == [] or value == {}:
             continue
+        origin = source_of(incoming, name) if incoming_source is not None else None
+        if origin is not None and keep_shown:  # a merged record: say which one, its file may give many
+            origin = f"{origin} ({incoming.id})"
         current = getattr(merged, name)
         entry = merged.conflicts.get(name)
         if name == "urls":
             merged.urls += [u for u in value if u not in merged.urls]
-        elif entry is not None and incoming_source is not None:
+        elif entry is not None and origin is not None:
             # Already disputed: this source's value is updated; the shown one only if it is this source's.
-            _record_conflict(merged, name, current, entry["shown"], value, incoming_source.file)
-            if entry["shown"] == incoming_source.file:
+            _record_conflict(merged, name, current, entry["shown"], value, origin)
+            if entry["shown"] == origin and not keep_shown:
                 setattr(merged, name, copy.deepcopy(value))
         elif current == value:
             continue
-        elif current is None or current == [] or update or incoming_source is None:
+        elif current is None or current == [] or update or origin is None:
             setattr(merged, name, copy.deepcopy(value))
-            if incoming_source is not None and incoming_source.file != first_source:
-                merged.provenance[name] = incoming_source.file
+            if origin is not None and origin != first_source:
+                merged.provenance[name] = origin
+            elif origin is not None:
+                merged.provenance.pop(name, None)
         else:
-            shown = merged.provenance.get(name, first_source)
-            _record_conflict(merged, name, current, shown, value, incoming_source.file)
+            _record_conflict(merged, name, current, source_of(merged, name), value, origin)
+    for name, entry in incoming.conflicts.items():  # what the incoming record had disputed stays known
+        if name in _INPUT_FIELDS and isinstance(entry, dict):
+            for other in entry.get("values", []):
+                if isinstance(other, dict) and other.get("value") not in (None, getattr(merged, name)):
+                    shown = merged.conflicts.get(name, {}).get("shown") or source_of(merged, name)
+                    _record_conflict(
+                        merged, name, getattr(merged, name), shown, other["value"], str(other.get("source"))
+                    )
     for tag in incoming.tags:
         if tag not in merged.tags:
             merged.tags.append(tag)
@@ -227,8 +266,40 @@ def find_duplicates(papers: list[Paper], vectors: tuple[list[str], Any] | None =
                 wa, wb = _title_words(by_id[a].title), _title_words(by_id[b].title)
                 if len(wa & wb) * 2 >= max(len(wa), len(wb)):
                     add(a, b, f"very close abstracts (cosine {float(sims[row, col]):.3f}) and similar titles")
-    out = []
-    for (a, b), reason in sorted(found.items()):
-        keep, drop = sorted((a, b), key=lambda pid: (-len(by_id[pid].sources), pid))
-        out.append(Duplicate(keep=keep, drop=drop, reason=reason))
-    return out
+    return plan_merges(found, by_id)
+
+
+def plan_merges(pairs: dict[tuple[str, str], str], by_id: dict[str, Paper]) -> list[Duplicate]:
+    """The pairs joined into clusters (a chain a~b, b~c is one paper), with one record kept per cluster:
+    the one with the most sources, then the most pairs inside the cluster, then the smallest id. Every
+    other record of the cluster is listed once, merged into the kept one, with the reason of the pair
+    that joined it (naming the record it was found with, when that is not the kept one)."""
+    parent: dict[str, str] = {}
+
+    def root(pid: str) -> str:
+        parent.setdefault(pid, pid)
+        while parent[pid] != pid:
+            parent[pid] = parent[parent[pid]]
+            pid = parent[pid]
+        return pid
+
+    degree: dict[str, int] = defaultdict(int)
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+        degree[a] += 1
+        degree[b] += 1
+    clusters: dict[str, list[str]] = defaultdict(list)
+    for pid in sorted(parent):
+        clusters[root(pid)].append(pid)
+    out: list[Duplicate] = []
+    for members in clusters.values():
+        keep = min(members, key=lambda pid: (-len(by_id[pid].sources), -degree[pid], pid))
+        for drop in sorted(m for m in members if m != keep):
+            direct = pairs.get((min(keep, drop), max(keep, drop)))
+            if direct is not None:
+                reason = direct
+            else:
+                (a, b), why = next((pair, why) for pair, why in sorted(pairs.items()) if drop in pair)
+                reason = f"{why}, with {b if a == drop else a}"
+            out.append(Duplicate(keep=keep, drop=drop, reason=reason))
+    return sorted(out, key=lambda d: (d.keep, d.drop))

@@ -71,7 +71,8 @@ class VectorIndex:
             return None
         except (OSError, ValueError) as exc:
             raise IndexDamagedError(
-                f"{self.manifest_path}: the index manifest is damaged ({exc}); run `litkb doctor --repair`"
+                f"{self.manifest_path}: the index manifest is damaged ({exc}); run `litkb doctor --repair`",
+                reason=f"the index manifest is damaged ({exc})",
             ) from exc
         return data if isinstance(data, dict) else None
 
@@ -167,7 +168,8 @@ class VectorIndex:
                 raise IndexMissingError("the knowledge base has no index yet; run `litkb index`") from exc
             raise IndexDamagedError(
                 f"cannot {action} the vector index in {self.directory / CHROMA_DIR}: {first_line(exc)}; "
-                "run `litkb doctor` (and `litkb doctor --repair` to rebuild it from the records)"
+                "run `litkb doctor` (and `litkb doctor --repair` to rebuild it from the records)",
+                reason=f"cannot {action} the vector index: {first_line(exc)}",
             ) from exc
 
     def drop(self) -> None:
@@ -213,6 +215,17 @@ class VectorIndex:
                 return
             offset += _PAGE
 
+    def probe(self) -> bool:
+        """Whether a search through Chroma finds a stored vector (its own nearest): False means the
+        store holds vectors that its search cannot reach."""
+        collection = self._open(create=False)
+        with self.guard("read"):
+            first = collection.get(limit=1, include=["embeddings"])
+            if not first["ids"]:
+                return True
+            found = collection.query(query_embeddings=[first["embeddings"][0]], n_results=1, include=[])
+        return bool(found["ids"] and found["ids"][0])
+
     def count(self) -> int:
         """How many passage vectors the collection holds."""
         collection = self._open(create=True)
@@ -256,16 +269,16 @@ class VectorIndex:
                 collection.delete(where={"paper": {"$in": list(paper_ids[start : start + 500])}})
 
     def passage_vectors(
-        self, paper_ids: Sequence[str] | None = None
+        self, paper_ids: Sequence[str] | None = None, snapshot: bool = True
     ) -> tuple[list[str], list[int], np.ndarray]:
         """(paper id, passage number) of each row and the matrix of the stored passage vectors, of some
         papers or of all (rows of a paper together, in passage order). Read from the snapshot when it
-        is current, else from Chroma."""
+        is current (and `snapshot`), else from Chroma."""
         import numpy as np
 
-        snapshot = self._load_snapshot()
-        if snapshot is not None:
-            return snapshot.rows(paper_ids)
+        current = self._load_snapshot() if snapshot else None
+        if current is not None:
+            return current.rows(paper_ids)
         self._open(create=False)
         found: list[tuple[str, int, Any]] = []
         chunks = (
@@ -361,7 +374,14 @@ class VectorIndex:
             return
         self._snapshot = None
         if rows is None:
-            owners, _, matrix = self.passage_vectors(None)
+            owners, _, matrix = self.passage_vectors(None, snapshot=False)
+            stored = self.count()
+            if len(owners) != stored:
+                raise IndexDamagedError(
+                    f"the vector index in {self.directory / CHROMA_DIR} returned {len(owners)} of its "
+                    f"{stored} passage vectors; run `litkb doctor --repair` to rebuild it from the records",
+                    reason=f"the vector store returned {len(owners)} of its {stored} passage vectors",
+                )
         else:
             owners, matrix = rows.owners, rows.matrix
         order, starts = _groups(owners)
@@ -392,19 +412,27 @@ class VectorIndex:
         return None if snapshot is None else snapshot.hash_map()
 
     def current_snapshot(self) -> _Snapshot | None:
-        """The snapshot, when it matches the collection."""
-        return self._load_snapshot()
+        """The snapshot, when it matches the collection (None when it does not, or is damaged: `litkb
+        index` then reads Chroma and writes it again)."""
+        try:
+            return self._load_snapshot()
+        except IndexDamagedError:
+            return None
 
     def snapshot_ok(self) -> bool:
-        return self._load_snapshot() is not None
+        return self.current_snapshot() is not None
 
     def _load_snapshot(self) -> _Snapshot | None:
+        """The snapshot of the current generation, None when there is none (or it is of an older one).
+        One that claims to be current but does not hold what the manifest says (an interrupted write, a
+        store that answered empty) is an error: a search must not answer from it."""
         if self._snapshot is None and self.url is None:
             import numpy as np
 
             try:
                 info = json.loads((self.directory / f"{SNAPSHOT}.json").read_text(encoding="utf-8"))
-                generation = (self.read_manifest() or {}).get("generation")
+                manifest = self.read_manifest() or {}
+                generation = manifest.get("generation")
                 if not generation or generation == CHANGING or info.get("generation") != generation:
                     return None
                 if info.get("layout") != SNAPSHOT_LAYOUT:
@@ -413,6 +441,13 @@ class VectorIndex:
                 snapshot = _Snapshot(info["papers"], info["counts"], info["hashes"], matrix)
             except (OSError, ValueError, KeyError, TypeError, LitkbError):
                 return None
+            problem = _snapshot_problem(snapshot, manifest)
+            if problem is not None:
+                raise IndexDamagedError(
+                    f"the passage snapshot {self.directory / SNAPSHOT}.npy {problem}; run `litkb doctor` "
+                    "(`litkb doctor --repair` rebuilds the index from the records)",
+                    reason=f"the passage snapshot {problem}",
+                )
             self._snapshot = snapshot
         return self._snapshot
 
@@ -585,6 +620,19 @@ class _Snapshot:
         if not rows:
             return [], [], np.zeros((0, self.matrix.shape[1] if self.matrix.ndim == 2 else 0), np.float32)
         return owners, passages, np.asarray(self.matrix[rows])
+
+
+def _snapshot_problem(snapshot: _Snapshot, manifest: dict[str, Any]) -> str | None:
+    """What is wrong with a snapshot of the current generation, measured against the manifest."""
+    rows = len(snapshot.matrix)
+    if snapshot.matrix.ndim != 2:
+        return "is not a matrix"
+    if rows and snapshot.matrix.shape[1] != manifest.get("dim"):
+        return f"has vectors of {snapshot.matrix.shape[1]} dimensions, the index {manifest.get('dim')}"
+    expected = manifest.get("passages")
+    if isinstance(expected, int) and expected != rows:
+        return f"holds {rows} passage vectors, the index {expected}"
+    return None
 
 
 def chroma_not_found() -> type[Exception]:

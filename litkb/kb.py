@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,7 +33,7 @@ from .errors import (
     RecordError,
     UsageError,
 )
-from .exporters import ExportContext, get_exporter
+from .exporters import ExportContext, get_exporter, paper_url
 from .exporters.markdown import paper_note
 from .filters import PaperFilter, parse_years
 from .fsutil import atomic_write_many, atomic_write_text, remove_stale_temp_files
@@ -46,12 +45,13 @@ from .models import Paper, drop_control_characters, is_valid_id, make_id, normal
 from .names import citation_keys
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .passages import SCHEME, passages
-from .personal import Suggestion, rank_next
-from .retrieval import DENSE_POOL, POOL, best_snippet, fuse
+from .personal import SavedSearches, Suggestion, rank_next
+from .retrieval import DENSE_POOL, FAIR, POOL, best_snippet, fuse, match_label
 from .store import RecordStore
 from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
 from .themes_map import MapPoint, render_map
 from .themeset import ThemeSet
+from .wording import count_is
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
 WRITE_CHUNK = 256  # passages embedded and written to the index at a time
@@ -71,7 +71,9 @@ class SearchResult(TypedDict):
     arxiv_id: str | None
     title: str
     year: int | None
-    score: float
+    score: float  # what the ranking sorts by: hybrid, the fused score (relative to the other hits)
+    similarity: float | None  # the paper's closeness in meaning to the query, comparable across queries
+    match: str | None  # similarity in words: strong, fair or weak (see litkb.retrieval.match_label)
     snippet: str
 
 
@@ -82,12 +84,17 @@ class IngestReport:
     unchanged: int = 0
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    changed: dict[str, int] = field(default_factory=dict)  # field -> how many updated records it changed in
+    assumed: list[str] = field(default_factory=list)  # what the parsers assumed (a year, say)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"imported {self.imported}, updated {self.updated}, "
             f"unchanged {self.unchanged}, skipped {self.skipped}"
         )
+        if self.changed:
+            text += " (changed: " + ", ".join(f"{name} in {n}" for name, n in self.changed.items()) + ")"
+        return "; ".join([text, *self.assumed])
 
 
 @dataclass
@@ -128,6 +135,13 @@ class KnowledgeBase:
         self.keywords = KeywordIndex(self.index_dir / "bm25")
         self._embedder: Embedder | None = None
         self._query_encoder: Embedder | None = None
+        # What the caller should be told (unreadable records, unindexed papers); the core never prints:
+        # the CLI shows these on stderr when a command ends, a Python caller reads them.
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     @classmethod
     def open(cls, path: str | Path | None = None, chroma_url: str | None = None) -> KnowledgeBase:
@@ -164,6 +178,8 @@ class KnowledgeBase:
     # -- writing ---------------------------------------------------------------------------------
 
     def _ensure_created(self) -> None:
+        if self.root.is_dir() and not (self.root / cfg.CONFIG_FILE).exists():
+            self._check_is_knowledge_base()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             (self.root / cfg.RECORDS_DIR).mkdir(exist_ok=True)
@@ -185,6 +201,19 @@ class KnowledgeBase:
                 f"cannot create the knowledge base at {self.root}: {exc.strerror or exc}"
             ) from exc
 
+    def _check_is_knowledge_base(self) -> None:
+        """A folder becomes a knowledge base only when it is empty (or already holds records): never a
+        project folder or a home directory named by mistake."""
+        try:
+            entries = [e.name for e in os.scandir(self.root)]
+        except OSError:
+            return  # the write that follows says what is wrong
+        if entries and cfg.RECORDS_DIR not in entries:
+            raise UsageError(
+                f"{self.root} is not a knowledge base (no {cfg.CONFIG_FILE}) and is not empty; name a new "
+                "or empty folder with --kb, or the folder of an existing knowledge base"
+            )
+
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the knowledge base for writing (one process at a time)."""
@@ -200,6 +229,7 @@ class KnowledgeBase:
         format: str | None = None,
         year: int | None = None,
         stdin: Callable[[], bytes] | None = None,
+        encoding: str | None = None,
     ) -> IngestReport:
         """Parse input files into records. Every file is read and parsed before anything is written. A file
         that cannot be read or holds no paper is a warning when other files gave papers; when nothing gave
@@ -211,7 +241,7 @@ class KnowledgeBase:
         failures: list[InputError] = []
         for path in paths:
             try:
-                name, text, warnings = read_input(path, stdin)
+                name, text, warnings = read_input(path, stdin, encoding)
                 parser = get_parser(format) if format else detect_parser(text, name)
             except InputError as exc:
                 failures.append(exc)
@@ -219,6 +249,7 @@ class KnowledgeBase:
             report.warnings.extend(warnings)
             result = parser.parse(text, ParseOptions(source_name=name, year=year))
             report.warnings.extend(result.warnings)
+            report.assumed.extend(result.assumed)
             report.skipped += result.skipped
             valid = []
             for paper in result.papers:  # a parser's output must be a record that loads back
@@ -260,12 +291,15 @@ class KnowledgeBase:
                     report.imported += 1
                     continue
                 merged = merge(match, paper)
-                if merged.to_dict() == match.to_dict():
+                before, after = match.to_dict(), merged.to_dict()
+                if before == after:
                     if match.id not in changed:
                         report.unchanged += 1
                     continue
                 if match.id not in changed:
                     report.updated += 1
+                for name in _changed_fields(before, after):
+                    report.changed[name] = report.changed.get(name, 0) + 1
                 catalog.put(merged)
                 changed[merged.id] = merged
             self.store.save_many(changed.values())
@@ -294,8 +328,7 @@ class KnowledgeBase:
             from .doctor import repair
 
             report = repair(self, progress)
-            reason = str(exc).split("; run `litkb doctor")[0]
-            report.warnings.insert(0, f"rebuilt the index from the records: it was damaged ({reason})")
+            report.warnings.insert(0, f"rebuilt the index from the records: it was damaged ({exc.reason})")
             return report
 
     def _index(self, rebuild: bool, progress: Progress | None, prune: bool) -> IndexReport:
@@ -423,7 +456,7 @@ class KnowledgeBase:
     # -- reading ---------------------------------------------------------------------------------
 
     def papers(self, require: bool = False) -> list[Paper]:
-        """Every record. Records that cannot be read are reported on stderr and left out."""
+        """Every record. Records that cannot be read are left out and named in `warnings`."""
         if not self.root.is_dir():
             if require:
                 raise NotFoundError(
@@ -433,7 +466,7 @@ class KnowledgeBase:
             return []
         papers, problems = self.store.load_all()
         for problem in problems:
-            print(f"Warning: {problem}", file=sys.stderr)
+            self.warn(problem)
         if require and not papers:
             raise NotFoundError(
                 f"the knowledge base at {self.root} is empty; add papers with `litkb ingest FILE`"
@@ -456,9 +489,10 @@ class KnowledgeBase:
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
-                shown = "; ".join(f"{p.id} ({p.title[:60]})" for p in found[:10])
-                more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-                raise AmbiguousError(f"'{ref}' matches {len(found)} papers: {shown}{more}; give an id")
+                raise AmbiguousError(
+                    f"'{ref}' matches {len(found)} papers; give one of these ids:",
+                    candidates=[(p.id, p.year, p.title) for p in sorted(found, key=lambda p: p.id)],
+                )
         raise NotFoundError(f"no paper matches '{ref}'; see `litkb list` for ids and titles")
 
     def search(
@@ -488,28 +522,43 @@ class KnowledgeBase:
         if any(not q.strip() for q in queries):
             raise InputError("empty query: say what to search for")
         allowed = self._allowed(theme, where)
+        missing = self.unindexed()
+        if missing:
+            self.warn(
+                f"{count_is(missing, 'paper')} not indexed yet, so no search finds them; run `litkb index`"
+            )
         vectors = self.query_encoder.encode(list(queries)) if mode != "keyword" else None
         answers = []
         for i, query in enumerate(queries):
+            dense: dict[str, float] = {}
             if vectors is None:
                 ranked = self._keyword(query, k, allowed)
             elif mode == "semantic":
                 ranked = self._dense(vectors[i], k, allowed)
+                dense = dict(ranked)
             else:
-                ranked = self._hybrid(query, vectors[i], k, allowed)
+                ranked, dense = self._hybrid(query, vectors[i], k, allowed)
             vector = vectors[i] if vectors is not None else None
-            answers.append(self._results(ranked[:k], query, vector, by_words=mode != "semantic"))
+            results = self._results(ranked[:k], query, vector, by_words=mode != "semantic", similarity=dense)
+            best = max((r["similarity"] for r in results if r["similarity"] is not None), default=None)
+            if best is not None and match_label(best, self.config.model) == "weak":
+                self.warn(
+                    f"nothing here matches '{query[:60]}' well: the closest paper's similarity is {best:.3f} "
+                    f"(weak: below {FAIR})"
+                )
+            answers.append(results)
         return answers
 
     def _hybrid(
         self, query: str, vector: np.ndarray, k: int, allowed: set[str] | None
-    ) -> list[tuple[str, float]]:
+    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        """The fused ranking, and every candidate's dense score."""
         dense = dict(self._dense(vector, max(k, DENSE_POOL), allowed))
         keyword = self.keywords.scores(query)
         candidates = set(dense) | {pid for pid, _ in keyword.top(max(k, POOL), allowed)}
         # Exact dense scores for the keyword candidates that the dense ranking did not reach.
         dense.update(self.vectors.best_scores(vector, sorted(candidates - dense.keys())))
-        return fuse(candidates, dense, {pid: keyword.of(pid) for pid in candidates})
+        return fuse(candidates, dense, {pid: keyword.of(pid) for pid in candidates}), dense
 
     def related(
         self,
@@ -536,7 +585,8 @@ class KnowledgeBase:
         if allowed is not None:
             allowed = allowed - exclude
         hits = self._dense(query, k + len(exclude), allowed, whole=True)
-        return self._results([hit for hit in hits if hit[0] not in exclude][:k], None)
+        chosen = [hit for hit in hits if hit[0] not in exclude][:k]
+        return self._results(chosen, None, similarity=dict(chosen))
 
     def _allowed(self, theme: str | None, where: PaperFilter | None) -> set[str] | None:
         """The ids a filtered search may return, or None when nothing is filtered."""
@@ -555,7 +605,10 @@ class KnowledgeBase:
         by passage 0 alone (`whole`)."""
         nearest = self.vectors.nearest_whole if whole else self.vectors.query
         if allowed is None:
-            return nearest(vector, n)
+            hits = nearest(vector, n)
+            if not hits and n > 0:
+                self._answered_nothing()
+            return hits
         if not allowed:
             return []
         if len(allowed) <= EXACT_FILTER_LIMIT:
@@ -568,6 +621,25 @@ class KnowledgeBase:
             if len(kept) >= n or len(hits) < wanted:
                 return kept[:n]
             wanted *= 2
+
+    def _answered_nothing(self) -> None:
+        """A vector index that holds papers must find some: empty means it is damaged, not that nothing
+        matched (dense search always returns the nearest papers)."""
+        manifest = self.vectors.read_manifest() or {}
+        if int(manifest.get("count") or 0) > 0:
+            raise IndexDamagedError(
+                f"the vector index holds {manifest['count']} papers but found none; run `litkb doctor` "
+                "(`litkb doctor --repair` rebuilds it from the records)",
+                reason=f"the vector index holds {manifest['count']} papers but found none",
+            )
+
+    def unindexed(self) -> int:
+        """How many records the index does not hold yet (new since the last `litkb index`)."""
+        snapshot = self.vectors.current_snapshot()
+        if snapshot is not None:
+            return len(self.store.ids() - set(snapshot.papers))
+        manifest = self.vectors.read_manifest() or {}
+        return max(0, len(self.store.ids()) - int(manifest.get("count") or 0))
 
     def _keyword(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
         return self.keywords.scores(query).top(n, allowed)
@@ -592,10 +664,7 @@ class KnowledgeBase:
         if k is not None and k > len(ids):
             raise UsageError(f"asked for {k} themes but the knowledge base has {len(ids)} indexed papers")
         if len(ids) < len(papers):
-            print(
-                f"Warning: {len(papers) - len(ids)} papers are not indexed yet; run `litkb index`",
-                file=sys.stderr,
-            )
+            self.warn(f"{count_is(len(papers) - len(ids), 'paper')} not indexed yet; run `litkb index`")
         found = cluster(matrix, k)
         by_id = {p.id: p for p in papers}
         terms = label_terms([by_id[i].embedded_text() for i in ids], found.labels, found.k)
@@ -653,7 +722,13 @@ class KnowledgeBase:
         ids, matrix = self.vectors.own_vectors(sorted(theme_set.assignments))
         by_id = {p.id: p for p in self.papers()}
         points = [
-            MapPoint(title=by_id[pid].title, year=by_id[pid].year, theme=theme_set.assignments[pid])
+            MapPoint(
+                title=by_id[pid].title,
+                year=by_id[pid].year,
+                theme=theme_set.assignments[pid],
+                id=pid,
+                url=paper_url(by_id[pid]),
+            )
             for pid in ids
         ]
         html = render_map(points, layout_2d(matrix).tolist(), theme_set.themes)
@@ -672,6 +747,54 @@ class KnowledgeBase:
             self.store.save_many([paper])
         return paper
 
+    def remove(self, refs: Sequence[str]) -> list[Paper]:
+        """Remove papers' records (every reference is resolved before anything is removed); their
+        vectors and keyword entries go at the next `litkb index`, their theme assignment now."""
+        with self.writing():
+            papers = list({p.id: p for p in (self.get(ref) for ref in refs)}.values())
+            for paper in papers:
+                self.store.path_for(paper.id).unlink()
+            saved = ThemeSet.load(self.root)
+            if saved is not None and any(p.id in saved.assignments for p in papers):
+                for paper in papers:
+                    saved.assignments.pop(paper.id, None)
+                saved.save(self.root)
+        return papers
+
+    def record_text(self, paper_id: str) -> str:
+        """A record's YAML as it is on disk."""
+        try:
+            return self.store.path_for(paper_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotFoundError(f"no paper with id '{paper_id}'; see `litkb list`") from None
+
+    def replace_record_text(self, paper_id: str, text: str) -> bool:
+        """Write a record edited by hand, if it is a valid record with the same id (else an error naming
+        the line, and the file as it was). Returns whether anything changed."""
+        from .store import parse_record
+
+        path = self.store.path_for(paper_id)
+        edited = parse_record(text, f"{path} (as edited; nothing was changed)")
+        if edited.id != paper_id:
+            raise RecordError(
+                f"{path}: the id was changed to '{edited.id}'; ids are fixed (nothing was changed)"
+            )
+        with self.writing():
+            if self.record_text(paper_id) == text:
+                return False
+            atomic_write_text(path, text)
+        return True
+
+    def titles(self, ids: Sequence[str]) -> dict[str, str]:
+        """The title of each paper id (ids without a record are left out)."""
+        out = {}
+        for paper_id in dict.fromkeys(ids):
+            try:
+                out[paper_id] = self.store.load(paper_id).title
+            except LitkbError:
+                continue
+        return out
+
     def next_papers(self, k: int = 10) -> list[tuple[Paper, Suggestion]]:
         """Unread papers ranked by fit to the liked and read ones (see `litkb.personal`)."""
         papers = self.papers(require=True)
@@ -689,6 +812,24 @@ class KnowledgeBase:
         by_id = {p.id: p for p in papers}
         return [(by_id[s.id], s) for s in rank_next(ids, matrix, positives, negatives, candidates, k)]
 
+    # -- saved searches --------------------------------------------------------------------------
+
+    def saved_searches(self) -> dict[str, dict[str, Any]]:
+        """Every saved search by name (`saved-searches.yaml`)."""
+        return SavedSearches(self.root).load()
+
+    def saved_search(self, name: str) -> dict[str, Any]:
+        return SavedSearches(self.root).get(name)
+
+    def save_search(self, name: str, search: dict[str, Any], force: bool = False) -> bool:
+        """Save a search; an existing one of that name is replaced only with `force` (returns True)."""
+        with self.writing():
+            return SavedSearches(self.root).save(name, search, force=force)
+
+    def remove_saved_search(self, name: str) -> None:
+        with self.writing():
+            SavedSearches(self.root).remove(name)
+
     # -- duplicates ------------------------------------------------------------------------------
 
     def duplicates(self) -> list[Duplicate]:
@@ -701,31 +842,34 @@ class KnowledgeBase:
         return find_duplicates(papers, vectors)
 
     def merge_duplicates(self, found: Sequence[Duplicate]) -> int:
-        """Merge each `drop` record into its `keep` record (values kept as in an ingest, tags and notes
-        joined), then remove the dropped record. Returns how many were merged."""
+        """Merge what `duplicates()` listed, exactly: each `drop` record into its `keep` record (the kept
+        record's values stay shown, the others are kept under `conflicts`; tags, notes and the owner's
+        marks joined), then remove the dropped record. Returns how many records were merged away."""
+        groups: dict[str, list[str]] = {}
+        for dup in found:
+            groups.setdefault(dup.keep, []).append(dup.drop)
+        dropped_ids = {d for drops in groups.values() for d in drops}
+        if dropped_ids & set(groups):
+            raise UsageError("a record is both kept and merged away in this plan; list it with `litkb dedup`")
         with self.writing():
-            merged_into: dict[str, str] = {}
             count = 0
-            for dup in found:
-                keep = merged_into.get(dup.keep, dup.keep)
-                drop = merged_into.get(dup.drop, dup.drop)
-                if keep == drop or not self.store.exists(keep) or not self.store.exists(drop):
+            removed: list[str] = []
+            for keep, drops in groups.items():
+                if not self.store.exists(keep):
                     continue
-                kept, dropped = self.store.load(keep), self.store.load(drop)
-                result = merge(kept, dropped)
-                result.tags = list(dict.fromkeys(kept.tags + dropped.tags))
-                for mine in ("status", "status_date", "rating"):  # the owner's marks survive the merge
-                    if getattr(result, mine) is None:
-                        setattr(result, mine, getattr(dropped, mine))
-                if kept.notes and dropped.notes and dropped.notes not in kept.notes:
-                    result.notes = f"{kept.notes}\n\n{dropped.notes}"
+                result = self.store.load(keep)
+                for drop in drops:
+                    if not self.store.exists(drop):
+                        continue
+                    result = _merge_records(result, self.store.load(drop))
+                    removed.append(drop)
+                    count += 1
                 self.store.save_many([result])
+            for drop in removed:
                 self.store.path_for(drop).unlink()
-                merged_into[drop] = keep
-                count += 1
             saved = ThemeSet.load(self.root)
-            if saved is not None and any(pid in saved.assignments for pid in merged_into):
-                for pid in merged_into:
+            if saved is not None and any(pid in saved.assignments for pid in removed):
+                for pid in removed:
                     saved.assignments.pop(pid, None)
                 saved.save(self.root)
         return count
@@ -760,13 +904,16 @@ class KnowledgeBase:
         chosen = [p for p in papers if keep(p)]
         return sorted(chosen, key=lambda p: (p.date or f"{p.year or 0:04d}", p.id), reverse=True)
 
-    def export_context(self) -> ExportContext:
+    def export_context(self, ascii: bool = False) -> ExportContext:
         """Citation keys over the whole knowledge base (so a paper's key never depends on the selection)."""
-        return ExportContext(citekeys=citation_keys(self.papers()), themes=ThemeSet.load(self.root))
+        return ExportContext(
+            citekeys=citation_keys(self.papers()), themes=ThemeSet.load(self.root), ascii=ascii
+        )
 
-    def export(self, format: str, papers: Sequence[Paper]) -> str:
-        """The papers in an export format (`bibtex`, `markdown`, `csl-json`)."""
-        return get_exporter(format)(papers, self.export_context())
+    def export(self, format: str, papers: Sequence[Paper], ascii: bool = False) -> str:
+        """The papers in an export format (`bibtex`, `markdown`, `csl-json`); `ascii`: BibTeX in plain
+        ASCII rather than UTF-8."""
+        return get_exporter(format)(papers, self.export_context(ascii))
 
     def export_notes(self, papers: Sequence[Paper], directory: Path, force: bool = False) -> int:
         """One Markdown note per paper (`<id>.md`, YAML front matter) in `directory`."""
@@ -792,6 +939,7 @@ class KnowledgeBase:
         query: str | None,
         vector: np.ndarray | None = None,
         by_words: bool = True,
+        similarity: dict[str, float] | None = None,
     ) -> list[SearchResult]:
         """The hits as results, each with the snippet that shows why it matched: the sentences with the
         most query words (`by_words`), else the one nearest the query's `vector` by meaning."""
@@ -803,6 +951,7 @@ class KnowledgeBase:
                 paper = self.store.load(paper_id)
             except NotFoundError:
                 continue  # removed since the last `litkb index`
+            close = similarity.get(paper_id) if similarity else None
             results.append(
                 SearchResult(
                     rank=len(results) + 1,
@@ -813,6 +962,8 @@ class KnowledgeBase:
                     title=paper.title,
                     year=paper.year,
                     score=round(score, 4),
+                    similarity=round(close, 4) if close is not None else None,
+                    match=match_label(close, self.config.model) if query and close is not None else None,
                     snippet=best_snippet(
                         (query or "") if by_words else "",
                         paper.abstract,
@@ -821,6 +972,36 @@ class KnowledgeBase:
                 )
             )
         return results
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The fields an update changed, a source's listing date or position named as such."""
+    names = [name for name in after if after[name] != before[name] and name != "sources"]
+    old = {(s["file"], s["format"]): s for s in before["sources"]}
+    for source in after["sources"]:
+        previous = old.get((source["file"], source["format"]))
+        if previous is None:
+            names.append("sources")
+            continue
+        names += [
+            f"{key} of {source['file']}"
+            for key in ("listing_date", "position")
+            if source[key] != previous[key]
+        ]
+    return list(dict.fromkeys(names))
+
+
+def _merge_records(kept: Paper, dropped: Paper) -> Paper:
+    """One record from two that are the same paper: the kept one's values shown, the other's in
+    `conflicts` where they differ; tags, notes, reading status and rating joined."""
+    result = merge(kept, dropped, keep_shown=True)
+    result.tags = list(dict.fromkeys(kept.tags + dropped.tags))
+    for mine in ("status", "status_date", "rating"):  # the owner's marks survive the merge
+        if getattr(result, mine) is None:
+            setattr(result, mine, getattr(dropped, mine))
+    if kept.notes and dropped.notes and dropped.notes not in kept.notes:
+        result.notes = f"{kept.notes}\n\n{dropped.notes}"
+    return result
 
 
 def _passage_text(paper: Paper, number: int | None) -> str | None:

@@ -187,7 +187,8 @@ class KeywordIndex:
                 ids = json.loads((self.directory / STATE).read_text(encoding="utf-8"))["ids"]
             except (OSError, ValueError, KeyError) as exc:
                 raise IndexDamagedError(
-                    f"the keyword index in {self.directory} is damaged ({exc}); run `litkb doctor --repair`"
+                    f"the keyword index in {self.directory} is damaged ({exc}); run `litkb doctor --repair`",
+                    reason=f"the keyword index is damaged ({exc})",
                 ) from exc
             self._matrix = _Matrix(arrays[0], arrays[1], arrays[2], vocabulary, ids)
         return self._matrix

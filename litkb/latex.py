@@ -1,9 +1,10 @@
 """LaTeX text escaping for BibTeX fields, and its exact inverse (for reading litkb's own BibTeX back).
 
-`latex_escape` gives ASCII LaTeX source that typesets as the text: special characters as text commands
+`latex_escape` gives LaTeX source that typesets as the text: special characters as text commands
 (braces as `\\textbraceleft{}` so that BibTeX's brace counting stays balanced), accented Latin letters as
 accent commands (`{\\'{e}}`), common symbols and Greek letters in their LaTeX forms, `--` kept as two
-hyphens, and any other non-ASCII character as `?`.
+hyphens, and any other non-ASCII character as `?` (or, with `ascii=False`, every non-ASCII character
+as itself, in UTF-8).
 """
 
 from __future__ import annotations
@@ -49,15 +50,17 @@ _GREEK = {
 }  # fmt: skip
 
 
-def latex_escape(text: str) -> str:
-    """`text` as LaTeX source that typesets as the text itself, in ASCII."""
+def latex_escape(text: str, ascii: bool = True) -> str:
+    """`text` as LaTeX source that typesets as the text itself: in ASCII, or (`ascii=False`) with every
+    non-ASCII character left as it is (UTF-8, which biber and LaTeX since 2018 read), only LaTeX's
+    special characters escaped."""
     out: list[str] = []
     for char in unicodedata.normalize("NFC", " ".join(text.split())):
         if char in "-'`" and out and out[-1].endswith(char):
             out.append("{}" + char)  # `--`, `''` and ``` `` ``` are ligatures in TeX; keep the characters
         elif char in _SPECIAL:
             out.append(_SPECIAL[char])
-        elif ord(char) < 128:
+        elif ord(char) < 128 or not ascii:
             out.append(char)
         elif char in _LETTERS:
             out.append(_LETTERS[char])

@@ -14,6 +14,9 @@ from .errors import RecordError
 
 SCHEMA_VERSION = 1
 STATUSES = ("to-read", "reading", "read")
+# "unread": every paper not marked read (no status, to-read or reading). The `--status unread` filter,
+# `next`, the web inbox and the MCP tools all use this one definition.
+UNREAD = "unread"
 RATINGS = ("like", "dislike")
 
 # Field order of a record as written to YAML. Later schemas add fields; these are never renamed.
@@ -21,6 +24,7 @@ RECORD_FIELDS = (
     "schema",
     "id",
     "external_id",
+    "citation_key",
     "title",
     "abstract",
     "authors",
@@ -70,6 +74,7 @@ class Paper:
     title: str
     id: str = ""
     external_id: str | None = None
+    citation_key: str | None = None  # the key the paper was cited by in its BibTeX; export keeps it
     abstract: str | None = None
     authors: list[str] = field(default_factory=list)
     n_authors: int | None = None
@@ -134,6 +139,7 @@ class Paper:
             schema=v.integer("schema") or SCHEMA_VERSION,
             id=v.text("id") or "",
             external_id=v.text("external_id"),
+            citation_key=v.citation_key(),
             title=title,
             abstract=v.text("abstract"),
             authors=v.text_list("authors"),
@@ -157,6 +163,11 @@ class Paper:
             provenance={k: str(val) for k, val in v.mapping("provenance").items()},
         )
 
+    @property
+    def unread(self) -> bool:
+        """Not marked read: no reading status, to-read or reading (see UNREAD)."""
+        return self.status != "read"
+
     def embedded_text(self) -> str:
         """The text the embedder reads: title, then abstract."""
         if self.abstract:
@@ -164,13 +175,14 @@ class Paper:
         return self.title
 
 
+_CITATION_KEY = re.compile(r"[^\s,{}()\"#%'=\\]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def drop_control_characters(paper: Paper) -> Paper:
     """The paper with control characters (NUL and the like, never meant as text) taken out of its text
     fields; tabs and line breaks stay."""
-    for name in ("title", "abstract", "notes", "external_id", "doi", "arxiv_id", "date_raw"):
+    for name in ("title", "abstract", "notes", "external_id", "citation_key", "doi", "arxiv_id", "date_raw"):
         value = getattr(paper, name)
         if isinstance(value, str) and _CONTROL.search(value):
             setattr(paper, name, _CONTROL.sub("", value))
@@ -206,6 +218,12 @@ class _Validator:
             raise self.fail(name, "text")
         if required and not value.strip():
             raise RecordError(f"{self.where}: field '{name}' is empty")
+        return value
+
+    def citation_key(self) -> str | None:
+        value = self.text("citation_key")
+        if value is not None and not _CITATION_KEY.fullmatch(value):
+            raise self.fail("citation_key", "a BibTeX key (no spaces, commas, braces, quotes or %)")
         return value
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:

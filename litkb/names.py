@@ -60,6 +60,19 @@ def split_name(name: str) -> tuple[str, str]:
     return " ".join(words[start:]), " ".join(words[:start])
 
 
+def display_name(name: str) -> str:
+    """A name as it is read: `Ankner, Zachary` -> `Zachary Ankner`."""
+    family, given = split_name(name)
+    return f"{given} {family}" if given else family
+
+
+def display_names(paper: Paper) -> str:
+    """The authors as people read them, `; ` between names (a comma could be inside one), with
+    `and others` when the list is not complete."""
+    names = "; ".join(display_name(n) for n in paper.authors)
+    return f"{names}; and others" if paper.extra.get("more_authors") else names
+
+
 def ascii_fold(text: str) -> str:
     """Letters and digits only, accents dropped, lower case."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -75,23 +88,37 @@ def base_key(paper: Paper) -> str:
     word = next((w for w in words if w and w not in _KEY_STOP), "") or next((w for w in words if w), "")
     year = str(paper.year) if paper.year else ""
     key = f"{author}{year}{word}" if author else f"{word}{year}"
-    return key or "paper"
+    return key if key[:1].isalpha() else f"paper{key}"  # a title in another script folds to nothing
 
 
 def citation_keys(papers: Sequence[Paper]) -> dict[str, str]:
-    """A unique ASCII key per paper id. Pass every paper of the knowledge base, not only those exported,
-    so a paper keeps its key whatever is selected. Papers sharing a base key get suffixes a, b, c...
+    """A unique key per paper id. A paper keeps the key it came with (`citation_key`, from its BibTeX),
+    so `\\cite{vaswani2017}` in a manuscript keeps working; the others get a generated ASCII key that
+    is never one of those kept. Pass every paper of the knowledge base, not only those exported, so a
+    paper keeps its key whatever is selected. Two papers that came with the same key: the first by id
+    keeps it, the other gets a suffix. Generated keys shared by several papers get suffixes a, b, c...
     in id order."""
+    keys: dict[str, str] = {}
+    taken: set[str] = set()
+    for paper in sorted(papers, key=lambda p: p.id):
+        if paper.citation_key and paper.citation_key not in taken:
+            keys[paper.id] = paper.citation_key
+            taken.add(paper.citation_key)
     groups: dict[str, list[str]] = defaultdict(list)
     for paper in papers:
-        groups[base_key(paper)].append(paper.id)
-    keys: dict[str, str] = {}
+        if paper.id not in keys:
+            groups[paper.citation_key or base_key(paper)].append(paper.id)
     for base, ids in groups.items():
-        if len(ids) == 1:
+        if len(ids) == 1 and base not in taken:
             keys[ids[0]] = base
+            taken.add(base)
             continue
-        for index, paper_id in enumerate(sorted(ids)):
+        index = 0
+        for paper_id in sorted(ids):
+            while f"{base}{_suffix(index)}" in taken:
+                index += 1
             keys[paper_id] = f"{base}{_suffix(index)}"
+            taken.add(keys[paper_id])
     return keys
 
 

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 WINDOW = 150
+# At most this many passages a paper (passage 0 and the first 63 sentence pieces): a pasted book or a
+# 10 MB "abstract" must not take an index for hours while every other write waits. The keyword index
+# still reads the whole text. Passage 0 reads at most WHOLE_CHARS characters (the model reads fewer).
+MAX_PASSAGES = 64
+WHOLE_CHARS = 20_000
 WHOLE_WEIGHT = 0.5  # the whole paper's share of its score; its closest sentence has the rest
 SCHEME = f"passages-sentences-w{WINDOW}"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
@@ -32,10 +37,13 @@ def sentences(text: str) -> list[str]:
 
 
 def passages(paper: Paper) -> list[str]:
-    texts = [paper.embedded_text()]
+    """What is embedded for a paper: its whole text, then its sentences (at most MAX_PASSAGES in all)."""
+    texts = [paper.embedded_text()[:WHOLE_CHARS]]
     for sentence in sentences(paper.abstract or ""):
         words = sentence.split()
         texts += [" ".join(words[i : i + WINDOW]) for i in range(0, len(words), WINDOW)]
+        if len(texts) >= MAX_PASSAGES:
+            return texts[:MAX_PASSAGES]
     return texts
 
 

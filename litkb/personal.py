@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .errors import LitkbError, NotFoundError
+from .errors import LitkbError, NotFoundError, UsageError
 from .fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 
 SAVED_FILE = "saved-searches.yaml"
 DISLIKE_WEIGHT = 3.0
+SECOND_WITHIN = 0.02  # a second "because" paper is named when its cosine is this close to the first's
 
 
 @dataclass
 class Suggestion:
     id: str
-    score: float
-    because: list[str]  # ids of the liked/read papers it is closest to
+    score: float  # the classifier's decision value: orders the suggestions, not meant to be read
+    because: list[str]  # the liked/read paper it is closest to (and a second one nearly as close)
+    similarity: float = 0.0  # cosine to the closest liked/read paper: what a reader can judge
 
 
 def rank_next(
@@ -51,8 +53,15 @@ def rank_next(
     out = []
     for i in order:
         sims = unit[liked_rows] @ unit[i]
-        closest = [ids[liked_rows[j]] for j in np.argsort(-sims)[:2]]
-        out.append(Suggestion(id=ids[i], score=round(float(scores[i]), 4), because=closest))
+        ranked = np.argsort(-sims)
+        best = float(sims[ranked[0]])
+        # The closest liked/read paper, and a second only when it is nearly as close.
+        closest = [ids[liked_rows[j]] for j in ranked[:2] if float(sims[j]) >= best - SECOND_WITHIN]
+        out.append(
+            Suggestion(
+                id=ids[i], score=round(float(scores[i]), 4), because=closest, similarity=round(best, 3)
+            )
+        )
     return out
 
 
@@ -73,11 +82,23 @@ class SavedSearches:
             raise LitkbError(f"{self.path}: expected a mapping of names to searches")
         return data
 
-    def save(self, name: str, search: dict[str, Any]) -> None:
+    def save(self, name: str, search: dict[str, Any], force: bool = False) -> bool:
+        """Save a search under `name`; True when it replaced one (only with `force`)."""
         if not name.strip():
-            raise LitkbError("a saved search needs a name")
+            raise UsageError("a saved search needs a name")
         data = self.load()
+        replaced = name in data
+        if replaced and not force:
+            raise UsageError(f"a search is already saved as '{name}'; use --force to replace it")
         data[name] = search
+        atomic_write_text(self.path, yaml.safe_dump(data, sort_keys=True, allow_unicode=True))
+        return replaced
+
+    def remove(self, name: str) -> None:
+        data = self.load()
+        if name not in data:
+            self.get(name)  # the error that names the saved ones
+        del data[name]
         atomic_write_text(self.path, yaml.safe_dump(data, sort_keys=True, allow_unicode=True))
 
     def get(self, name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from .kb import SearchResult
 from .models import Paper
 from .retrieval import matched_terms
 from .themeset import ThemeSet
+from .wording import plural
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line each
@@ -59,14 +60,21 @@ def results_table(results: Sequence[SearchResult], heading: str, query: str | No
     table.add_column("#", justify="right", style="bold")
     table.add_column("title", style="cyan", ratio=2)
     table.add_column("year", justify="right")
-    table.add_column("score", justify="right")
+    by_meaning = any(hit["similarity"] is not None for hit in results)
+    table.add_column("match" if by_meaning else "score", justify="right")
     table.add_column("snippet", ratio=3, style="dim")
     for hit in results:
+        if hit["match"] is not None and hit["similarity"] is not None:
+            closeness = f"{hit['match']}\n{hit['similarity']:.2f}"  # how close in meaning, in words
+        elif hit["similarity"] is not None:
+            closeness = f"{hit['similarity']:.2f}"
+        else:
+            closeness = f"{hit['score']:.3f}"
         table.add_row(
             str(hit["rank"]),
             highlighted(hit["title"], query),
             str(hit["year"] or ""),
-            f"{hit['score']:.3f}",
+            closeness,
             highlighted(hit["snippet"], query),
         )
     out.print(table)
@@ -97,6 +105,7 @@ def doctor_table(findings: Sequence[Finding]) -> None:
 
 
 def next_table(rows: Sequence[tuple[Paper, float, list[str]]]) -> None:
+    """Suggestions: each with the liked or read paper it is closest to and their similarity."""
     if not rows:
         info("Nothing unread to suggest.")
         return
@@ -104,56 +113,92 @@ def next_table(rows: Sequence[tuple[Paper, float, list[str]]]) -> None:
     table.add_column("#", justify="right", style="bold")
     table.add_column("title", style="cyan", ratio=3)
     table.add_column("year", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("closest to what you liked or read", ratio=3, style="dim")
-    for rank, (paper, score, because) in enumerate(rows, start=1):
+    table.add_column("similar to what you liked or read", ratio=3, style="dim")
+    table.add_column("similarity", justify="right")
+    for rank, (paper, similarity, because) in enumerate(rows, start=1):
         table.add_row(
-            str(rank), escape(paper.title), str(paper.year or ""), f"{score:.2f}", escape("; ".join(because))
+            str(rank),
+            escape(paper.title),
+            str(paper.year or ""),
+            escape("; ".join(because)),
+            f"{similarity:.2f}",
         )
     out.print(table)
 
 
 def duplicates_table(found: Sequence[Duplicate], by_id: dict[str, Paper]) -> None:
+    """The merge plan: one row per record to merge away, grouped under the record kept."""
     if not found:
         info("No likely duplicates.")
         return
-    table = Table(title=f"{len(found)} likely duplicates", title_justify="left", show_lines=True)
+    groups = len({d.keep for d in found})
+    title = f"{plural(len(found), 'record')} to merge into {plural(groups, 'kept record')}"
+    table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("keep", style="cyan", ratio=2)
     table.add_column("merge into it", ratio=2)
     table.add_column("why", ratio=2, style="dim")
+    previous = None
     for dup in found:
         keep, drop = by_id.get(dup.keep), by_id.get(dup.drop)
-        table.add_row(
-            escape(f"{keep.title} ({dup.keep})" if keep else dup.keep),
-            escape(f"{drop.title} ({dup.drop})" if drop else dup.drop),
-            escape(dup.reason),
-        )
+        kept = escape(f"{keep.title} ({dup.keep})" if keep else dup.keep) if dup.keep != previous else '"'
+        table.add_row(kept, escape(f"{drop.title} ({dup.drop})" if drop else dup.drop), escape(dup.reason))
+        previous = dup.keep
     out.print(table)
 
 
+WIDE = 130  # from this many columns, `list` is a table with a column of whole ids
+
+
 def papers_table(papers: Sequence[Paper], total: int) -> None:
-    table = Table(title=f"{len(papers)} of {total} papers", title_justify="left")
-    table.add_column("title", style="cyan", ratio=3, min_width=24)
+    """The papers with their ids, never wrapped or cut (a copied id must be the whole id): a table on a
+    wide terminal, else each paper on three lines (title; date, upvotes, authors; id)."""
+    heading = f"{len(papers)} of {plural(total, 'paper')}"
+    if out.width < WIDE:
+        out.print(heading, style="bold")
+        for number, paper in enumerate(papers):
+            if number:
+                out.print()
+            facts = [paper.date or (str(paper.year) if paper.year else "")]
+            if paper.upvotes is not None:
+                facts.append(plural(paper.upvotes, "upvote"))
+            facts.append(authors_text(paper, short=True))
+            out.print(f"[cyan]{escape(paper.title)}[/cyan]")
+            out.print(escape(" · ".join(f for f in facts if f)), style="dim")
+            out.print(paper.id, no_wrap=True, crop=False, overflow="ignore")
+        return
+    table = Table(title=heading, title_justify="left")
+    table.add_column("title", style="cyan", ratio=3, min_width=20)
     table.add_column("date", no_wrap=True)
     table.add_column("upvotes", justify="right")
     table.add_column("authors", ratio=1)
-    table.add_column("id", style="dim", ratio=2, overflow="fold")
+    width = max((len(p.id) for p in papers), default=2)
+    table.add_column("id", style="dim", no_wrap=True, overflow="ignore", min_width=width)
     for paper in papers:
         table.add_row(
             escape(paper.title),
             paper.date or (str(paper.year) if paper.year else ""),
             "" if paper.upvotes is None else str(paper.upvotes),
-            authors_text(paper),
+            authors_text(paper, short=True),
             paper.id,
         )
     out.print(table)
 
 
-def authors_text(paper: Paper) -> str:
+def print_ids(ids: Sequence[str]) -> None:
+    """One id per line, nothing else (`--ids-only`, for scripts)."""
+    for paper_id in ids:
+        print(paper_id)
+
+
+def authors_text(paper: Paper, short: bool = False) -> str:
+    """The authors as people read them (`Zachary Ankner; Rishab Parthasarathy`); `short`: the first
+    with `et al.` after three."""
+    from .names import display_name, display_names
+
     if paper.authors:
-        return escape(", ".join(paper.authors))
-    if paper.organization:
-        return escape(paper.organization["name"])
+        if short and len(paper.authors) > 3:
+            return escape(f"{display_name(paper.authors[0])} et al.")
+        return escape(display_names(paper))
     if paper.n_authors is not None:
         return f"{paper.n_authors} author{'s' if paper.n_authors != 1 else ''}"
     return ""
@@ -161,10 +206,15 @@ def authors_text(paper: Paper) -> str:
 
 def paper_detail(paper: Paper) -> None:
     out.print(f"[bold cyan]{escape(paper.title)}[/bold cyan]")
+    status = paper.status or "unread"
+    if paper.status_date:
+        status += f" (since {paper.status_date})"
     rows = [
         ("id", paper.id),
+        ("citation key", paper.citation_key),
         ("external id", paper.external_id),
         ("authors", authors_text(paper) or None),
+        ("posted by", paper.organization["name"] if paper.organization else None),
         ("date", paper.date or (str(paper.year) if paper.year else None)),
         ("date as written", paper.date_raw),
         ("upvotes", None if paper.upvotes is None else str(paper.upvotes)),
@@ -172,11 +222,13 @@ def paper_detail(paper: Paper) -> None:
         ("arxiv", paper.arxiv_id),
         ("urls", ", ".join(paper.urls) or None),
         ("tags", ", ".join(paper.tags) or None),
+        ("status", status),
+        ("rating", {"like": "liked", "dislike": "disliked"}.get(paper.rating or "")),
         ("sources", "; ".join(f"{s.file} ({s.format}, #{s.position})" for s in paper.sources) or None),
     ]
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     for label, value in rows:
         if value:
             grid.add_row(label, value if label == "authors" else escape(value))
@@ -190,6 +242,12 @@ def paper_detail(paper: Paper) -> None:
         out.print()
         out.print("[bold]notes[/bold]")
         out.print(escape(paper.notes))
+
+
+def candidates(rows: Sequence[tuple[str, int | None, str]]) -> None:
+    """The papers an ambiguous reference matched, one per line: id, year, title (on stderr)."""
+    for paper_id, year, title in rows:
+        err.print(escape(f"  {paper_id}  {year or '----'}  {title}"), soft_wrap=True)
 
 
 @contextmanager

@@ -21,6 +21,13 @@ DENSE_POOL = (
 )
 KEYWORD_WEIGHT = 0.35
 SNIPPET_CHARS = 220
+# How close in meaning a paper is to a query (its dense score: the mean cosine of its whole text and its
+# closest sentence), in words. Chosen from all-MiniLM-L6-v2's scores on SciFact train (relevant papers
+# against the best hit of nonsense queries): see scripts/bench_relevance.py and the README. Another
+# model's cosines sit elsewhere: its results carry the similarity but no label.
+STRONG = 0.5
+FAIR = 0.3
+CALIBRATED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
 def fuse(
@@ -39,6 +46,14 @@ def fuse(
         for pid in candidates
     }
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def match_label(similarity: float, model: str) -> str | None:
+    """`strong`, `fair` or `weak`: how well a paper of this similarity answers a query (None for a model
+    the labels were not chosen for)."""
+    if model.lower() not in CALIBRATED:
+        return None
+    return "strong" if similarity >= STRONG else "fair" if similarity >= FAIR else "weak"
 
 
 def _stem(word: str) -> str:

@@ -111,6 +111,14 @@ class RecordStore:
         except FileNotFoundError:
             return False
 
+    def ids(self) -> set[str]:
+        """The ids of the record files (without reading them)."""
+        try:
+            with os.scandir(self.root) as entries:
+                return {e.name[: -len(RECORD_SUFFIX)] for e in entries if e.name.endswith(RECORD_SUFFIX)}
+        except FileNotFoundError:
+            return set()
+
     def exists(self, paper_id: str) -> bool:
         return is_valid_id(paper_id) and self.path_for(paper_id).is_file()
 

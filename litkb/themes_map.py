@@ -1,4 +1,5 @@
-"""The themes map: one self-contained HTML file (inline SVG, a few lines of JS, no network)."""
+"""The themes map: one self-contained HTML file (inline SVG, a few lines of JS; it loads nothing, and a
+point links to its paper's own page)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from statistics import median
 
 from .themes import Theme
 
-WIDTH, HEIGHT, MARGIN = 1000, 700, 30
+WIDTH, HEIGHT, MARGIN = 1400, 860, 40
+LABEL_FONT = 13  # px; a character is about 0.58 of it wide in the sans-serif fonts browsers use
+CHAR_WIDTH = 0.58 * LABEL_FONT
 PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
@@ -22,6 +25,8 @@ class MapPoint:
     title: str
     year: int | None
     theme: int
+    id: str = ""
+    url: str | None = None  # the paper's own page (DOI, arXiv, its first link): a click opens it
 
 
 def colour(theme_id: int) -> str:
@@ -29,7 +34,9 @@ def colour(theme_id: int) -> str:
 
 
 def render_map(points: Sequence[MapPoint], xy: Sequence[Sequence[float]], themes: Sequence[Theme]) -> str:
-    """An HTML page drawing every point, coloured by theme, labels at each theme's middle, titles on hover."""
+    """An HTML page drawing every point, coloured by theme, each with its title and id (and a link to the
+    paper where it has one); each theme's label sits on its most central paper, kept inside the map and
+    off the other labels."""
     xs = [p[0] for p in xy] or [0.0]
     ys = [p[1] for p in xy] or [0.0]
     span_x = (max(xs) - min(xs)) or 1.0
@@ -43,26 +50,36 @@ def render_map(points: Sequence[MapPoint], xy: Sequence[Sequence[float]], themes
 
     circles = []
     for point, (x, y) in zip(points, xy, strict=True):
-        hover = point.title + (f" ({point.year})" if point.year else "")
-        circles.append(
-            f'<circle class="paper" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{colour(point.theme)}" '
-            f'data-theme="{point.theme}"><title>{html.escape(hover)}</title></circle>'
+        hover = (
+            point.title + (f" ({point.year})" if point.year else "") + (f" · {point.id}" if point.id else "")
         )
+        circle = (
+            f'<circle class="paper" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="5" fill="{colour(point.theme)}" '
+            f'data-theme="{point.theme}" data-id="{html.escape(point.id)}">'
+            f"<title>{html.escape(hover)}</title></circle>"
+        )
+        if point.url:
+            circle = (
+                f'<a href="{html.escape(point.url)}" target="_blank" rel="noopener noreferrer">{circle}</a>'
+            )
+        circles.append(circle)
     labels = []
     legend = []
+    placed: list[tuple[float, float, float, float]] = []
     for theme in themes:
         members = [(sx(x), sy(y)) for p, (x, y) in zip(points, xy, strict=True) if p.theme == theme.id]
-        count = len(members)
         legend.append(
             f'<li><span class="swatch" style="background:{colour(theme.id)}"></span>'
-            f"{theme.id}. {html.escape(theme.label)} ({count})</li>"
+            f"{theme.id}. {html.escape(theme.label)} ({len(members)})</li>"
         )
-        if members:
-            mx, my = median(m[0] for m in members), median(m[1] for m in members)
-            labels.append(
-                f'<text class="label" x="{mx:.1f}" y="{my:.1f}" text-anchor="middle">'
-                f"{theme.id}. {html.escape(theme.label)}</text>"
-            )
+        if not members:
+            continue
+        text = f"{theme.id}. {theme.label}"
+        lx, ly, anchor, (px, py) = _label_position(members, len(text) * CHAR_WIDTH, placed)
+        labels.append(
+            f'<text class="label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" data-theme="{theme.id}" '
+            f'data-point="{px:.1f},{py:.1f}">{html.escape(text)}</text>'
+        )
     return _PAGE.format(
         count=len(points),
         k=len(themes),
@@ -74,6 +91,36 @@ def render_map(points: Sequence[MapPoint], xy: Sequence[Sequence[float]], themes
     )
 
 
+def _label_position(
+    members: Sequence[tuple[float, float]], width: float, placed: list[tuple[float, float, float, float]]
+) -> tuple[float, float, str, tuple[float, float]]:
+    """Where a theme's label goes: next to its most central member (the point nearest the members'
+    median, so always on the theme's own points), above or below it, anchored so that it stays inside
+    the map, and off the labels already placed (their boxes in `placed`, to which this one is added).
+    Returns x, y, the text anchor and the member it labels."""
+    mx, my = median(m[0] for m in members), median(m[1] for m in members)
+    cx, cy = min(members, key=lambda m: (m[0] - mx) ** 2 + (m[1] - my) ** 2)
+    if cx - width / 2 < 4:
+        anchor, left = "start", max(cx - 6, 4)
+    elif cx + width / 2 > WIDTH - 4:
+        anchor, left = "end", min(cx + 6, WIDTH - 4) - width
+    else:
+        anchor, left = "middle", cx - width / 2
+    x = {"start": left, "end": left + width, "middle": cx}[anchor]
+    candidates = [cy + dy for dy in (-9, 20, -24, 35, -39, 50)]
+    candidates = [y for y in candidates if LABEL_FONT + 2 <= y <= HEIGHT - 4] or [
+        min(max(cy, 16), HEIGHT - 4)
+    ]
+    chosen = candidates[0]
+    for y in candidates:
+        box = (left, y - LABEL_FONT, left + width, y + 3)
+        if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            chosen = y
+            break
+    placed.append((left, chosen - LABEL_FONT, left + width, chosen + 3))
+    return x, chosen, anchor, (cx, cy)
+
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -81,7 +128,8 @@ _PAGE = """<!DOCTYPE html>
 <title>litkb themes: {count} papers, {k} themes</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1em; color: #222; }}
-svg {{ border: 1px solid #ddd; background: #fff; max-width: 100%; height: auto; }}
+#wrap {{ max-width: {width}px; }}
+svg {{ border: 1px solid #ddd; background: #fff; width: 100%; height: auto; display: block; }}
 circle.paper {{ opacity: 0.75; stroke: #fff; stroke-width: 0.5; }}
 circle.paper:hover {{ opacity: 1; stroke: #000; stroke-width: 1.5; }}
 text.label {{ font-size: 13px; font-weight: 600; paint-order: stroke; stroke: #fff; stroke-width: 4px;
@@ -93,11 +141,13 @@ ul {{ list-style: none; padding: 0; columns: 2; }}
 </head>
 <body>
 <h1>Themes: {count} papers, {k} themes</h1>
-<div id="info">Hover over a paper to see its title.</div>
-<svg id="map" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">
+<div id="info">Hover over a paper to see its title and id; click it to open the paper.</div>
+<div id="wrap">
+<svg id="map" viewBox="0 0 {width} {height}" role="img" aria-label="Map of the papers by theme">
 {circles}
 {labels}
 </svg>
+</div>
 <ul>
 {legend}
 </ul>

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -137,9 +138,13 @@ def test_search_json_shape(runner: CliRunner, loaded: Path) -> None:
         "title",
         "year",
         "score",
+        "similarity",
+        "match",
         "snippet",
     }
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    assert all(isinstance(h["similarity"], float) for h in hits)  # no label on the fake embedder
+    assert all(h["match"] is None for h in hits)
     assert isinstance(hits[0]["year"], int) and hits[0]["external_id"] is None
     assert any("Speculative" in h["title"] or "Medusa" in h["title"] for h in hits)
 
@@ -173,7 +178,11 @@ def test_related_excludes_itself_and_matches_titles_forgivingly(runner: CliRunne
 
 def test_related_ambiguous_and_unknown(runner: CliRunner, loaded: Path) -> None:
     ambiguous = run(runner, loaded, "related", "a")
-    assert ambiguous.exit_code != 0 and "matches" in ambiguous.stderr and "give an id" in ambiguous.stderr
+    lines = ambiguous.stderr.splitlines()
+    assert ambiguous.exit_code == 1 and lines[0] == "Error: 'a' matches 9 papers; give one of these ids:"
+    # One candidate a line: id, year, title in full (never cut at 60 characters).
+    assert len(lines) == 10 and all(re.fullmatch(r"  [a-z0-9-]+  \d{4}  .+", line) for line in lines[1:])
+    assert "  2023  A Comprehensive Survey of Continual Learning: Theory, Method and Application" in lines[1]
     unknown = run(runner, loaded, "related", "No Such Paper Anywhere")
     assert unknown.exit_code != 0 and "no paper matches 'No Such Paper Anywhere'" in unknown.stderr
 

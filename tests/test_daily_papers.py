@@ -126,9 +126,9 @@ def test_year_from_option_and_page() -> None:
     assert parse_text(dated).papers[0].date == "2024-01-05"
 
 
-def test_no_year_anywhere_warns() -> None:
+def test_no_year_anywhere_says_which_year_was_assumed() -> None:
     result = parse_text(HEADER + ENTRY.format(title="A", abstract="x", n=2, date="Jan 5"))
-    assert any("--year" in w for w in result.warnings)
+    assert any("--year" in w and "this year" in w for w in result.assumed)
     assert result.papers[0].date is not None
 
 

@@ -50,7 +50,7 @@ def test_errors_name_the_problem(runner: CliRunner, loaded: Path) -> None:
     bad = run(runner, loaded, "mark", "hydra", "skimmed")
     assert bad.exit_code != 0 and "use one of to-read, reading, read" in bad.stderr
     ambiguous = run(runner, loaded, "tag", "a", "x")
-    assert ambiguous.exit_code != 0 and "matches" in ambiguous.stderr and "give an id" in ambiguous.stderr
+    assert ambiguous.exit_code != 0 and "give one of these ids" in ambiguous.stderr
     nothing = run(runner, loaded, "next")
     assert nothing.exit_code != 0 and "nothing liked or read yet" in nothing.stderr
 

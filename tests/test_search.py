@@ -136,7 +136,7 @@ def test_keyword_index_follows_the_records(runner: CliRunner, loaded: Path) -> N
 
 
 def test_sentences_split_where_a_new_sentence_starts() -> None:
-    text = "We study X. It works, e.g. on Y with p < 0.05.  Results: 3. (A) holds!\nDoes it? \"Yes.\""
+    text = 'We study X. It works, e.g. on Y with p < 0.05.  Results: 3. (A) holds!\nDoes it? "Yes."'
     assert sentences(text) == [
         "We study X.",
         "It works, e.g. on Y with p < 0.05.",

@@ -10,5 +10,14 @@ from ..kb import KnowledgeBase
 
 def open_kb(ctx: typer.Context) -> KnowledgeBase:
     """The knowledge base named by the global `--kb` option (or LITKB_HOME, or the default)."""
+    from .. import render
+
     state = ctx.find_root().obj
-    return KnowledgeBase.open(getattr(state, "kb_path", None), chroma_url=getattr(state, "chroma_url", None))
+    kb = KnowledgeBase.open(getattr(state, "kb_path", None), chroma_url=getattr(state, "chroma_url", None))
+
+    def show_warnings() -> None:
+        for message in kb.warnings:
+            render.warn(message)
+
+    ctx.call_on_close(show_warnings)  # what the core had to say, once the command is done
+    return kb

@@ -5,12 +5,15 @@ from __future__ import annotations
 import typer
 
 from .. import render
+from ..errors import UsageError
 from . import open_kb
 
 
 def dedup(
     ctx: typer.Context,
-    apply: bool = typer.Option(False, "--apply", help="Merge each pair (otherwise only list them)."),
+    apply: bool = typer.Option(
+        False, "--apply", help="Merge each group into its kept record, as listed (otherwise only list them)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list the likely duplicates (the default)."),
     as_json: bool = typer.Option(False, "--json", help="Print the pairs as a JSON array."),
 ) -> None:
@@ -18,16 +21,22 @@ def dedup(
 
     Example: litkb dedup --dry-run
     """
+    if apply and dry_run:
+        raise UsageError("give --apply or --dry-run, not both")
     kb = open_kb(ctx)
-    found = kb.duplicates()
+    found = kb.duplicates()  # the plan: what the dry run shows is exactly what --apply merges
     by_id = {p.id: p for p in kb.papers()}
     if as_json:
         render.print_json([{"keep": d.keep, "drop": d.drop, "reason": d.reason} for d in found])
     else:
         render.duplicates_table(found, by_id)
-    if apply and not dry_run and found:
+    if apply and found:
         merged = kb.merge_duplicates(found)
-        render.info(f"merged {merged} duplicate records; run `litkb index` to update the index")
+        kept = len({d.keep for d in found})
+        render.info(
+            f"merged {render.plural(merged, 'duplicate record')} into {render.plural(kept, 'record')}; "
+            "run `litkb index` to update the index"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -41,6 +41,12 @@ def export(
     per_paper: Path | None = typer.Option(
         None, "--per-paper", help="Markdown only: write one note per paper into this folder."
     ),
+    ascii: bool = typer.Option(
+        False,
+        "--ascii",
+        help="BibTeX in plain ASCII for old tools: accents as LaTeX commands, other scripts as '?' "
+        "(default: UTF-8, which biber and LaTeX read).",
+    ),
 ) -> None:
     """Export papers (all, or a selection) as BibTeX, Markdown or CSL JSON.
 
@@ -60,7 +66,7 @@ def export(
         written = kb.export_notes(papers, per_paper, force=force)
         render.info(f"wrote {written} notes to {per_paper}")
         return
-    write_output(kb.export(format, papers), output, force)
+    write_output(kb.export(format, papers, ascii=ascii), output, force)
 
 
 def register(app: typer.Typer) -> None:

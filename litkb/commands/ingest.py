@@ -8,6 +8,7 @@ import sys
 import typer
 
 from .. import render
+from ..parsers import format_names
 from . import open_kb
 
 
@@ -18,7 +19,14 @@ def ingest(
         None,
         "--format",
         "-f",
-        help="Input format (default: detected from the content): hf-daily, jsonl, csv.",
+        help=f"Input format (default: detected from the content): {', '.join(format_names())}.",
+        metavar="FORMAT",
+    ),
+    encoding: str | None = typer.Option(
+        None,
+        "--encoding",
+        help="Text encoding of the files, e.g. cp1252, shift_jis, utf-16 (default: detected).",
+        metavar="ENCODING",
     ),
     year: int | None = typer.Option(
         None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."
@@ -31,7 +39,7 @@ def ingest(
     Example: litkb ingest data/hf-daily-papers-2025-11-18.txt
     """
     kb = open_kb(ctx)
-    report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read)
+    report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
     if as_json:
         render.print_json(dataclasses.asdict(report))
         return

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ..filters import PaperFilter, parse_since, parse_years
+from ..filters import PaperFilter, parse_since, parse_statuses, parse_years
 
 K = typer.Option(10, "-k", "--top", min=1, max=1000, help="How many papers to show.")
 JSON = typer.Option(False, "--json", help="Print a JSON array instead of a table.")
+IDS_ONLY = typer.Option(False, "--ids-only", help="Print only the papers' ids, one per line (for scripts).")
 THEME = typer.Option(None, "--theme", help="Only this theme's papers (id or label).")
 YEAR = typer.Option(None, "--year", help="Only this year or range: 2023, 2022..2024, 2022.., ..2024.")
 SINCE = typer.Option(None, "--since", help="Only papers dated on or after: 2024-06-01, 2024-06, 2024.")
@@ -17,7 +18,11 @@ AUTHOR = typer.Option(
     [], "--author", help="Only papers with an author (or organisation) whose name contains this."
 )
 STATUS = typer.Option(
-    [], "--status", help="Only papers with this reading status: to-read, reading, read, unread."
+    [],
+    "--status",
+    help="Only papers with this reading status: to-read, reading, read, or unread (not marked read: "
+    "no status, to-read or reading). Repeat for several.",
+    metavar="STATUS",
 )
 SOURCE = typer.Option(
     [], "--source", help="Only papers seen in this input file name or format (hf-daily, csv, ...)."
@@ -40,5 +45,5 @@ def make_filter(
         tags=tuple(tag),
         authors=tuple(author),
         sources=tuple(source),
-        statuses=tuple(status or ()),
+        statuses=parse_statuses(status or ()),
     )

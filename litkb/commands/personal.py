@@ -12,10 +12,10 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..errors import LitkbError, UsageError
+from ..errors import LitkbError, NotFoundError, UsageError
 from ..models import STATUSES, Paper
 from . import open_kb
-from .options import JSON, K
+from .options import IDS_ONLY, JSON, K
 
 PAPER = typer.Argument(..., help="A paper's id or title (forgiving: case, punctuation, unique prefix).")
 
@@ -56,10 +56,19 @@ def untag(
     Example: litkb untag "Hopfield Networks" draft
     """
 
+    kb = open_kb(ctx)
+    current = kb.get(paper)
+    absent = [t for t in dict.fromkeys(tags) if t not in current.tags]
+    if len(absent) == len(set(tags)):
+        has = ", ".join(current.tags) or "none"
+        raise NotFoundError(f"'{current.title[:60]}' has no tag {', '.join(absent)} (its tags: {has})")
+
     def remove(p: Paper) -> None:
         p.tags = [t for t in p.tags if t not in tags]
 
-    record = open_kb(ctx).update_record(paper, remove)
+    record = kb.update_record(current.id, remove)
+    if absent:
+        render.warn(f"it had no tag {', '.join(absent)}")
     _done(record, as_json, f"{record.title}: tags {', '.join(record.tags) or '(none)'}")
 
 
@@ -89,17 +98,17 @@ def note(
     _done(record, as_json, f"{record.title}: note saved")
 
 
-def _edit(text: str) -> str:
+def _edit(text: str, suffix: str = ".md") -> str:
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor:
-        raise UsageError("set $EDITOR to edit notes, or give the text with -m")
+        raise UsageError("set $EDITOR (or $VISUAL) to the editor to use, e.g. EDITOR=nano")
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "note.md"
+        path = Path(folder) / f"edit{suffix}"
         path.write_text(text, encoding="utf-8")
         try:
             subprocess.run([*shlex.split(editor), str(path)], check=True)
         except (OSError, subprocess.CalledProcessError) as exc:
-            raise LitkbError(f"the editor '{editor}' failed ({exc}); the note is unchanged") from exc
+            raise LitkbError(f"the editor '{editor}' failed ({exc}); nothing was changed") from exc
         return path.read_text(encoding="utf-8")
 
 
@@ -145,14 +154,14 @@ def dislike(ctx: typer.Context, paper: str = PAPER, as_json: bool = JSON) -> Non
     _rate(ctx, paper, "dislike", as_json)
 
 
-def next_command(ctx: typer.Context, k: int = K, as_json: bool = JSON) -> None:
-    """Unread papers ranked by how well they fit what you liked and read, with the reason.
+def next_command(ctx: typer.Context, k: int = K, as_json: bool = JSON, ids_only: bool = IDS_ONLY) -> None:
+    """Unread papers ranked by how well they fit what you liked and read, each with the liked or read
+    paper it is closest to and how close (cosine similarity, 1 = the same text).
 
     Example: litkb next -k 10
     """
     kb = open_kb(ctx)
     found = kb.next_papers(k)
-    titles = {p.id: p.title for p in kb.papers()}
     if as_json:
         render.print_json(
             [
@@ -162,16 +171,53 @@ def next_command(ctx: typer.Context, k: int = K, as_json: bool = JSON) -> None:
                     "title": p.title,
                     "year": p.year,
                     "score": s.score,
+                    "similarity": s.similarity,
                     "because": s.because,
                 }
                 for i, (p, s) in enumerate(found, start=1)
             ]
         )
         return
-    render.next_table([(p, s.score, [titles[b] for b in s.because]) for p, s in found])
+    if ids_only:
+        render.print_ids([p.id for p, _ in found])
+        return
+    titles = kb.titles([b for _, s in found for b in s.because])
+    render.next_table([(p, s.similarity, [titles[b] for b in s.because]) for p, s in found])
+
+
+def rm(
+    ctx: typer.Context,
+    papers: list[str] = typer.Argument(..., help="Papers to remove: ids or titles."),
+    as_json: bool = JSON,
+) -> None:
+    """Remove papers' records (their vectors go at the next `litkb index`).
+
+    Example: litkb rm "Paging with Succinct Predictions"
+    """
+    removed = open_kb(ctx).remove(papers)
+    if as_json:
+        render.print_json([p.to_dict() for p in removed])
+        return
+    for paper in removed:
+        render.info(f"removed {paper.id} ({paper.title})")
+    render.info("run `litkb index` to drop them from the index")
+
+
+def edit(ctx: typer.Context, paper: str = PAPER) -> None:
+    """Edit a paper's YAML record in $EDITOR; it is checked when you save, and kept as it was if invalid.
+
+    Example: litkb edit "Hopfield Networks"
+    """
+    kb = open_kb(ctx)
+    current = kb.get(paper)
+    edited = _edit(kb.record_text(current.id), suffix=".yaml")
+    changed = kb.replace_record_text(current.id, edited)
+    render.info(f"{current.id}: saved" if changed else f"{current.id}: unchanged")
 
 
 def register(app: typer.Typer) -> None:
     for command in (tag, untag, note, mark, like, dislike):
         app.command()(command)
     app.command("next")(next_command)
+    app.command()(rm)
+    app.command()(edit)

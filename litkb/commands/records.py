@@ -7,10 +7,10 @@ from enum import StrEnum
 import typer
 
 from .. import render
-from ..filters import PaperFilter
+from ..filters import PaperFilter, parse_statuses
 from ..models import Paper
 from . import open_kb
-from .options import STATUS, TAG
+from .options import IDS_ONLY, STATUS, TAG
 
 
 class SortKey(StrEnum):
@@ -69,6 +69,7 @@ def list_papers(
     theme: str | None = typer.Option(None, "--theme", help="Only the papers of this theme (id or label)."),
     tag: list[str] = TAG,
     status: list[str] = STATUS,
+    ids_only: bool = IDS_ONLY,
 ) -> None:
     """List the papers in the knowledge base (newest first by default).
 
@@ -79,12 +80,14 @@ def list_papers(
     if theme is not None:
         members = set(kb.theme_members(theme)[1])
         papers = [p for p in papers if p.id in members]
-    keep = PaperFilter(tags=tuple(tag), statuses=tuple(status))
+    keep = PaperFilter(tags=tuple(tag), statuses=parse_statuses(status))
     papers = [p for p in papers if keep(p)]
     ordered = sort_papers(papers, sort, reverse)
     shown = ordered[:limit] if limit else ordered
     if as_json:
         render.print_json([p.to_dict() for p in shown])
+    elif ids_only:
+        render.print_ids([p.id for p in shown])
     else:
         render.papers_table(shown, len(papers))
 

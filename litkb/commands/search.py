@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -9,10 +10,22 @@ import typer
 
 from .. import render
 from ..errors import InputError, UsageError
-from ..personal import SavedSearches
 from ..queries import read_queries
 from . import open_kb
-from .options import AUTHOR, JSON, MIN_UPVOTES, SINCE, SOURCE, STATUS, TAG, THEME, YEAR, K, make_filter
+from .options import (
+    AUTHOR,
+    IDS_ONLY,
+    JSON,
+    MIN_UPVOTES,
+    SINCE,
+    SOURCE,
+    STATUS,
+    TAG,
+    THEME,
+    YEAR,
+    K,
+    make_filter,
+)
 
 
 def read_like(source: str) -> str:
@@ -59,6 +72,8 @@ def search(
     save: str | None = typer.Option(
         None, "--save", help="Also save this search under a name (see `litkb saved`)."
     ),
+    force: bool = typer.Option(False, "--force", help="With --save: replace a saved search of that name."),
+    ids_only: bool = IDS_ONLY,
 ) -> None:
     """Find the papers that best answer a query: keywords and meaning together (--mode to choose one).
 
@@ -89,13 +104,16 @@ def search(
             "mode": mode,
             **{n: v for n, v in options.items() if v not in (None, [])},
         }
-        SavedSearches(kb.root).save(save, saved)
-        render.info(f"saved as '{save}'; run it again with `litkb saved run {save}`")
+        replaced = kb.save_search(save, saved, force=force)
+        verb = "replaced" if replaced else "saved as"
+        render.info(f"{verb} '{save}'; run it again with `litkb saved run {save}`")
     results = kb.search(text, k=k, mode=mode, theme=theme, where=where)
     if export_format is not None:
         print(kb.export(export_format, [kb.store.load(hit["id"]) for hit in results]), end="")
     elif as_json:
         render.print_json(results)
+    elif ids_only:
+        render.print_ids([hit["id"] for hit in results])
     else:
         heading = f"Search: {text}" if like is None else f"Papers like {like}"
         render.results_table(results, heading, query=text)
@@ -117,6 +135,7 @@ def related(
     author: list[str] = AUTHOR,
     source: list[str] = SOURCE,
     status: list[str] = STATUS,
+    ids_only: bool = IDS_ONLY,
 ) -> None:
     """Find the papers nearest to a paper, or to several papers together (they themselves left out).
 
@@ -128,6 +147,8 @@ def related(
     results = kb.related([t.id for t in targets], k=k, theme=theme, where=where)
     if as_json:
         render.print_json(results)
+    elif ids_only:
+        render.print_ids([hit["id"] for hit in results])
     else:
         render.results_table(results, "Related to: " + "; ".join(t.title for t in targets))
 
@@ -139,17 +160,37 @@ def saved_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    searches = SavedSearches(open_kb(ctx).root).load()
+    searches = open_kb(ctx).saved_searches()
     if as_json:
         render.print_json(searches)
         return
     if not searches:
         render.info("No saved searches yet; save one with litkb search QUERY --save NAME")
     for name, search in sorted(searches.items()):
-        options = " ".join(
-            f"--{key.replace('_', '-')} {value}" for key, value in search.items() if key != "query"
-        )
-        render.out.print(render.escape(f"{name}: {search['query'][:80]}  {options}"))
+        render.out.print(render.escape(f"{name}: {search['query'][:80]}  {saved_options(search)}"))
+
+
+def saved_options(search: dict[str, object]) -> str:
+    """A saved search's options as they are typed: `-k 3 --mode semantic --tag a --tag b`."""
+    words = []
+    for key, value in search.items():
+        if key == "query":
+            continue
+        flag = "-k" if key == "k" else f"--{key.replace('_', '-')}"
+        for item in value if isinstance(value, list) else [value]:
+            words.append(f"{flag} {shlex.quote(str(item))}")
+    return " ".join(words)
+
+
+def saved_remove(
+    ctx: typer.Context, name: str = typer.Argument(..., help="The saved search's name.")
+) -> None:
+    """Remove a saved search.
+
+    Example: litkb saved rm weekly-rag
+    """
+    open_kb(ctx).remove_saved_search(name)
+    render.info(f"removed the saved search '{name}'")
 
 
 def saved_run(
@@ -160,7 +201,7 @@ def saved_run(
     Example: litkb saved run weekly-rag
     """
     kb = open_kb(ctx)
-    search = SavedSearches(kb.root).get(name)
+    search = kb.saved_search(name)
     where = make_filter(
         search.get("year"), search.get("since"), search.get("min_upvotes"), search.get("tag", []),
         search.get("author", []), search.get("source", []), search.get("status", []),
@@ -183,4 +224,5 @@ def register(app: typer.Typer) -> None:
     )
     saved.callback()(saved_list)
     saved.command("run")(saved_run)
+    saved.command("rm")(saved_remove)
     app.add_typer(saved, name="saved")

@@ -19,6 +19,7 @@ class ExportContext:
 
     citekeys: dict[str, str] = field(default_factory=dict)
     themes: ThemeSet | None = None
+    ascii: bool = False  # BibTeX: plain ASCII (accent commands, `?` for other scripts) instead of UTF-8
 
     def theme_label(self, paper_id: str) -> str | None:
         if self.themes is None or paper_id not in self.themes.assignments:

@@ -1,9 +1,15 @@
-"""BibTeX export: plain ASCII that classic BibTeX, biber, bibtexparser and pybtex all read.
+"""BibTeX export that classic BibTeX, biber, bibtexparser and pybtex all read.
 
 Every field value is escaped: LaTeX's special characters become text commands (braces as
-`\\textbraceleft{}` so that BibTeX's own brace counting stays balanced), accented Latin letters become
-accent commands (`{\\'e}`), common symbols and Greek letters their LaTeX forms, and any other
-non-ASCII character a `?`, so no title or abstract can break a LaTeX build or run a command.
+`\\textbraceleft{}` so that BibTeX's own brace counting stays balanced), so no title or abstract can
+break a LaTeX build or run a command. Other characters stay as they are, in UTF-8 (biber, and LaTeX
+since 2018, read it; CJK and other scripts are kept). With `--ascii` (`ExportContext.ascii`) the output
+is plain ASCII instead: accented Latin letters become accent commands (`{\\'e}`), common symbols and
+Greek letters their LaTeX forms, and any other character a `?`.
+
+A paper keeps the citation key it was imported with; `and others` and the title's protected phrases
+(`{Medusa}`) are written back; the organisation that posted a Daily Papers entry goes in
+`organization`, never in `author`; the month is BibTeX's macro (`month = oct`).
 """
 
 from __future__ import annotations
@@ -29,37 +35,67 @@ def _keeps_capitals(word: str) -> bool:
     return False
 
 
-def protect_title(title: str) -> str:
-    """Escape a title and brace the words whose capitals must stay (`{LLM}`, `{MultiEdits}`, `{GPT-4}`)."""
-    words = []
-    for word in " ".join(title.split()).split(" "):
-        escaped = latex_escape(word)
-        words.append(f"{{{escaped}}}" if _keeps_capitals(word) else escaped)
-    return " ".join(words)
+def protect_title(title: str, protected: Sequence[str] = (), ascii: bool = True) -> str:
+    """Escape a title and brace the words whose capitals must stay (`{LLM}`, `{MultiEdits}`, `{GPT-4}`),
+    and the `protected` phrases (as braced in the BibTeX the paper came from: `{Medusa}`)."""
+    text = " ".join(title.split())
+    parts: list[tuple[str, bool]] = [(text, False)]  # (text, a protected phrase)
+    for phrase in sorted({" ".join(p.split()) for p in protected if p.strip()}, key=len, reverse=True):
+        split: list[tuple[str, bool]] = []
+        for part, fixed in parts:
+            if fixed or phrase not in part:
+                split.append((part, fixed))
+                continue
+            pieces = part.split(phrase)
+            for i, piece in enumerate(pieces):
+                if i:
+                    split.append((phrase, True))
+                split.append((piece, False))
+        parts = split
+    out = []
+    for part, fixed in parts:
+        if fixed:
+            out.append(f"{{{latex_escape(part, ascii)}}}")
+            continue
+        words = []
+        for word in part.split(" "):
+            escaped = latex_escape(word, ascii)
+            words.append(f"{{{escaped}}}" if word and _keeps_capitals(word) else escaped)
+        out.append(" ".join(words))
+    return "".join(out)
 
 
-def _names(paper: Paper) -> str:
+def _names(paper: Paper, ascii: bool) -> str:
     from ..names import split_name
 
     formatted = []
     for name in paper.authors:
         family, given = split_name(name)
-        family_tex = f"{{{latex_escape(family)}}}"
-        formatted.append(f"{family_tex}, {latex_escape(given)}" if given else family_tex)
+        family_tex = f"{{{latex_escape(family, ascii)}}}"
+        formatted.append(f"{family_tex}, {latex_escape(given, ascii)}" if given else family_tex)
+    if paper.extra.get("more_authors"):
+        formatted.append("others")
     return " and ".join(formatted)
 
 
 def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[str, str]]]:
     """(entry type, [(field, BibTeX value already escaped)]) for one paper."""
     extra = paper.extra
-    fields: list[tuple[str, str]] = [("title", protect_title(paper.title))]
+    ascii = context.ascii
+
+    def esc(text: str) -> str:
+        return latex_escape(text, ascii)
+
+    protected = extra.get("title_protected")
+    phrases = [str(p) for p in protected] if isinstance(protected, list) else []
+    fields: list[tuple[str, str]] = [("title", protect_title(paper.title, phrases, ascii))]
     if paper.authors:
-        fields.append(("author", _names(paper)))
-    elif paper.organization:
-        fields.append(("author", f"{{{latex_escape(paper.organization['name'])}}}"))
+        fields.append(("author", _names(paper, ascii)))
     else:
         # Styles sort by author; without one they need a `key` field or they warn.
-        fields.append(("key", latex_escape(context.citekeys.get(paper.id, paper.id))))
+        fields.append(("key", esc(context.citekeys.get(paper.id, paper.id))))
+    if paper.organization:  # who posted it (a Daily Papers entry), not who wrote it
+        fields.append(("organization", esc(paper.organization["name"])))
     notes = []
     if not paper.authors and paper.n_authors:
         plural = "s" if paper.n_authors != 1 else ""
@@ -67,34 +103,34 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
     if paper.year:
         fields.append(("year", str(paper.year)))
     if paper.date:
-        fields.append(("month", _MONTHS[int(paper.date[5:7]) - 1]))
+        fields.append(("month", _MONTHS[int(paper.date[5:7]) - 1]))  # written as the bare macro
         fields.append(("date", paper.date))
     entry_type = "misc"
     journal = extra.get("journal") or extra.get("container-title") or extra.get("journal_ref")
     booktitle = extra.get("booktitle") or extra.get("venue")
     if isinstance(journal, str) and journal.strip():
         entry_type = "article"
-        fields.append(("journal", latex_escape(journal)))
+        fields.append(("journal", esc(journal)))
     elif isinstance(booktitle, str) and booktitle.strip():
         entry_type = "inproceedings"
-        fields.append(("booktitle", latex_escape(booktitle)))
+        fields.append(("booktitle", esc(booktitle)))
     if paper.arxiv_id:
-        fields.append(("eprint", latex_escape(paper.arxiv_id)))
+        fields.append(("eprint", esc(paper.arxiv_id)))
         fields.append(("archiveprefix", "arXiv"))
         primary = extra.get("primary_category") or _first(extra.get("categories"))
         if isinstance(primary, str) and primary:
-            fields.append(("primaryclass", latex_escape(primary)))
+            fields.append(("primaryclass", esc(primary)))
     if paper.doi:
-        fields.append(("doi", latex_escape(paper.doi)))
+        fields.append(("doi", esc(paper.doi)))
     url = paper_url(paper)
     if url:
-        fields.append(("url", latex_escape(url)))
+        fields.append(("url", esc(url)))
     if paper.abstract:
-        fields.append(("abstract", latex_escape(paper.abstract)))
+        fields.append(("abstract", esc(paper.abstract)))
     if paper.tags:
-        fields.append(("keywords", latex_escape(", ".join(paper.tags))))
+        fields.append(("keywords", esc(", ".join(paper.tags))))
     if notes:
-        fields.append(("note", latex_escape("; ".join(notes))))
+        fields.append(("note", esc("; ".join(notes))))
     fields.append(("litkbid", paper.id))
     return entry_type, fields
 
@@ -111,6 +147,8 @@ def to_bibtex(papers: Sequence[Paper], context: ExportContext) -> str:
     for paper in papers:
         entry_type, fields = entry_fields(paper, context)
         key = context.citekeys.get(paper.id, paper.id)
-        body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
+        body = ",\n".join(
+            f"  {name} = {value}" if name == "month" else f"  {name} = {{{value}}}" for name, value in fields
+        )
         entries.append(f"@{entry_type}{{{key},\n{body}\n}}\n")
     return "\n".join(entries)

@@ -26,8 +26,6 @@ def csl_item(paper: Paper, context: ExportContext) -> dict[str, Any]:
             family, given = split_name(name)
             authors.append({"family": family, "given": given} if given else {"literal": family})
         item["author"] = authors
-    elif paper.organization:
-        item["author"] = [{"literal": paper.organization["name"]}]
     if paper.date:
         item["issued"] = {"date-parts": [[int(part) for part in paper.date.split("-")]]}
     elif paper.year:
@@ -46,11 +44,23 @@ def csl_item(paper: Paper, context: ExportContext) -> dict[str, Any]:
     if paper.arxiv_id:
         item["number"] = f"arXiv:{paper.arxiv_id}"
         item["publisher"] = "arXiv"
+    notes = []
+    if paper.organization:  # who posted it (a Daily Papers entry), never an author
+        if "publisher" in item:
+            notes.append(f"posted by {paper.organization['name']}")
+        else:
+            item["publisher"] = paper.organization["name"]
     if paper.tags:
         item["keyword"] = ", ".join(paper.tags)
     if not paper.authors and paper.n_authors:
         plural = "s" if paper.n_authors != 1 else ""
-        item["note"] = f"{paper.n_authors} author{plural}; names not given in the source listing"
+        notes.append(f"{paper.n_authors} author{plural}; names not given in the source listing")
+    if paper.extra.get("more_authors"):
+        notes.append("more authors than listed")
+    if notes:
+        item["note"] = "; ".join(notes)
+    if paper.citation_key:
+        item["citation-key"] = paper.citation_key
     return item
 
 

@@ -28,13 +28,15 @@ def first_sentences(text: str | None, count: int = SENTENCES) -> str:
 
 
 def _byline(paper: Paper) -> str:
+    from ..names import display_names
+
     parts = []
     if paper.authors:
-        parts.append(", ".join(paper.authors))
-    elif paper.organization:
-        parts.append(paper.organization["name"])
+        parts.append(display_names(paper))
     elif paper.n_authors:
         parts.append(f"{paper.n_authors} author{'s' if paper.n_authors != 1 else ''}")
+    if paper.organization:
+        parts.append(f"posted by {paper.organization['name']}")
     if paper.upvotes is not None:
         parts.append(f"{paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}")
     if paper.tags:

@@ -34,6 +34,7 @@ class ParseResult:
     papers: list[Paper] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
+    assumed: list[str] = field(default_factory=list)  # what the parser had to assume (said in the summary)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ def get_parser(name: str) -> Parser:
         raise UsageError(f"unknown input format '{name}'; known formats: {known}") from None
 
 
+def format_names() -> list[str]:
+    """Every input format's name."""
+    _load_builtin()
+    return sorted(PARSERS)
+
+
 def detect_parser(text: str, filename: str) -> Parser:
     """The parser most sure the text is its format; an error naming the file when none is."""
     _load_builtin()
@@ -71,10 +78,31 @@ def detect_parser(text: str, filename: str) -> Parser:
     return PARSERS[scored[0][1]]
 
 
-def decode_input(data: bytes, filename: str) -> tuple[str, list[str]]:
-    """Bytes to text: UTF-8 (BOM or not), UTF-16 with a BOM; else Latin-1, with a warning."""
+# What a detector calls a Western single-byte text is read as Windows-1252 (what Excel and Windows
+# write): it is Latin-1 plus curly quotes and dashes in 0x80-0x9F, where Latin-1 has control characters.
+_WESTERN = {
+    "cp1252", "windows-1252", "cp1250", "cp1254", "cp1257", "latin_1", "iso8859_1", "iso8859_15",
+    "iso8859_2", "iso8859_9", "mac_roman", "mac_latin2", "cp850", "cp437", "ascii",
+}  # fmt: skip
+
+
+def decode_input(data: bytes, filename: str, encoding: str | None = None) -> tuple[str, list[str]]:
+    """Bytes to text. `encoding` when given (an error naming the file if the bytes are not in it); else
+    UTF-8 (BOM or not), UTF-16 with a BOM or without one (told by its zero bytes), and otherwise the
+    encoding a detector (charset-normalizer) finds, Windows-1252 for Western text, with a warning."""
     if not data.strip():
         raise InputError(f"{filename}: the file is empty")
+    if encoding is not None:
+        try:
+            return data.decode(encoding).removeprefix("\ufeff"), []
+        except LookupError:
+            raise UsageError(
+                f"--encoding {encoding}: not an encoding Python knows (e.g. cp1252, shift_jis)"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{filename}: not valid {encoding} at byte {exc.start} ({exc.reason}); try another --encoding"
+            ) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), []
@@ -82,17 +110,60 @@ def decode_input(data: bytes, filename: str) -> tuple[str, list[str]]:
             raise InputError(f"{filename}: not valid UTF-16 text ({exc.reason})") from exc
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
+    utf16 = _utf16_without_bom(data)  # before UTF-8: ASCII in UTF-16 is valid UTF-8 full of NULs
+    if utf16 is not None:
+        try:
+            return data.decode(utf16), [f"{filename}: read as {utf16.upper()} (no byte-order mark)"]
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError:
         pass
     if b"\x00" in data[:8192]:
         raise InputError(f"{filename}: looks like a binary file, not a text listing")
-    warning = f"{filename}: not valid UTF-8; read as Latin-1"
-    return data.decode("latin-1"), [warning]
+    found = _detect_encoding(data)
+    try:
+        return data.decode(found), [
+            f"{filename}: not valid UTF-8; read as {found} (use --encoding to choose)"
+        ]
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), [f"{filename}: not valid UTF-8; read as latin-1 (use --encoding)"]
 
 
-def read_input(path: str, stdin_bytes: Callable[[], bytes] | None = None) -> tuple[str, str, list[str]]:
+def _utf16_without_bom(data: bytes) -> str | None:
+    """`utf-16-le` or `utf-16-be` when the zero bytes say so: text of mostly ASCII characters in UTF-16
+    has a zero in every other byte, on one side."""
+    sample = data[:8192]
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    even = sample[0::2].count(0) / half
+    odd = sample[1::2].count(0) / half
+    if odd > 0.3 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _detect_encoding(data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    name = best.encoding if best is not None else "cp1252"
+    if name.replace("-", "_").lower() in _WESTERN:
+        try:
+            data.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+    return name
+
+
+def read_input(
+    path: str, stdin_bytes: Callable[[], bytes] | None = None, encoding: str | None = None
+) -> tuple[str, str, list[str]]:
     """Read an input file (or `-` for stdin): its display name, text and decoding warnings."""
     if path == "-":
         if stdin_bytes is None:
@@ -110,7 +181,9 @@ def read_input(path: str, stdin_bytes: Callable[[], bytes] | None = None) -> tup
             data = file.read_bytes()
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    text, warnings = decode_input(data, name)
+    text, warnings = decode_input(data, name, encoding)
+    if "\r" in text:  # Windows (CR LF) and old Mac (CR alone) line ends
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return name, text, warnings
 
 

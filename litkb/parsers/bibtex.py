@@ -26,9 +26,11 @@ _ENTRY = re.compile(
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 _ARXIV_ID = re.compile(r"(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?", re.IGNORECASE)
 _COUNT_NOTE = re.compile(r"^(\d+) authors?; names not given in the source listing$")
+_OTHERS = re.compile(r"\s+and\s+others\s*$", re.IGNORECASE)
+_KEY = re.compile(r"[^\s,{}()\"#%'=\\]+")
 _KNOWN = {
     "title", "abstract", "author", "year", "month", "date", "doi", "eprint", "archiveprefix", "eprinttype",
-    "primaryclass", "url", "keywords", "litkbid", "key", "note", "crossref",
+    "primaryclass", "url", "keywords", "litkbid", "key", "note", "crossref", "organization",
 }  # fmt: skip
 _INHERITED = ("booktitle", "year", "date", "editor", "publisher", "journal", "volume", "series", "address")
 
@@ -94,6 +96,27 @@ def split_authors(value: str) -> list[str]:
             current += token
     names.append(current)
     return [decode_latex(n) for n in names if n.strip() and n.strip().lower() != "others"]
+
+
+def protected_phrases(title: str) -> list[str]:
+    """The parts of a BibTeX title in braces of their own (`{Medusa}: ...`), whose capitals a style must
+    keep: decoded, those with at least two letters (not `{\\'e}`-style accents)."""
+    phrases, depth, current = [], 0, ""
+    for char in title:
+        if char == "{":
+            depth += 1
+            if depth == 1:
+                current = ""
+                continue
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                phrases.append(current)
+                continue
+        if depth >= 1:
+            current += char
+    decoded = [decode_latex("{" + p + "}") for p in phrases if not p.lstrip().startswith("\\")]
+    return list(dict.fromkeys(p for p in decoded if sum(c.isalpha() for c in p) >= 2))
 
 
 def parse(text: str, options: ParseOptions) -> ParseResult:
@@ -168,12 +191,21 @@ def _paper(
     if note and not counted:
         extra["note"] = note
     authors = split_authors(fields.get("author", ""))
+    more_authors = bool(_OTHERS.search(fields.get("author", "")))
+    if more_authors:
+        extra["more_authors"] = True  # `and others`: the list is not complete; export writes it back
+    protected = [p for p in protected_phrases(fields.get("title", "")) if p in title]
+    if protected:
+        extra["title_protected"] = protected  # `{Medusa}`: capitals kept as written, on export too
+    organization = decode_latex(fields.get("organization", ""))
     return Paper(
         title=title,
         external_id=key,
+        citation_key=key if _KEY.fullmatch(key) else None,
         abstract=decode_latex(fields["abstract"]) if fields.get("abstract") else None,
         authors=authors,
-        n_authors=len(authors) or (int(counted.group(1)) if counted else None),
+        n_authors=None if more_authors else len(authors) or (int(counted.group(1)) if counted else None),
+        organization={"handle": organization, "name": organization} if organization else None,
         date=date,
         date_raw=fields.get("date") or fields.get("year"),
         year=year,

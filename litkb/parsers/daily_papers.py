@@ -236,13 +236,20 @@ def _page_year(
         return year_option
     if page_date is not None and page_date.year is not None:
         return page_date.year
+    # The page's own date (the listing date) needs the year too.
+    undated = any(e.date.year is None for e in entries) or page_date is not None
     years = [e.date.year for e in entries if e.date.year is not None]
     if years:
+        if undated:
+            result.assumed.append(
+                f"{name}: the page's date and dates without a year taken as {max(years) + 1}, the year "
+                "after the latest one on the page (use --year to set it)"
+            )
         return max(years) + 1
     this_year = Date.today().year
-    if any(e.date.year is None for e in entries):
-        result.warnings.append(
-            f"{name}: the page gives no year anywhere; dates without one are taken as {this_year} "
+    if undated:
+        result.assumed.append(
+            f"{name}: the page gives no year anywhere; dates without one taken as {this_year}, this year "
             "(use --year to set it)"
         )
     return this_year

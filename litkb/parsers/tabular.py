@@ -1,4 +1,5 @@
-"""Row formats: JSON Lines (or a JSON array of objects) and CSV, one paper per row.
+"""Row formats: JSON Lines (or a JSON array of objects) and CSV, one paper per row. CSV may be separated
+by commas, semicolons (what Excel writes in much of Europe), tabs (TSV) or bars: the header row says which.
 
 Known columns: `id` or `_id` (kept as `external_id`), `title`, `abstract` or `text`, `authors` (a JSON
 list, or names separated by `;` or ` and `), `year` or `date`, `doi`, `arxiv_id`, `url` or `urls`,
@@ -40,12 +41,21 @@ def detect_jsonl(text: str, filename: str) -> float:
     return 0.0
 
 
+_DELIMITERS = ",;\t|"
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter of a header row: the one of `, ; TAB |` that splits it into the most columns
+    (commas win ties; a header of one column is comma-separated)."""
+    return max(_DELIMITERS, key=lambda d: (header.count(d), d == ","))
+
+
 def detect_csv(text: str, filename: str) -> float:
     header = text.lstrip("\ufeff").split("\n", 1)[0].strip().lower()
-    columns = {c.strip().strip('"') for c in header.split(",")}
+    columns = {c.strip().strip('"') for c in header.split(_delimiter(header))}
     if "title" in columns and len(columns) > 1:
         return 0.8
-    if filename.lower().endswith(".csv"):
+    if filename.lower().endswith((".csv", ".tsv", ".tab")):
         return 0.3
     return 0.0
 
@@ -83,7 +93,8 @@ def _json_rows(text: str, options: ParseOptions, result: ParseResult) -> Iterato
 
 def parse_csv(text: str, options: ParseOptions) -> ParseResult:
     result = ParseResult()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text.split("\n", 1)[0]))
     start = 2  # line 1 is the header
     try:
         for row in reader:
@@ -196,4 +207,4 @@ def _names(value: Any) -> list[str]:
 
 
 register(Parser("jsonl", "JSON Lines (or a JSON array), one paper per object", detect_jsonl, parse_jsonl))
-register(Parser("csv", "CSV with a header row naming the columns", detect_csv, parse_csv))
+register(Parser("csv", "CSV or TSV with a header row naming the columns", detect_csv, parse_csv))

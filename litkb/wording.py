@@ -1,0 +1,13 @@
+"""Small helpers for the words litkb says: counts with the right plural."""
+
+from __future__ import annotations
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 paper`, `2 papers`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def count_is(count: int, noun: str) -> str:
+    """`1 paper is`, `3 papers are`."""
+    return f"{plural(count, noun)} {'is' if count == 1 else 'are'}"
