@@ -79,6 +79,25 @@ class PaperFilter:
         )
         return any(conditions) or bool(self.statuses) or self.ids is not None
 
+    def check_values(self, papers: list[Paper]) -> None:
+        """A tag or source that no paper has is a mistake (a typo), not an empty selection: say so, with
+        the values there are."""
+        if self.tags:
+            known = sorted({tag for paper in papers for tag in paper.tags})
+            for tag in self.tags:
+                if tag not in known:
+                    shown = ", ".join(known[:20]) or "none yet"
+                    raise UsageError(f"--tag {tag}: no paper has this tag (tags: {shown})")
+        if self.sources:
+            names = {value for paper in papers for s in paper.sources for value in (s.file, s.format)}
+            folded = {name.casefold() for name in names}
+            for source in self.sources:
+                if source.casefold() not in folded:
+                    shown = ", ".join(sorted(names)[:20])
+                    raise UsageError(
+                        f"--source {source}: no paper came from a file or format of that name ({shown})"
+                    )
+
     def __call__(self, paper: Paper) -> bool:
         if self.years is not None and paper.year not in self.years:
             return False

@@ -48,9 +48,9 @@ from .passages import SCHEME, passages
 from .personal import SavedSearches, Suggestion, rank_next
 from .retrieval import DENSE_POOL, FAIR, POOL, best_snippet, fuse, match_label
 from .store import RecordStore
-from .themes import Theme, centroids, cluster, label_terms, layout_2d, make_label, representatives
+from .themes import Trend, build_theme_set, centroids, layout_2d, trends
 from .themes_map import MapPoint, render_map
-from .themeset import ThemeSet
+from .themeset import Area, Theme, ThemeSet
 from .wording import count_is
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
@@ -594,7 +594,9 @@ class KnowledgeBase:
             return None
         ids: set[str] | None = set(self.theme_members(theme)[1]) if theme is not None else None
         if where is not None and where.active():
-            passing = {p.id for p in self.papers() if where(p)}
+            papers = self.papers()
+            where.check_values(papers)
+            passing = {p.id for p in papers if where(p)}
             ids = passing if ids is None else ids & passing
         return ids or set()
 
@@ -665,27 +667,27 @@ class KnowledgeBase:
             raise UsageError(f"asked for {k} themes but the knowledge base has {len(ids)} indexed papers")
         if len(ids) < len(papers):
             self.warn(f"{count_is(len(papers) - len(ids), 'paper')} not indexed yet; run `litkb index`")
-        found = cluster(matrix, k)
         by_id = {p.id: p for p in papers}
-        terms = label_terms([by_id[i].embedded_text() for i in ids], found.labels, found.k)
-        closest = representatives(matrix, found.labels, found.k)
-        theme_set = ThemeSet(
-            model=self.config.model,
-            criterion=found.criterion,
-            themes=[
-                Theme(
-                    id=c + 1,
-                    label=make_label(terms[c]),
-                    terms=terms[c],
-                    representative=[ids[i] for i in closest[c]],
-                )
-                for c in range(found.k)
-            ],
-            assignments={pid: label + 1 for pid, label in zip(ids, found.labels, strict=True)},
-        )
+        texts = [by_id[i].embedded_text() for i in ids]
+        theme_set = build_theme_set(ids, matrix, texts, k, self.config.model)
         with self.writing():
             theme_set.save(self.root)
         return theme_set
+
+    def area_members(self, ref: str) -> tuple[Area, list[str]]:
+        """A saved area (by id or label) and its papers' ids."""
+        saved = ThemeSet.load(self.root)
+        if saved is None:
+            raise NotFoundError("the knowledge base has no themes yet; run `litkb themes`")
+        area = saved.find_area(ref)
+        return area, saved.area_members(area.id)
+
+    def theme_trends(self, theme_set: ThemeSet, since: str | None = None) -> dict[str, dict[int, Trend]]:
+        """Papers per month of every theme and area (by the record's date; undated ones counted apart),
+        and with `since` how many are dated on or after it and how that share compares with the whole
+        knowledge base's (`growth`: 2.0 = twice as many new papers, for its size, as the average)."""
+        dates = {p.id: p.date for p in self.papers()}
+        return trends(theme_set, dates, since)
 
     def theme_members(self, ref: str) -> tuple[Theme, list[str]]:
         """A saved theme (by id or label) and its papers' ids."""
@@ -728,10 +730,11 @@ class KnowledgeBase:
                 theme=theme_set.assignments[pid],
                 id=pid,
                 url=paper_url(by_id[pid]),
+                area=area.id if (area := theme_set.area_of(theme_set.assignments[pid])) else 1,
             )
             for pid in ids
         ]
-        html = render_map(points, layout_2d(matrix).tolist(), theme_set.themes)
+        html = render_map(points, layout_2d(matrix).tolist(), theme_set.themes, theme_set.areas)
         atomic_write_text(path, html)
         return len(points)
 
@@ -746,6 +749,20 @@ class KnowledgeBase:
             Paper.from_dict(paper.to_dict(), paper.id)  # still a valid record
             self.store.save_many([paper])
         return paper
+
+    def untag(self, ref: str, tags: Sequence[str]) -> tuple[Paper, list[str]]:
+        """Remove tags from a paper; the record and the tags it did not have. None of them there is an
+        error (nothing to do: a typo, most likely)."""
+        wanted = list(dict.fromkeys(tags))
+        with self.writing():
+            paper = self.get(ref)
+            absent = [t for t in wanted if t not in paper.tags]
+            if len(absent) == len(wanted):
+                has = ", ".join(paper.tags) or "none"
+                raise NotFoundError(f"'{paper.title[:60]}' has no tag {', '.join(absent)} (its tags: {has})")
+            paper.tags = [t for t in paper.tags if t not in wanted]
+            self.store.save_many([paper])
+        return paper, absent
 
     def remove(self, refs: Sequence[str]) -> list[Paper]:
         """Remove papers' records (every reference is resolved before anything is removed); their
@@ -884,19 +901,24 @@ class KnowledgeBase:
         theme: str | None = None,
         tags: Sequence[str] = (),
         years: str | None = None,
+        area: str | None = None,
     ) -> list[Paper]:
-        """Papers meeting every condition given: ids (or titles), the top `k` of a search, a theme, tags
-        (all of them), a year or range (`2023`, `2022..2024`). In search rank order for a query, else newest
-        first."""
+        """Papers meeting every condition given: ids (or titles), the top `k` of a search, a theme, an
+        area, tags (all of them), a year or range (`2023`, `2022..2024`). In search rank order for a
+        query, else newest first."""
         papers = self.papers(require=True)
         keep = PaperFilter(
             years=parse_years(years) if years else None,
             tags=tuple(tags),
             ids=frozenset(self.get(ref).id for ref in ids) if ids else None,
         )
-        if theme is not None:
-            members = set(self.theme_members(theme)[1])
-            keep.ids = frozenset(members if keep.ids is None else keep.ids & members)
+        for members in (
+            set(self.theme_members(theme)[1]) if theme is not None else None,
+            set(self.area_members(area)[1]) if area is not None else None,
+        ):
+            if members is not None:
+                keep.ids = frozenset(members if keep.ids is None else keep.ids & members)
+        keep.check_values(papers)
         by_id = {p.id: p for p in papers}
         if query is not None:
             ranked = [by_id[hit["id"]] for hit in self.search(query, k=k, theme=theme) if hit["id"] in by_id]

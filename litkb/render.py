@@ -19,7 +19,8 @@ from .identity import Duplicate
 from .kb import SearchResult
 from .models import Paper
 from .retrieval import matched_terms
-from .themeset import ThemeSet
+from .themes import Trend
+from .themeset import Area, Theme, ThemeSet
 from .wording import plural
 
 out = Console(highlight=False, soft_wrap=False)
@@ -80,17 +81,63 @@ def results_table(results: Sequence[SearchResult], heading: str, query: str | No
     out.print(table)
 
 
-def themes_table(theme_set: ThemeSet, by_id: dict[str, Paper]) -> None:
-    criterion = "chosen automatically (silhouette)" if theme_set.criterion == "silhouette" else "as asked"
-    table = Table(title=f"{theme_set.k} themes, {criterion}", title_justify="left", show_lines=True)
+_CRITERIA = {"size": "chosen from the collection's size", "silhouette": "chosen by silhouette"}
+
+
+def themes_table(
+    theme_set: ThemeSet, by_id: dict[str, Paper], trends: dict[int, Trend], since: str | None
+) -> None:
+    """The themes grouped under their areas; with `since`, a column of the papers dated since then."""
+    criterion = _CRITERIA.get(theme_set.criterion, "as asked")
+    title = f"{theme_set.k} themes in {plural(len(theme_set.areas), 'area')}, {criterion}"
+    table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("id", justify="right", style="bold")
     table.add_column("label", style="cyan", ratio=2)
     table.add_column("size", justify="right")
+    if since is not None:
+        table.add_column(f"new since {since}", justify="right")
     table.add_column("representative papers", ratio=3)
-    for theme in theme_set.themes:
-        titles = [escape(by_id[pid].title) for pid in theme.representative if pid in by_id]
-        table.add_row(str(theme.id), escape(theme.label), str(theme_set.size(theme.id)), "\n".join(titles))
+    order: list[tuple[Area | None, list[Theme]]] = [
+        (a, [t for t in theme_set.themes if t.area == a.id]) for a in theme_set.areas
+    ] or [(None, theme_set.themes)]
+    for area, members in order:
+        if area is not None:
+            size = len(theme_set.area_members(area.id))
+            heading = Text(f"Area {area.id}: {area.label} ({plural(size, 'paper')})", style="bold magenta")
+            table.add_section()
+            table.add_row("", heading, "", *([""] if since is not None else []), "")
+        for theme in members:
+            titles = [escape(by_id[pid].title) for pid in theme.representative if pid in by_id]
+            cells = [str(theme.id), escape(theme.label), str(theme_set.size(theme.id))]
+            if since is not None:
+                cells.append(_since_cell(trends[theme.id]))
+            table.add_row(*cells, "\n".join(titles))
     out.print(table)
+
+
+def areas_table(theme_set: ThemeSet, trends: dict[int, Trend], since: str | None) -> None:
+    table = Table(title=f"{plural(len(theme_set.areas), 'area')}", title_justify="left", show_lines=True)
+    table.add_column("id", justify="right", style="bold")
+    table.add_column("label", style="cyan", ratio=2)
+    table.add_column("size", justify="right")
+    if since is not None:
+        table.add_column(f"new since {since}", justify="right")
+    table.add_column("themes", ratio=3)
+    for area in theme_set.areas:
+        themes = [f"{t.id}. {t.label}" for t in theme_set.themes if t.id in area.themes]
+        cells = [str(area.id), escape(area.label), str(len(theme_set.area_members(area.id)))]
+        if since is not None:
+            cells.append(_since_cell(trends[area.id]))
+        table.add_row(*cells, escape("\n".join(themes)))
+    out.print(table)
+
+
+def _since_cell(trend: Trend) -> str:
+    """`12 (x2.1) ▲`: papers since the date, their share against the knowledge base's, rising mark."""
+    text = f"{trend.since}"
+    if trend.growth is not None:
+        text += f" (x{trend.growth:.1f})"
+    return text + (" ▲" if trend.rising else "")
 
 
 def doctor_table(findings: Sequence[Finding]) -> None:

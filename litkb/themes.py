@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
+from .themeset import Area, Theme, ThemeSet
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -35,6 +37,7 @@ MAX_MICRO = 200
 MAX_AUTO_K = 40
 SILHOUETTE_SAMPLE = 3000
 LABEL_TERMS = 3
+MAX_AREAS = 10
 REPRESENTATIVES = 3
 _BLOCK = 2048
 
@@ -55,15 +58,6 @@ ACADEMIC_STOP_WORDS = frozenset(
     current set sets number term terms order case cases time times paper-based et al
     """.split()
 )
-
-
-@dataclass
-class Theme:
-    id: int
-    label: str
-    terms: list[str]
-    representative: list[str]
-    papers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -189,13 +183,19 @@ def _analyzer(stop: frozenset[str]):  # type: ignore[no-untyped-def]
 
 
 def label_terms(
-    texts: Sequence[str], labels: Sequence[int], k: int, top: int = LABEL_TERMS
+    texts: Sequence[str],
+    labels: Sequence[int],
+    k: int,
+    top: int = LABEL_TERMS,
+    groups: Sequence[int] | None = None,
 ) -> list[list[str]]:
     """The most distinctive words and phrases of each theme (class-based TF-IDF).
 
     Each theme's papers form one document; a term's weight is its frequency in the theme times
     log(1 + average theme length / the term's frequency over all themes). Terms in a single paper only
-    are ignored (when there are 20 papers or more), and two-word phrases count 1.5 times.
+    are ignored (when there are 20 papers or more), and two-word phrases count 1.5 times. With `groups`
+    (each theme's area), a term is also weighed against the other themes of the same area, so that
+    sibling themes get labels that tell them apart rather than the words their whole area shares.
     """
     import numpy as np
     from scipy import sparse
@@ -217,11 +217,29 @@ def label_terms(
         papers_with_term = np.asarray((per_paper > 0).sum(axis=0)).ravel()
         weights[:, papers_with_term < 2] = 0.0
     weights[:, np.array([" " in t for t in terms])] *= PHRASE_BOOST
+    if groups is not None:
+        weights *= _within_group(per_theme, list(groups))
     out: list[list[str]] = []
     for c in range(k):
         ranked = [str(terms[i]) for i in np.lexsort((terms, -weights[c]))[: top * 10] if weights[c, i] > 0]
         out.append(_pick_terms(ranked, top))
     return out
+
+
+def _within_group(per_theme: np.ndarray, groups: list[int]) -> np.ndarray:
+    """A factor in [0.5, 1] per theme and term: how much more the theme uses the term than the other
+    themes of its group do (1 for a group of one theme)."""
+    import numpy as np
+
+    factor = np.ones_like(per_theme)
+    tf = per_theme / np.maximum(per_theme.sum(axis=1, keepdims=True), 1.0)
+    for group in set(groups):
+        rows = [i for i, g in enumerate(groups) if g == group]
+        if len(rows) < 2:
+            continue
+        share = tf[rows] / np.maximum(tf[rows].sum(axis=0, keepdims=True), 1e-12)  # this theme's part
+        factor[rows] = 0.5 + 0.5 * share
+    return factor
 
 
 def _pick_terms(ranked: list[str], top: int) -> list[str]:
@@ -299,6 +317,40 @@ def layout_2d(vectors: np.ndarray) -> np.ndarray:
     )
 
 
+def area_count(k: int) -> int:
+    """How many areas for k themes: about sqrt(2k), between 2 and 10 (one area for one or two themes)."""
+    if k <= 2:
+        return 1
+    return max(2, min(MAX_AREAS, round((2 * k) ** 0.5), k - 1))
+
+
+def group_areas(vectors: np.ndarray, labels: Sequence[int], k: int) -> list[int]:
+    """The area (0-based, largest first) of each of the k themes: their centres merged by average-linkage
+    (cosine) into `area_count(k)` groups."""
+    import numpy as np
+    from sklearn.cluster import AgglomerativeClustering
+
+    count = area_count(k)
+    if count == 1:
+        return [0] * k
+    cents = centroids(np.asarray(vectors, dtype=np.float32), labels, k)
+    groups = AgglomerativeClustering(n_clusters=count, linkage="average", metric="cosine").fit_predict(cents)
+    sizes = np.bincount(np.asarray(labels), minlength=k)
+    weight = {g: int(sizes[groups == g].sum()) for g in set(groups.tolist())}
+    first = {g: int(np.flatnonzero(groups == g)[0]) for g in weight}
+    order = sorted(weight, key=lambda g: (-weight[g], first[g]))
+    return [order.index(int(g)) for g in groups]
+
+
+def months(dates: Sequence[str | None]) -> tuple[dict[str, int], int]:
+    """Papers per month (`YYYY-MM`, in order) of these dates, and how many have none."""
+    counted: dict[str, int] = {}
+    for date in dates:
+        if date:
+            counted[date[:7]] = counted.get(date[:7], 0) + 1
+    return dict(sorted(counted.items())), sum(1 for d in dates if not d)
+
+
 def make_label(terms: Sequence[str]) -> str:
     return ", ".join(terms) if terms else "(no distinctive terms)"
 
@@ -310,3 +362,86 @@ def to_dict(theme: Theme) -> dict[str, Any]:
         "terms": list(theme.terms),
         "representative": list(theme.representative),
     }
+
+
+def build_theme_set(
+    ids: Sequence[str], matrix: np.ndarray, texts: Sequence[str], k: int | None, model: str
+) -> ThemeSet:
+    """Cluster the papers (rows of `matrix`, texts for labels) into themes, group the themes into areas,
+    label both, and pick each theme's representative papers."""
+    found = cluster(matrix, k)
+    theme_areas = group_areas(matrix, found.labels, found.k)
+    terms = label_terms(texts, found.labels, found.k, groups=theme_areas)
+    closest = representatives(matrix, found.labels, found.k)
+    n_areas = max(theme_areas) + 1
+    area_terms = label_terms(texts, [theme_areas[c] for c in found.labels], n_areas)
+    return ThemeSet(
+        model=model,
+        criterion=found.criterion,
+        themes=[
+            Theme(
+                id=c + 1,
+                label=make_label(terms[c]),
+                terms=terms[c],
+                representative=[ids[i] for i in closest[c]],
+                area=theme_areas[c] + 1,
+            )
+            for c in range(found.k)
+        ],
+        assignments={pid: label + 1 for pid, label in zip(ids, found.labels, strict=True)},
+        areas=[
+            Area(
+                id=a + 1,
+                label=make_label(area_terms[a]),
+                terms=area_terms[a],
+                themes=[c + 1 for c in range(found.k) if theme_areas[c] == a],
+            )
+            for a in range(n_areas)
+        ],
+    )
+
+
+@dataclass
+class Trend:
+    """How a theme's (or an area's) papers are spread over time."""
+
+    months: dict[str, int]
+    undated: int
+    since: int | None = None  # papers dated on or after the `since` date
+    growth: float | None = None  # their share against the knowledge base's share (1.0 = as many as usual)
+    rising: bool = False  # among the themes that grew most since then
+
+
+RISING = 3  # themes marked as grown most, at most
+RISING_MIN = 2  # new papers a theme needs to be marked
+
+
+def trends(
+    theme_set: ThemeSet, dates: dict[str, str | None], since: str | None
+) -> dict[str, dict[int, Trend]]:
+    """Per theme and per area: papers per month, undated ones apart, and growth since `since`."""
+    groups: dict[str, dict[int, list[str]]] = {
+        "themes": {t.id: theme_set.members(t.id) for t in theme_set.themes},
+        "areas": {a.id: theme_set.area_members(a.id) for a in theme_set.areas},
+    }
+    every = [dates.get(pid) for pid in theme_set.assignments]
+    overall = sum(1 for d in every if d and since and d >= since) / max(1, len(every))
+    out: dict[str, dict[int, Trend]] = {}
+    for kind, members in groups.items():
+        out[kind] = {}
+        for key, ids in members.items():
+            counted, undated = months([dates.get(pid) for pid in ids])
+            trend = Trend(counted, undated)
+            if since is not None:
+                trend.since = sum(1 for pid in ids if (dates.get(pid) or "") >= since)
+                share = trend.since / max(1, len(ids))
+                trend.growth = round(share / overall, 2) if overall else None
+            out[kind][key] = trend
+        if since is not None:
+            ranked = sorted(
+                (t for t in out[kind].values() if (t.since or 0) >= RISING_MIN and (t.growth or 0) > 1.0),
+                key=lambda t: -(t.growth or 0),
+            )
+            for trend in ranked[:RISING]:
+                trend.rising = True
+    return out

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
-from .themes import Theme
+from .themeset import Area, Theme
 
 WIDTH, HEIGHT, MARGIN = 1400, 860, 40
 LABEL_FONT = 13  # px; a character is about 0.58 of it wide in the sans-serif fonts browsers use
@@ -27,16 +27,23 @@ class MapPoint:
     theme: int
     id: str = ""
     url: str | None = None  # the paper's own page (DOI, arXiv, its first link): a click opens it
+    area: int = 1
 
 
 def colour(theme_id: int) -> str:
     return PALETTE[(theme_id - 1) % len(PALETTE)]
 
 
-def render_map(points: Sequence[MapPoint], xy: Sequence[Sequence[float]], themes: Sequence[Theme]) -> str:
-    """An HTML page drawing every point, coloured by theme, each with its title and id (and a link to the
-    paper where it has one); each theme's label sits on its most central paper, kept inside the map and
-    off the other labels."""
+def render_map(
+    points: Sequence[MapPoint],
+    xy: Sequence[Sequence[float]],
+    themes: Sequence[Theme],
+    areas: Sequence[Area] = (),
+) -> str:
+    """An HTML page drawing every point, coloured by area (by theme when there are no areas), each with
+    its title and id (and a link to the paper where it has one); each theme's label sits on its most
+    central paper, kept inside the map and off the other labels."""
+    by_area = bool(areas)
     xs = [p[0] for p in xy] or [0.0]
     ys = [p[1] for p in xy] or [0.0]
     span_x = (max(xs) - min(xs)) or 1.0
@@ -54,7 +61,8 @@ def render_map(points: Sequence[MapPoint], xy: Sequence[Sequence[float]], themes
             point.title + (f" ({point.year})" if point.year else "") + (f" · {point.id}" if point.id else "")
         )
         circle = (
-            f'<circle class="paper" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="5" fill="{colour(point.theme)}" '
+            f'<circle class="paper" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="5" '
+            f'fill="{colour(point.area if by_area else point.theme)}" '
             f'data-theme="{point.theme}" data-id="{html.escape(point.id)}">'
             f"<title>{html.escape(hover)}</title></circle>"
         )
@@ -68,17 +76,22 @@ def render_map(points: Sequence[MapPoint], xy: Sequence[Sequence[float]], themes
     placed: list[tuple[float, float, float, float]] = []
     for theme in themes:
         members = [(sx(x), sy(y)) for p, (x, y) in zip(points, xy, strict=True) if p.theme == theme.id]
-        legend.append(
-            f'<li><span class="swatch" style="background:{colour(theme.id)}"></span>'
-            f"{theme.id}. {html.escape(theme.label)} ({len(members)})</li>"
-        )
+        if not by_area:
+            legend.append(_legend_item(colour(theme.id), f"{theme.id}. {theme.label} ({len(members)})"))
         if not members:
             continue
         text = f"{theme.id}. {theme.label}"
         lx, ly, anchor, (px, py) = _label_position(members, len(text) * CHAR_WIDTH, placed)
+        fill = colour(theme.area) if by_area else "#222"
         labels.append(
             f'<text class="label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" data-theme="{theme.id}" '
-            f'data-point="{px:.1f},{py:.1f}">{html.escape(text)}</text>'
+            f'data-point="{px:.1f},{py:.1f}" fill="{fill}">{html.escape(text)}</text>'
+        )
+    for area in areas:
+        count = sum(1 for p in points if p.area == area.id)
+        names = ", ".join(str(t) for t in area.themes)
+        legend.append(
+            _legend_item(colour(area.id), f"Area {area.id}: {area.label} ({count}; themes {names})")
         )
     return _PAGE.format(
         count=len(points),
@@ -89,6 +102,10 @@ def render_map(points: Sequence[MapPoint], xy: Sequence[Sequence[float]], themes
         labels="\n".join(labels),
         legend="\n".join(legend),
     )
+
+
+def _legend_item(fill: str, text: str) -> str:
+    return f'<li><span class="swatch" style="background:{fill}"></span>{html.escape(text)}</li>'
 
 
 def _label_position(
@@ -132,7 +149,7 @@ body {{ font-family: system-ui, sans-serif; margin: 1em; color: #222; }}
 svg {{ border: 1px solid #ddd; background: #fff; width: 100%; height: auto; display: block; }}
 circle.paper {{ opacity: 0.75; stroke: #fff; stroke-width: 0.5; }}
 circle.paper:hover {{ opacity: 1; stroke: #000; stroke-width: 1.5; }}
-text.label {{ font-size: 13px; font-weight: 600; paint-order: stroke; stroke: #fff; stroke-width: 4px;
+text.label {{ font-size: 13px; font-weight: 700; paint-order: stroke; stroke: #fff; stroke-width: 4px;
   pointer-events: none; }}
 #info {{ min-height: 1.5em; margin: 0.5em 0; font-weight: 600; }}
 ul {{ list-style: none; padding: 0; columns: 2; }}

@@ -399,7 +399,7 @@ def test_untag_saved_searches_and_their_errors(runner: CliRunner, loaded: Path) 
     ok(run(runner, loaded, "tag", "Hydra", "decoding"))
     missing = run(runner, loaded, "untag", "Hydra", "nonexistent")
     assert missing.exit_code == 1 and "has no tag nonexistent (its tags: decoding)" in missing.stderr
-    ok(run(runner, loaded, "search", "rag", "-k", "3", "--tag", "a", "--save", "weekly"))
+    ok(run(runner, loaded, "search", "rag", "-k", "3", "--tag", "decoding", "--save", "weekly"))
     again = run(runner, loaded, "search", "rag", "--save", "weekly")
     assert again.exit_code == 2 and "already saved as 'weekly'; use --force" in again.stderr
     assert (
@@ -480,7 +480,7 @@ def test_map_labels_stay_inside_and_on_their_theme_and_points_carry_ids(
     assert len(points) == 69 and {p[3] for p in points} == {p.id for p in KnowledgeBase.open(loaded).papers()}
     labels = re.findall(
         r'<text class="label" x="([\d.]+)" y="([\d.]+)" text-anchor="(start|middle|end)" data-theme="(\d+)" '
-        r'data-point="([\d.]+),([\d.]+)">\d+\. ([^<]*)<',
+        r'data-point="([\d.]+),([\d.]+)" fill="[^"]+">\d+\. ([^<]*)<',
         page,
     )
     assert len(labels) == 6

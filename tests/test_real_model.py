@@ -135,3 +135,14 @@ def test_commands_load_no_model(real_kb: Path, args: list[str], allowed: set[str
     assert result.returncode == 0, result.stderr
     loaded = set(result.stdout.rsplit("LOADED", 1)[1].split())
     assert loaded <= allowed, (args, loaded)
+
+
+def test_match_labels_tell_a_real_query_from_nonsense(real_kb: Path) -> None:
+    kb = KnowledgeBase.open(real_kb)
+    good = kb.search("speculative decoding", k=3)
+    assert good[0]["match"] in ("strong", "fair") and not any("nothing here matches" in w for w in kb.warnings)
+    nonsense = kb.search("xylophone quantum banana", k=3)
+    assert all(hit["match"] == "weak" for hit in nonsense)
+    assert any(w.startswith("nothing here matches 'xylophone quantum banana' well") for w in kb.warnings)
+    result = CliRunner().invoke(app, ["--kb", str(real_kb), "search", "xylophone quantum banana", "-k", "2"])
+    assert result.exit_code == 0 and "nothing here matches" in result.stderr and "weak" in result.stdout

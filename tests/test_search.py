@@ -43,7 +43,7 @@ def test_modes(runner: CliRunner, loaded: Path) -> None:
         (["--min-upvotes", "2"], lambda p: (p["upvotes"] or 0) >= 2),
         (["--author", "apple"], lambda p: p["organization"] == {"handle": "apple", "name": "Apple"}),
         (["--source", "hf-daily"], lambda p: True),
-        (["--source", "other.csv"], lambda p: False),
+        (["--source", "hf-daily-papers-2025-11-18.txt"], lambda p: True),
     ],
 )
 def test_filters_compose_with_every_mode_and_related(
@@ -78,6 +78,15 @@ def test_bad_filter_values(runner: CliRunner, loaded: Path) -> None:
     for args, message in ((["--year", "20x"], "expected a year"), (["--since", "June"], "expected a date")):
         result = run(runner, loaded, "search", "x", *args)
         assert result.exit_code != 0 and message in result.stderr
+    # A source or tag that no paper has is a typo, not an empty selection.
+    for command in (["search", "x"], ["related", "Hydra"], ["export", "-f", "bibtex"]):
+        source = run(runner, loaded, *command, "--source", "other.csv") if command[0] != "export" else None
+        if source is not None:
+            assert source.exit_code == 2 and "--source other.csv: no paper came from" in source.stderr
+            assert "hf-daily-papers-2025-11-18.txt" in source.stderr
+        tag = run(runner, loaded, *command, "--tag", "nosuchtag")
+        assert tag.exit_code == 2 and "--tag nosuchtag: no paper has this tag (tags: none yet)" in tag.stderr
+    assert run(runner, loaded, "list", "--tag", "nosuchtag").exit_code == 2
 
 
 def test_snippet_shows_the_matching_passage() -> None:

@@ -29,8 +29,10 @@ def test_every_paper_in_exactly_one_theme_and_json_shape(runner: CliRunner, load
     members = [p["id"] for t in themes for p in t["papers"]]
     assert len(members) == len(set(members)) == 69
     for theme in themes:
-        assert set(theme) == {"id", "label", "size", "representative", "papers"}
+        assert set(theme) == {"id", "label", "size", "representative", "papers", "area", "months", "undated"}
         assert theme["size"] == len(theme["papers"]) and theme["label"]
+        assert set(theme["area"]) == {"id", "label"} and theme["area"]["label"]
+        assert sum(theme["months"].values()) + theme["undated"] == theme["size"]
         assert set(theme["representative"]) <= {p["id"] for p in theme["papers"]}
         assert set(theme["papers"][0]) == {"id", "external_id", "title"}
     assert [t["size"] for t in themes] == sorted((t["size"] for t in themes), reverse=True)

@@ -10,6 +10,7 @@ from .. import render
 from ..errors import UsageError
 from ..fsutil import atomic_write_text
 from . import open_kb
+from .options import AREA
 
 
 def write_output(text: str, output: Path | None, force: bool) -> None:
@@ -36,6 +37,7 @@ def export(
     query: str | None = typer.Option(None, "--query", "-q", help="Only the top -k papers of this search."),
     k: int = typer.Option(20, "-k", min=1, help="How many search results --query takes."),
     theme: str | None = typer.Option(None, "--theme", help="Only this theme's papers (id or label)."),
+    area: str | None = AREA,
     tag: list[str] = typer.Option([], "--tag", help="Only papers with this tag (repeat for several)."),
     year: str | None = typer.Option(None, "--year", help="Only this year or range: 2023, 2022..2024."),
     per_paper: Path | None = typer.Option(
@@ -57,7 +59,7 @@ def export(
 
     get_exporter(format)  # an unknown format fails before any work
     id_list = [part.strip() for part in ids.split(",") if part.strip()] if ids else None
-    papers = kb.select(ids=id_list, query=query, k=k, theme=theme, tags=tag, years=year)
+    papers = kb.select(ids=id_list, query=query, k=k, theme=theme, area=area, tags=tag, years=year)
     if not papers:
         raise UsageError("no paper matches the selection; nothing was exported")
     if per_paper is not None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import typer
 
 from ..filters import PaperFilter, parse_since, parse_statuses, parse_years
+from ..kb import KnowledgeBase
 
 K = typer.Option(10, "-k", "--top", min=1, max=1000, help="How many papers to show.")
 JSON = typer.Option(False, "--json", help="Print a JSON array instead of a table.")
 IDS_ONLY = typer.Option(False, "--ids-only", help="Print only the papers' ids, one per line (for scripts).")
 THEME = typer.Option(None, "--theme", help="Only this theme's papers (id or label).")
+AREA = typer.Option(None, "--area", help="Only this area's papers: a group of themes (id or label).")
 YEAR = typer.Option(None, "--year", help="Only this year or range: 2023, 2022..2024, 2022.., ..2024.")
 SINCE = typer.Option(None, "--since", help="Only papers dated on or after: 2024-06-01, 2024-06, 2024.")
 MIN_UPVOTES = typer.Option(None, "--min-upvotes", min=0, help="Only papers with at least this many upvotes.")
@@ -27,6 +29,14 @@ STATUS = typer.Option(
 SOURCE = typer.Option(
     [], "--source", help="Only papers seen in this input file name or format (hf-daily, csv, ...)."
 )
+
+
+def in_area(kb: KnowledgeBase, where: PaperFilter, area: str | None) -> PaperFilter:
+    """`where`, kept to the papers of an area (`--area`)."""
+    if area is not None:
+        members = frozenset(kb.area_members(area)[1])
+        where.ids = members if where.ids is None else where.ids & members
+    return where
 
 
 def make_filter(

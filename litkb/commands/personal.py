@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..errors import LitkbError, NotFoundError, UsageError
+from ..errors import LitkbError, UsageError
 from ..models import STATUSES, Paper
 from . import open_kb
 from .options import IDS_ONLY, JSON, K
@@ -56,17 +56,7 @@ def untag(
     Example: litkb untag "Hopfield Networks" draft
     """
 
-    kb = open_kb(ctx)
-    current = kb.get(paper)
-    absent = [t for t in dict.fromkeys(tags) if t not in current.tags]
-    if len(absent) == len(set(tags)):
-        has = ", ".join(current.tags) or "none"
-        raise NotFoundError(f"'{current.title[:60]}' has no tag {', '.join(absent)} (its tags: {has})")
-
-    def remove(p: Paper) -> None:
-        p.tags = [t for t in p.tags if t not in tags]
-
-    record = kb.update_record(current.id, remove)
+    record, absent = open_kb(ctx).untag(paper, tags)
     if absent:
         render.warn(f"it had no tag {', '.join(absent)}")
     _done(record, as_json, f"{record.title}: tags {', '.join(record.tags) or '(none)'}")

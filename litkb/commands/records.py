@@ -10,7 +10,7 @@ from .. import render
 from ..filters import PaperFilter, parse_statuses
 from ..models import Paper
 from . import open_kb
-from .options import IDS_ONLY, STATUS, TAG
+from .options import AREA, IDS_ONLY, STATUS, TAG
 
 
 class SortKey(StrEnum):
@@ -67,6 +67,7 @@ def list_papers(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON array."),
     theme: str | None = typer.Option(None, "--theme", help="Only the papers of this theme (id or label)."),
+    area: str | None = AREA,
     tag: list[str] = TAG,
     status: list[str] = STATUS,
     ids_only: bool = IDS_ONLY,
@@ -80,7 +81,11 @@ def list_papers(
     if theme is not None:
         members = set(kb.theme_members(theme)[1])
         papers = [p for p in papers if p.id in members]
+    if area is not None:
+        members = set(kb.area_members(area)[1])
+        papers = [p for p in papers if p.id in members]
     keep = PaperFilter(tags=tuple(tag), statuses=parse_statuses(status))
+    keep.check_values(papers)
     papers = [p for p in papers if keep(p)]
     ordered = sort_papers(papers, sort, reverse)
     shown = ordered[:limit] if limit else ordered

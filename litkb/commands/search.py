@@ -13,6 +13,7 @@ from ..errors import InputError, UsageError
 from ..queries import read_queries
 from . import open_kb
 from .options import (
+    AREA,
     AUTHOR,
     IDS_ONLY,
     JSON,
@@ -24,6 +25,7 @@ from .options import (
     THEME,
     YEAR,
     K,
+    in_area,
     make_filter,
 )
 
@@ -59,6 +61,7 @@ def search(
         show_default=False,
     ),
     theme: str | None = THEME,
+    area: str | None = AREA,
     year: str | None = YEAR,
     since: str | None = SINCE,
     min_upvotes: int | None = MIN_UPVOTES,
@@ -80,7 +83,7 @@ def search(
     Example: litkb search "speculative decoding" -k 5 --year 2024..2025
     """
     kb = open_kb(ctx)
-    where = make_filter(year, since, min_upvotes, tag, author, source, status)
+    where = in_area(kb, make_filter(year, since, min_upvotes, tag, author, source, status), area)
     given = [name for name, value in (("QUERY", query), ("--like", like), ("--queries", queries)) if value]
     if len(given) > 1:
         raise UsageError(f"give one of QUERY, --like FILE or --queries FILE, not {' and '.join(given)}")
@@ -93,10 +96,11 @@ def search(
     text = read_like(like) if like is not None else query
     if not text:
         raise UsageError('say what to search for, e.g. litkb search "speculative decoding"')
-    if save is not None:
+    results = kb.search(text, k=k, mode=mode, theme=theme, where=where)
+    if save is not None:  # saved once it has run: a search that fails is not kept
         options = {
-            "theme": theme, "year": year, "since": since, "min_upvotes": min_upvotes, "tag": tag,
-            "author": author, "source": source, "status": status,
+            "theme": theme, "area": area, "year": year, "since": since, "min_upvotes": min_upvotes,
+            "tag": tag, "author": author, "source": source, "status": status,
         }  # fmt: skip
         saved = {
             "query": text,
@@ -107,7 +111,6 @@ def search(
         replaced = kb.save_search(save, saved, force=force)
         verb = "replaced" if replaced else "saved as"
         render.info(f"{verb} '{save}'; run it again with `litkb saved run {save}`")
-    results = kb.search(text, k=k, mode=mode, theme=theme, where=where)
     if export_format is not None:
         print(kb.export(export_format, [kb.store.load(hit["id"]) for hit in results]), end="")
     elif as_json:
@@ -128,6 +131,7 @@ def related(
     k: int = K,
     as_json: bool = JSON,
     theme: str | None = THEME,
+    area: str | None = AREA,
     year: str | None = YEAR,
     since: str | None = SINCE,
     min_upvotes: int | None = MIN_UPVOTES,
@@ -143,7 +147,7 @@ def related(
     """
     kb = open_kb(ctx)
     targets = [kb.get(paper) for paper in papers]
-    where = make_filter(year, since, min_upvotes, tag, author, source, status)
+    where = in_area(kb, make_filter(year, since, min_upvotes, tag, author, source, status), area)
     results = kb.related([t.id for t in targets], k=k, theme=theme, where=where)
     if as_json:
         render.print_json(results)
@@ -206,6 +210,7 @@ def saved_run(
         search.get("year"), search.get("since"), search.get("min_upvotes"), search.get("tag", []),
         search.get("author", []), search.get("source", []), search.get("status", []),
     )  # fmt: skip
+    where = in_area(kb, where, search.get("area"))
     query = str(search["query"])
     mode = str(search.get("mode", "hybrid"))
     results = kb.search(query, k=int(search.get("k", 10)), mode=mode, theme=search.get("theme"), where=where)

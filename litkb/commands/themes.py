@@ -1,37 +1,64 @@
-"""`litkb themes`: the knowledge base clustered by topic."""
+"""`litkb themes`: the knowledge base clustered by topic, themes grouped into areas, with trends."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from .. import render
+from ..filters import parse_since
+from ..themes import Trend
 from . import open_kb
+from .options import JSON
 
 
 def themes(
     ctx: typer.Context,
     k: int | None = typer.Option(
-        None, "-k", min=1, max=500, help="Number of themes (default: chosen automatically)."
+        None, "-k", min=1, max=500, help="Number of themes (default: chosen from the collection's size)."
     ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Cluster again instead of using the saved themes."),
-    as_json: bool = typer.Option(False, "--json", help="Print the themes, with every paper, as JSON."),
+    areas: bool = typer.Option(False, "--areas", help="Show the areas (groups of related themes) alone."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Also show how many papers of each theme are dated on or after this date (2025-11-01, "
+        "2025-11, 2025), and mark the themes that grew most.",
+    ),
+    as_json: bool = JSON,
     map_file: Path | None = typer.Option(
         None, "--map", help="Also write a map of the papers (HTML) to this file."
     ),
 ) -> None:
-    """Cluster the papers into themes with readable labels (saved, so reruns give the same themes).
+    """Cluster the papers into themes with readable labels, grouped into areas (saved, so reruns give
+    the same themes).
 
-    Example: litkb themes -k 12 --map themes.html
+    Example: litkb themes --since 2025-11-01 --map themes.html
     """
     kb = open_kb(ctx)
+    start = parse_since(since) if since else None
     theme_set = kb.themes(k=k, rebuild=rebuild)
+    trends = kb.theme_trends(theme_set, start)
     by_id = {p.id: p for p in kb.papers()}
     if map_file is not None:
         drawn = kb.theme_map(map_file, theme_set)
         render.info(f"wrote the map of {drawn} papers to {map_file}")
-    if as_json:
+    if as_json and areas:
+        render.print_json(
+            [
+                {
+                    "id": a.id,
+                    "label": a.label,
+                    "size": len(theme_set.area_members(a.id)),
+                    "themes": a.themes,
+                    **_trend(trends["areas"][a.id]),
+                }
+                for a in theme_set.areas
+            ]
+        )
+    elif as_json:
         render.print_json(
             [
                 {
@@ -39,6 +66,10 @@ def themes(
                     "label": t.label,
                     "size": theme_set.size(t.id),
                     "representative": t.representative,
+                    "area": {"id": area.id, "label": area.label}
+                    if (area := theme_set.area_of(t.id))
+                    else None,
+                    **_trend(trends["themes"][t.id]),
                     "papers": [
                         {"id": pid, "external_id": by_id[pid].external_id, "title": by_id[pid].title}
                         for pid in theme_set.members(t.id)
@@ -48,8 +79,17 @@ def themes(
                 for t in theme_set.themes
             ]
         )
+    elif areas:
+        render.areas_table(theme_set, trends["areas"], start)
     else:
-        render.themes_table(theme_set, by_id)
+        render.themes_table(theme_set, by_id, trends["themes"], start)
+
+
+def _trend(trend: Trend) -> dict[str, Any]:
+    out: dict[str, Any] = {"months": trend.months, "undated": trend.undated}
+    if trend.since is not None:
+        out["since"] = {"papers": trend.since, "growth": trend.growth, "rising": trend.rising}
+    return out
 
 
 def register(app: typer.Typer) -> None:
