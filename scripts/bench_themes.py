@@ -1,10 +1,18 @@
 """Theme quality and scale benchmark.
 
 Quality: imports a labelled JSON Lines collection (title, abstract, a label field) into a knowledge base,
-indexes it with the configured model, clusters it with `-k` set to the number of labels and with the
-automatic choice, and prints the v-measure of each against the labels.
+indexes it with the configured model, and clusters it (litkb's own `litkb.themes.cluster`, on the
+vectors `litkb themes` reads) with `-k` set to the number of labels and with the automatic choice; prints
+the v-measure of each against the labels, the number of themes and the largest theme's share, beside plain
+k-means on the same vectors. `--within FIELD=VALUE` takes only the papers whose FIELD is VALUE (one
+archive's papers, say), repeatable; each is reported apart.
 
     .venv/bin/python scripts/bench_themes.py ../shared/dev-data/arxiv-2007-sample.jsonl --label label_archive
+    .venv/bin/python scripts/bench_themes.py ../shared/dev-data/arxiv-2007-sample.jsonl --label label_fine \
+        --within label_archive=math --within label_archive=cond-mat --within all
+
+`--unlabelled KB` runs the automatic choice on an indexed knowledge base with no labels (the SciFact corpus
+that bench_search.py builds) and prints the number of themes, the largest share and the first ten labels.
 
 Scale (`--scale N`): a knowledge base of N papers whose vectors are stored synthetic ones (the quality
 collection's real vectors plus noise, so no N-paper embedding pass is needed), then `litkb themes` run as
@@ -44,20 +52,50 @@ def load_labels(path: Path, field: str) -> dict[str, str]:
     return labels
 
 
-def quality(kb: KnowledgeBase, labels: dict[str, str]) -> None:
-    by_id = {p.id: p for p in kb.papers()}
-    k_true = len(set(labels.values()))
+def quality(
+    kb: KnowledgeBase, labels: dict[str, str], rows: dict[str, dict[str, object]], within: str
+) -> None:
+    """v-measure of litkb's clustering (-k = the labels, and automatic) and of k-means, for the papers
+    `within` selects (`FIELD=VALUE`, or `all`)."""
+    from sklearn.cluster import KMeans
+
+    from litkb.themes import cluster
+
+    field, _, value = within.partition("=")
+    papers = [p for p in kb.papers() if within == "all" or str(rows[p.external_id or ""].get(field)) == value]
+    ids, matrix = kb.vectors.own_vectors([p.id for p in papers])
+    external = {p.id: p.external_id or "" for p in papers}
+    truth = [labels[external[i]] for i in ids]
+    k_true = len(set(truth))
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    baseline = v_measure_score(truth, KMeans(k_true, n_init=10, random_state=0).fit_predict(unit))
+    print(f"{within}: {len(ids)} papers, {k_true} labels; k-means at -k {k_true}: v-measure {baseline:.3f}")
     for name, k in ((f"-k {k_true}", k_true), ("automatic", None)):
         start = time.perf_counter()
-        themes = kb.themes(k=k, rebuild=True)
+        found = cluster(matrix, k)
         seconds = time.perf_counter() - start
-        ids = sorted(themes.assignments)
-        truth = [labels[by_id[i].external_id or ""] for i in ids]
-        found = [themes.assignments[i] for i in ids]
-        score = v_measure_score(truth, found)
-        print(f"{name:>12}: v-measure {score:.3f}  themes {themes.k:3d}  papers {len(ids)}  {seconds:.1f} s")
-        for theme in themes.themes[:20]:
-            print(f"{'':14}{theme.id:3d} ({themes.size(theme.id):4d}) {theme.label}")
+        share = max(np.bincount(found.labels)) / len(ids)
+        score = v_measure_score(truth, found.labels)
+        print(
+            f"{name:>12}: v-measure {score:.3f}  themes {found.k:3d}  largest {share:.0%}  ({seconds:.1f} s)"
+        )
+
+
+def unlabelled(path: Path) -> None:
+    """The automatic choice on a knowledge base without labels: themes, largest share, first labels."""
+    kb = KnowledgeBase.open(path)
+    start = time.perf_counter()
+    themes = kb.themes(rebuild=True)
+    seconds = time.perf_counter() - start
+    sizes = [themes.size(t.id) for t in themes.themes]
+    print(
+        f"{path.name}: {len(themes.assignments)} papers, automatic: {themes.k} themes in "
+        f"{len(themes.areas)} areas, largest {max(sizes) / sum(sizes):.0%} ({seconds:.1f} s)"
+    )
+    for theme in themes.themes[:10]:
+        print(f"{'':4}{theme.id:3d} ({themes.size(theme.id):4d}) {theme.label}")
+    for area in themes.areas:
+        print(f"{'':4}area {area.id} ({len(themes.area_members(area.id)):4d}): {area.label}")
 
 
 def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
@@ -110,14 +148,23 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=int, default=0, help="also time themes on a knowledge base of N papers"
     )
+    parser.add_argument("--within", action="append", default=[], help="FIELD=VALUE, or all (repeatable)")
+    parser.add_argument("--unlabelled", type=Path, help="an indexed knowledge base without labels")
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     kb = KnowledgeBase.open(args.work / "quality")
     kb.ingest([str(args.data)])
     report = kb.index()
-    print(f"collection: {args.data.name}; index: {report.summary()}")
-    quality(kb, load_labels(args.data, args.label))
+    print(f"collection: {args.data.name}; index: {report.summary()}; labels: {args.label}")
+    rows = {
+        str(row.get("id") or row.get("_id")): row
+        for row in map(json.loads, args.data.read_text(encoding="utf-8").splitlines())
+    }
+    for within in args.within or ["all"]:
+        quality(kb, load_labels(args.data, args.label), rows, within)
+    if args.unlabelled is not None:
+        unlabelled(args.unlabelled)
 
     if args.scale:
         scale_path = args.work / f"scale-{args.scale}"

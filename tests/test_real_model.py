@@ -140,7 +140,9 @@ def test_commands_load_no_model(real_kb: Path, args: list[str], allowed: set[str
 def test_match_labels_tell_a_real_query_from_nonsense(real_kb: Path) -> None:
     kb = KnowledgeBase.open(real_kb)
     good = kb.search("speculative decoding", k=3)
-    assert good[0]["match"] in ("strong", "fair") and not any("nothing here matches" in w for w in kb.warnings)
+    assert good[0]["match"] in ("strong", "fair") and not any(
+        "nothing here matches" in w for w in kb.warnings
+    )
     nonsense = kb.search("xylophone quantum banana", k=3)
     assert all(hit["match"] == "weak" for hit in nonsense)
     assert any(w.startswith("nothing here matches 'xylophone quantum banana' well") for w in kb.warnings)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from litkb import KnowledgeBase
 from litkb.themes import cluster, label_terms
 from tests.conftest import make_kb_dir, run
 
@@ -90,15 +91,32 @@ def test_errors(runner: CliRunner, tmp_path: Path, kb_dir: Path, seed_path: Path
     assert run(runner, fresh, "list", "--theme", "1").exit_code != 0
 
 
-def test_cluster_recovers_separated_groups() -> None:
+def test_cluster_never_mixes_separated_groups() -> None:
     rng = np.random.default_rng(0)
     centres = np.eye(8, 32) * 5
     points = np.vstack([c + rng.normal(0, 0.3, (30, 32)) for c in centres[:4]]).astype(np.float32)
     found = cluster(points)
-    assert found.k == 4 and found.criterion == "silhouette"
-    groups = [set(found.labels[i * 30 : (i + 1) * 30]) for i in range(4)]
-    assert all(len(g) == 1 for g in groups) and len(set().union(*groups)) == 4
+    assert found.criterion == "size" and 11 <= found.k <= 1.5 * 120**0.5  # about √120, more for size
+    for theme in range(found.k):  # each theme lies inside one group
+        assert len({i // 30 for i, label in enumerate(found.labels) if label == theme}) == 1
+    four = cluster(points, k=4)
+    assert four.k == 4 and all(len(set(four.labels[i * 30 : (i + 1) * 30])) == 1 for i in range(4))
     assert cluster(points, k=2).k == 2
+
+
+@pytest.mark.parametrize("n", [60, 250, 1000, 4000])
+def test_the_automatic_number_of_themes_fits_the_collection(n: int) -> None:
+    """Collections of several sizes, each of many topics of unequal size (as a field's papers are):
+    between √n/4 and 1.5·√n themes, none over about a fifth of the papers, every paper in one."""
+    rng = np.random.default_rng(n)
+    topics = rng.normal(0, 1, (40, 64))
+    weights = rng.dirichlet(np.full(40, 2.0))
+    which = rng.choice(40, size=n, p=weights)
+    points = (topics[which] + rng.normal(0, 0.9, (n, 64))).astype(np.float32)
+    found = cluster(points)
+    assert n**0.5 / 4 <= found.k <= 1.5 * n**0.5, found.k
+    assert len(found.labels) == n and set(found.labels) == set(range(found.k))
+    assert max(np.bincount(found.labels)) <= 0.2 * n + 1
 
 
 def test_labels_are_phrases_not_stop_words() -> None:
@@ -141,3 +159,61 @@ def test_map_in_headless_chromium(runner: CliRunner, loaded: Path, tmp_path: Pat
     assert proc.stdout.count('class="paper"') == 69
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
+
+
+def test_areas_group_the_themes_and_filter_every_command(runner: CliRunner, loaded: Path) -> None:
+    themes = themes_json(runner, loaded, "-k", "6")
+    areas = themes_json(runner, loaded, "--areas")
+    assert 2 <= len(areas) <= 6 and [a["id"] for a in areas] == list(range(1, len(areas) + 1))
+    assert sorted(t for a in areas for t in a["themes"]) == [t["id"] for t in themes]  # each theme once
+    for area in areas:
+        own = [t for t in themes if t["area"]["id"] == area["id"]]
+        assert {t["id"] for t in own} == set(area["themes"]) and area["label"]
+        assert all(t["area"]["label"] == area["label"] for t in own)
+        assert area["size"] == sum(t["size"] for t in own)
+    first = areas[0]
+    members = {p["id"] for t in themes if t["area"]["id"] == first["id"] for p in t["papers"]}
+    listed = run(runner, loaded, "list", "--area", str(first["id"]), "--ids-only")
+    assert listed.exit_code == 0 and set(listed.stdout.split()) == members
+    found = run(runner, loaded, "search", "learning", "--area", first["label"], "-k", "100", "--ids-only")
+    assert found.exit_code == 0 and set(found.stdout.split()) <= members and found.stdout.split()
+    exported = run(runner, loaded, "export", "-f", "csl-json", "--area", str(first["id"]))
+    assert exported.exit_code == 0 and len(json.loads(exported.stdout)) == len(members)
+    missing = run(runner, loaded, "list", "--area", "99")
+    assert missing.exit_code == 1 and "no area 99" in missing.stderr
+    table = run(runner, loaded, "themes")
+    assert table.exit_code == 0 and all(f"Area {a['id']}: " in table.stdout for a in areas)
+    again = themes_json(runner, loaded, "-k", "6", "--rebuild")  # the same themes, areas and labels
+    assert [(t["id"], t["label"], t["area"]) for t in again] == [
+        (t["id"], t["label"], t["area"]) for t in themes
+    ]
+
+
+def test_months_and_growth_since_a_date(runner: CliRunner, loaded: Path, tmp_path: Path) -> None:
+    undated = tmp_path / "undated.jsonl"
+    undated.write_text(
+        "\n".join(json.dumps({"title": f"Undated {i}", "abstract": "Model editing."}) for i in range(3))
+    )
+    assert run(runner, loaded, "ingest", str(undated)).exit_code == 0
+    assert run(runner, loaded, "index").exit_code == 0
+    themes = themes_json(runner, loaded, "-k", "4", "--rebuild", "--since", "2025-06")
+    dates = {p.id: p.date for p in KnowledgeBase.open(loaded).papers()}
+    assert sum(t["undated"] for t in themes) == 3 and sum(t["size"] for t in themes) == 72
+    everything_new = sum(1 for d in dates.values() if d and d >= "2025-06-01") / 72
+    for theme in themes:
+        ids = [p["id"] for p in theme["papers"]]
+        assert sum(theme["months"].values()) + theme["undated"] == len(ids)
+        assert theme["months"] == {
+            m: sum(1 for i in ids if (dates[i] or "")[:7] == m) for m in theme["months"]
+        }
+        new = sum(1 for i in ids if (dates[i] or "") >= "2025-06-01")
+        assert theme["since"]["papers"] == new
+        assert theme["since"]["growth"] == round(new / len(ids) / everything_new, 2)
+    rising = [t for t in themes if t["since"]["rising"]]
+    assert 1 <= len(rising) <= 3 and all(
+        t["since"]["papers"] >= 2 and t["since"]["growth"] > 1 for t in rising
+    )
+    table = run(runner, loaded, "themes", "--since", "2025-06")
+    assert table.exit_code == 0 and "new since" in table.stdout and "▲" in table.stdout
+    bad = run(runner, loaded, "themes", "--since", "soon")
+    assert bad.exit_code == 2 and "--since soon" in bad.stderr
