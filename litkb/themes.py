@@ -6,7 +6,8 @@ How papers are clustered (all deterministic: fixed seeds, ties broken by paper i
    mean of its passages measured worse on the arXiv sample (v-measure 0.575 against 0.594 at k=18). Vectors
    are centred (the mean over the collection is
    subtracted, which removes the direction every abstract shares) and scaled to unit length.
-2. Neighbourhood smoothing: each vector is replaced by the mean of itself and its 10 nearest neighbours.
+2. Neighbourhood smoothing: each vector is replaced by the mean of itself and its nearest neighbours
+   (√n/4 of them, 3 to 10).
    Papers in dense topical regions pull together; isolated ones are pulled toward their nearest topic.
 3. Micro-clusters: k-means with up to 200 clusters (every paper its own when there are fewer).
 4. The micro-clusters are merged by average-linkage agglomerative clustering (cosine) into k themes.
@@ -32,7 +33,7 @@ from .themeset import Area, Theme, ThemeSet
 if TYPE_CHECKING:
     import numpy as np
 
-SMOOTH_NEIGHBOURS = 10
+SMOOTH_NEIGHBOURS = 10  # at most; fewer in a small collection (see smoothing_neighbours)
 MAX_MICRO = 200
 AUTO_MAX = 1.5  # the automatic choice stays under 1.5·√n themes
 LARGEST_SHARE = 0.2  # ... and adds themes while one holds more than this share of the papers
@@ -93,13 +94,20 @@ def _smoothed(unit: np.ndarray, neighbours: int) -> np.ndarray:
     return out / np.maximum(norms, 1e-12)
 
 
+def smoothing_neighbours(n: int) -> int:
+    """How many neighbours a paper is smoothed towards: √n/4, between 3 and SMOOTH_NEIGHBOURS. In a few
+    hundred papers of one field, 10 neighbours reach across topics (cond-mat, 380 papers: v-measure
+    0.299 with 10, 0.346 with 5; 2,000 papers across fields: 0.594 with 10, 0.590 with 5)."""
+    return max(3, min(SMOOTH_NEIGHBOURS, round(n**0.5 / 4)))
+
+
 def cluster(vectors: np.ndarray, k: int | None = None) -> Clustering:
     """Theme number (0-based) for every row of `vectors`; `k` themes, or the automatic choice."""
     import numpy as np
     from sklearn.cluster import AgglomerativeClustering, KMeans
 
     n = vectors.shape[0]
-    smooth = _smoothed(_centred(np.asarray(vectors, dtype=np.float32)), SMOOTH_NEIGHBOURS)
+    smooth = _smoothed(_centred(np.asarray(vectors, dtype=np.float32)), smoothing_neighbours(n))
     micro_k = min(MAX_MICRO, n)
     if micro_k < n:
         micro = KMeans(micro_k, n_init=3, random_state=0).fit(smooth)
@@ -337,17 +345,18 @@ def area_count(k: int) -> int:
 
 
 def group_areas(vectors: np.ndarray, labels: Sequence[int], k: int) -> list[int]:
-    """The area (0-based, largest first) of each of the k themes: their centres merged by average-linkage
-    (cosine) into `area_count(k)` groups."""
+    """The area (0-based, largest first) of each of the k themes: k-means over the themes' centres, each
+    weighed by its number of papers, into `area_count(k)` groups (average linkage left one area with
+    60% of SciFact's papers; weighted k-means keeps areas of comparable reach)."""
     import numpy as np
-    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.cluster import KMeans
 
     count = area_count(k)
     if count == 1:
         return [0] * k
     cents = centroids(np.asarray(vectors, dtype=np.float32), labels, k)
-    groups = AgglomerativeClustering(n_clusters=count, linkage="average", metric="cosine").fit_predict(cents)
     sizes = np.bincount(np.asarray(labels), minlength=k)
+    groups = KMeans(count, n_init=10, random_state=0).fit_predict(cents, sample_weight=sizes)
     weight = {g: int(sizes[groups == g].sum()) for g in set(groups.tolist())}
     first = {g: int(np.flatnonzero(groups == g)[0]) for g in weight}
     order = sorted(weight, key=lambda g: (-weight[g], first[g]))
