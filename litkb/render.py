@@ -61,8 +61,9 @@ def results_table(results: Sequence[SearchResult], heading: str, query: str | No
     table.add_column("#", justify="right", style="bold")
     table.add_column("title", style="cyan", ratio=2)
     table.add_column("year", justify="right")
+    labelled = any(hit["match"] is not None for hit in results)
     by_meaning = any(hit["similarity"] is not None for hit in results)
-    table.add_column("match" if by_meaning else "score", justify="right")
+    table.add_column("match" if labelled else "similarity" if by_meaning else "score", justify="right")
     table.add_column("snippet", ratio=3, style="dim")
     for hit in results:
         if hit["match"] is not None and hit["similarity"] is not None:
