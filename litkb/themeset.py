@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .errors import AmbiguousError, LitkbError, NotFoundError
+from .errors import AmbiguousError, LitkbError, NotFoundError, UsageError
 from .fsutil import atomic_write_text
 
 
@@ -149,7 +149,7 @@ def _find(items: list[Any], ref: str, noun: str, plural: str, see: str) -> Any:
         for item in items:
             if item.id == int(text):
                 return item
-        raise NotFoundError(f"no {noun} {text}; {plural} are 1-{len(items)} (see {see})")
+        raise UsageError(f"no {noun} {text}; {plural} are 1-{len(items)} (see {see})")
     wanted = text.casefold()
     exact = [t for t in items if t.label.casefold() == wanted]
     partial = [t for t in items if wanted and wanted in t.label.casefold()]
@@ -161,4 +161,4 @@ def _find(items: list[Any], ref: str, noun: str, plural: str, see: str) -> Any:
                 f"'{ref}' matches several {plural}; give one of these ids:",
                 candidates=[(str(t.id), None, t.label) for t in found],
             )
-    raise NotFoundError(f"no {noun} matches '{ref}'; see {see}")
+    raise UsageError(f"no {noun} matches '{ref}'; see {see}")

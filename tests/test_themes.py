@@ -180,7 +180,7 @@ def test_areas_group_the_themes_and_filter_every_command(runner: CliRunner, load
     exported = run(runner, loaded, "export", "-f", "csl-json", "--area", str(first["id"]))
     assert exported.exit_code == 0 and len(json.loads(exported.stdout)) == len(members)
     missing = run(runner, loaded, "list", "--area", "99")
-    assert missing.exit_code == 1 and "no area 99" in missing.stderr
+    assert missing.exit_code == 2 and "no area 99" in missing.stderr  # a bad filter value, like --status
     table = run(runner, loaded, "themes")
     assert table.exit_code == 0 and all(f"Area {a['id']}: " in table.stdout for a in areas)
     again = themes_json(runner, loaded, "-k", "6", "--rebuild")  # the same themes, areas and labels
