@@ -138,6 +138,7 @@ class KnowledgeBase:
         # What the caller should be told (unreadable records, unindexed papers); the core never prints:
         # the CLI shows these on stderr when a command ends, a Python caller reads them.
         self.warnings: list[str] = []
+        self._unindexed: tuple[tuple[int, Any], int] | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -636,12 +637,22 @@ class KnowledgeBase:
             )
 
     def unindexed(self) -> int:
-        """How many records the index does not hold yet (new since the last `litkb index`)."""
+        """How many records the index does not hold yet (new since the last `litkb index`). Counted
+        again only when the records folder or the index changed (a warm search pays one `stat`)."""
+        manifest = self.vectors.read_manifest() or {}
+        try:
+            key = (os.stat(self.store.root).st_mtime_ns, manifest.get("generation"))
+        except OSError:
+            return 0
+        if self._unindexed is not None and self._unindexed[0] == key:
+            return self._unindexed[1]
         snapshot = self.vectors.current_snapshot()
         if snapshot is not None:
-            return len(self.store.ids() - set(snapshot.papers))
-        manifest = self.vectors.read_manifest() or {}
-        return max(0, len(self.store.ids()) - int(manifest.get("count") or 0))
+            count = len(self.store.ids() - set(snapshot.papers))
+        else:
+            count = max(0, len(self.store.ids()) - int(manifest.get("count") or 0))
+        self._unindexed = (key, count)
+        return count
 
     def _keyword(self, query: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
         return self.keywords.scores(query).top(n, allowed)
