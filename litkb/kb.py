@@ -687,11 +687,15 @@ class KnowledgeBase:
 
     def area_members(self, ref: str) -> tuple[Area, list[str]]:
         """A saved area (by id or label) and its papers' ids."""
+        saved = self._saved_themes()
+        area = saved.find_area(ref)
+        return area, saved.area_members(area.id)
+
+    def _saved_themes(self) -> ThemeSet:
         saved = ThemeSet.load(self.root)
         if saved is None:
             raise NotFoundError("the knowledge base has no themes yet; run `litkb themes`")
-        area = saved.find_area(ref)
-        return area, saved.area_members(area.id)
+        return saved
 
     def theme_trends(self, theme_set: ThemeSet, since: str | None = None) -> dict[str, dict[int, Trend]]:
         """Papers per month of every theme and area (by the record's date; undated ones counted apart),
@@ -702,9 +706,7 @@ class KnowledgeBase:
 
     def theme_members(self, ref: str) -> tuple[Theme, list[str]]:
         """A saved theme (by id or label) and its papers' ids."""
-        saved = ThemeSet.load(self.root)
-        if saved is None:
-            raise NotFoundError("the knowledge base has no themes yet; run `litkb themes`")
+        saved = self._saved_themes()
         theme = saved.find(ref)
         return theme, saved.members(theme.id)
 

@@ -91,13 +91,7 @@ def themes_table(
     """The themes grouped under their areas; with `since`, a column of the papers dated since then."""
     criterion = _CRITERIA.get(theme_set.criterion, "as asked")
     title = f"{theme_set.k} themes in {plural(len(theme_set.areas), 'area')}, {criterion}"
-    table = Table(title=title, title_justify="left", show_lines=True)
-    table.add_column("id", justify="right", style="bold")
-    table.add_column("label", style="cyan", ratio=2)
-    table.add_column("size", justify="right")
-    if since is not None:
-        table.add_column(f"new since {since}", justify="right")
-    table.add_column("representative papers", ratio=3)
+    table = _groups_table(title, since, "representative papers")
     order: list[tuple[Area | None, list[Theme]]] = [
         (a, [t for t in theme_set.themes if t.area == a.id]) for a in theme_set.areas
     ] or [(None, theme_set.themes)]
@@ -117,13 +111,7 @@ def themes_table(
 
 
 def areas_table(theme_set: ThemeSet, trends: dict[int, Trend], since: str | None) -> None:
-    table = Table(title=f"{plural(len(theme_set.areas), 'area')}", title_justify="left", show_lines=True)
-    table.add_column("id", justify="right", style="bold")
-    table.add_column("label", style="cyan", ratio=2)
-    table.add_column("size", justify="right")
-    if since is not None:
-        table.add_column(f"new since {since}", justify="right")
-    table.add_column("themes", ratio=3)
+    table = _groups_table(plural(len(theme_set.areas), "area"), since, "themes")
     for area in theme_set.areas:
         themes = [f"{t.id}. {t.label}" for t in theme_set.themes if t.id in area.themes]
         cells = [str(area.id), escape(area.label), str(len(theme_set.area_members(area.id)))]
@@ -131,6 +119,18 @@ def areas_table(theme_set: ThemeSet, trends: dict[int, Trend], since: str | None
             cells.append(_since_cell(trends[area.id]))
         table.add_row(*cells, escape("\n".join(themes)))
     out.print(table)
+
+
+def _groups_table(title: str, since: str | None, last: str) -> Table:
+    """A table of themes or areas: id, label, size, papers new since a date (when given), `last`."""
+    table = Table(title=title, title_justify="left", show_lines=True)
+    table.add_column("id", justify="right", style="bold")
+    table.add_column("label", style="cyan", ratio=2)
+    table.add_column("size", justify="right")
+    if since is not None:
+        table.add_column(f"new since {since}", justify="right")
+    table.add_column(last, ratio=3)
+    return table
 
 
 def _since_cell(trend: Trend) -> str:
