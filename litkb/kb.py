@@ -48,7 +48,7 @@ from .passages import SCHEME, passages
 from .personal import SavedSearches, Suggestion, rank_next
 from .retrieval import DENSE_POOL, FAIR, POOL, best_snippet, fuse, match_label
 from .store import RecordStore
-from .themes import Trend, build_theme_set, centroids, layout_2d, trends
+from .themes import Trend, add_areas, build_theme_set, centroids, layout_2d, trends
 from .themes_map import MapPoint, render_map
 from .themeset import Area, Theme, ThemeSet
 from .wording import count_is
@@ -668,6 +668,8 @@ class KnowledgeBase:
         if saved is not None and not rebuild and k in (None, saved.k) and saved.model == self.config.model:
             with self.writing():
                 self._assign_new_papers(saved, papers)
+                if not saved.areas:  # saved by an older litkb: group its themes, keep the themes as they are
+                    self._add_areas(saved, papers)
             return saved
         ids, matrix = self.vectors.own_vectors([p.id for p in papers])
         if len(ids) < 2:
@@ -684,6 +686,15 @@ class KnowledgeBase:
         with self.writing():
             theme_set.save(self.root)
         return theme_set
+
+    def _add_areas(self, saved: ThemeSet, papers: Sequence[Paper]) -> None:
+        """Group saved themes (of a themes.yaml without areas) into areas, and save."""
+        ids, matrix = self.vectors.own_vectors(sorted(saved.assignments))
+        if not ids:
+            return
+        by_id = {p.id: p for p in papers}
+        add_areas(saved, ids, matrix, [by_id[i].embedded_text() for i in ids])
+        saved.save(self.root)
 
     def area_members(self, ref: str) -> tuple[Area, list[str]]:
         """A saved area (by id or label) and its papers' ids."""

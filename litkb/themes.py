@@ -422,6 +422,28 @@ def build_theme_set(
     )
 
 
+def add_areas(theme_set: ThemeSet, ids: Sequence[str], matrix: np.ndarray, texts: Sequence[str]) -> None:
+    """Group the themes of a saved set that has no areas (written by an older litkb) into areas, in
+    place: the themes, their ids and labels stay as they were."""
+    present = sorted({theme_set.assignments[pid] for pid in ids})  # themes with papers in the index
+    labels = [present.index(theme_set.assignments[pid]) for pid in ids]
+    grouped = group_areas(matrix, labels, len(present))
+    area_of = {theme_id: grouped[i] for i, theme_id in enumerate(present)}
+    count = max(grouped) + 1
+    area_terms = label_terms(texts, [grouped[c] for c in labels], count)
+    for theme in theme_set.themes:
+        theme.area = area_of.get(theme.id, 0) + 1  # a theme left without papers joins the largest area
+    theme_set.areas = [
+        Area(
+            id=a + 1,
+            label=make_label(area_terms[a]),
+            terms=area_terms[a],
+            themes=[t.id for t in theme_set.themes if t.area == a + 1],
+        )
+        for a in range(count)
+    ]
+
+
 @dataclass
 class Trend:
     """How a theme's (or an area's) papers are spread over time."""

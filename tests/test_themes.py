@@ -217,3 +217,24 @@ def test_months_and_growth_since_a_date(runner: CliRunner, loaded: Path, tmp_pat
     assert table.exit_code == 0 and "new since" in table.stdout and "▲" in table.stdout
     bad = run(runner, loaded, "themes", "--since", "soon")
     assert bad.exit_code == 2 and "--since soon" in bad.stderr
+
+
+def test_themes_saved_without_areas_get_areas_and_keep_their_themes(runner: CliRunner, loaded: Path) -> None:
+    import yaml
+
+    before = themes_json(runner, loaded, "-k", "5")
+    path = loaded / "themes.yaml"
+    old = yaml.safe_load(path.read_text())
+    old["schema"] = 1
+    old.pop("areas")
+    for theme in old["themes"]:
+        theme.pop("area")
+    path.write_text(yaml.safe_dump(old, sort_keys=False))  # as an older litkb wrote it
+    after = themes_json(runner, loaded)
+    assert [(t["id"], t["label"], t["size"]) for t in after] == [
+        (t["id"], t["label"], t["size"]) for t in before
+    ]
+    assert all(t["area"]["label"] for t in after)
+    areas = themes_json(runner, loaded, "--areas")
+    assert sorted(t for a in areas for t in a["themes"]) == [t["id"] for t in after]
+    assert yaml.safe_load(path.read_text())["areas"]  # saved
