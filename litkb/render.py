@@ -292,12 +292,6 @@ def paper_detail(paper: Paper) -> None:
         out.print(escape(paper.notes))
 
 
-def candidates(rows: Sequence[tuple[str, int | None, str]]) -> None:
-    """The papers an ambiguous reference matched, one per line: id, year, title (on stderr)."""
-    for paper_id, year, title in rows:
-        err.print(escape(f"  {paper_id}  {year or '----'}  {title}"), soft_wrap=True)
-
-
 @contextmanager
 def progress_bar(description: str) -> Iterator[Any]:
     """A progress bar on stderr, shown from the first `update(done, total)` with work to do."""

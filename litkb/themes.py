@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,6 @@ class Clustering:
     labels: list[int]
     k: int
     criterion: str
-    scores: dict[int, float] = field(default_factory=dict)
 
 
 def _centred(vectors: np.ndarray) -> np.ndarray:
