@@ -708,11 +708,14 @@ class KnowledgeBase:
             raise NotFoundError("the knowledge base has no themes yet; run `litkb themes`")
         return saved
 
-    def theme_trends(self, theme_set: ThemeSet, since: str | None = None) -> dict[str, dict[int, Trend]]:
+    def theme_trends(
+        self, theme_set: ThemeSet, since: str | None = None, papers: Sequence[Paper] | None = None
+    ) -> dict[str, dict[int, Trend]]:
         """Papers per month of every theme and area (by the record's date; undated ones counted apart),
         and with `since` how many are dated on or after it and how that share compares with the whole
-        knowledge base's (`growth`: 2.0 = twice as many new papers, for its size, as the average)."""
-        dates = {p.id: p.date for p in self.papers()}
+        knowledge base's (`growth`: 2.0 = twice as many new papers, for its size, as the average).
+        `papers`: the records, when the caller has them already."""
+        dates = {p.id: p.date for p in (papers if papers is not None else self.papers())}
         return trends(theme_set, dates, since)
 
     def theme_members(self, ref: str) -> tuple[Theme, list[str]]:

@@ -179,6 +179,10 @@ def test_areas_group_the_themes_and_filter_every_command(runner: CliRunner, load
     assert found.exit_code == 0 and set(found.stdout.split()) <= members and found.stdout.split()
     exported = run(runner, loaded, "export", "-f", "csl-json", "--area", str(first["id"]))
     assert exported.exit_code == 0 and len(json.loads(exported.stdout)) == len(members)
+    outside = next(t for t in themes if t["area"]["id"] != first["id"])["papers"][0]["id"]
+    assert run(runner, loaded, "tag", outside, "elsewhere").exit_code == 0
+    narrowed = run(runner, loaded, "list", "--area", str(first["id"]), "--tag", "elsewhere", "--ids-only")
+    assert narrowed.exit_code == 0 and narrowed.stdout == ""  # a tag used in another area is no typo
     missing = run(runner, loaded, "list", "--area", "99")
     assert missing.exit_code == 2 and "no area 99" in missing.stderr  # a bad filter value, like --status
     table = run(runner, loaded, "themes")

@@ -78,14 +78,14 @@ def list_papers(
     """
     kb = open_kb(ctx)
     papers = kb.papers(require=True)
+    keep = PaperFilter(tags=tuple(tag), statuses=parse_statuses(status))
+    keep.check_values(papers)  # against the whole knowledge base: a tag used elsewhere is no typo
     if theme is not None:
         members = set(kb.theme_members(theme)[1])
         papers = [p for p in papers if p.id in members]
     if area is not None:
         members = set(kb.area_members(area)[1])
         papers = [p for p in papers if p.id in members]
-    keep = PaperFilter(tags=tuple(tag), statuses=parse_statuses(status))
-    keep.check_values(papers)
     papers = [p for p in papers if keep(p)]
     ordered = sort_papers(papers, sort, reverse)
     shown = ordered[:limit] if limit else ordered

@@ -40,8 +40,8 @@ def themes(
     kb = open_kb(ctx)
     start = parse_since(since) if since else None
     theme_set = kb.themes(k=k, rebuild=rebuild)
-    trends = kb.theme_trends(theme_set, start)
     by_id = {p.id: p for p in kb.papers()}
+    trends = kb.theme_trends(theme_set, start, list(by_id.values()))
     if map_file is not None:
         drawn = kb.theme_map(map_file, theme_set)
         render.info(f"wrote the map of {drawn} papers to {map_file}")
