@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from .errors import LitkbError, first_line
+from .errors import LitkbError, UsageError, first_line
+from .fsutil import atomic_write_text
 
 ENV_HOME = "LITKB_HOME"
 ENV_CHROMA_URL = "LITKB_CHROMA_URL"
@@ -126,3 +127,43 @@ def check_device(name: str) -> str:
     if not _DEVICE.fullmatch(name):
         raise LitkbError(f"device '{name}': expected cpu, cuda, cuda:N, mps or auto")
     return name
+
+
+def create_folder(root: Path, config: KBConfig, server: str | None) -> bool:
+    """Make `root` a knowledge base if it is not one yet (records folder, config.yaml, .gitignore): with
+    a collection name of its own (one server can hold several) and `server`, the Chroma server it was
+    created on when one was named. True when config.yaml was written. A folder becomes a knowledge base
+    only when it is empty (or already holds records): never a project folder or a home directory named
+    by mistake."""
+    if root.is_dir() and not (root / CONFIG_FILE).exists():
+        _check_is_empty(root)
+    created = False
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / RECORDS_DIR).mkdir(exist_ok=True)
+        if not (root / CONFIG_FILE).exists():
+            config.collection = new_collection_name()
+            config.chroma_url = server
+            atomic_write_text(root / CONFIG_FILE, config.dump())
+            created = True
+        if not (root / ".gitignore").exists():
+            atomic_write_text(root / ".gitignore", KB_GITIGNORE)
+    except PermissionError as exc:
+        raise LitkbError(
+            f"cannot write to {root}: permission denied; choose another folder with --kb"
+        ) from exc
+    except OSError as exc:
+        raise LitkbError(f"cannot create the knowledge base at {root}: {exc.strerror or exc}") from exc
+    return created
+
+
+def _check_is_empty(root: Path) -> None:
+    try:
+        entries = [e.name for e in os.scandir(root)]
+    except OSError:
+        return  # the write that follows says what is wrong
+    if entries and RECORDS_DIR not in entries:
+        raise UsageError(
+            f"{root} is not a knowledge base (no {CONFIG_FILE}) and is not empty; name a new "
+            "or empty folder with --kb, or the folder of an existing knowledge base"
+        )

@@ -2,29 +2,27 @@
 
 The records are the truth; everything under `index/` is derived from them. The doctor reads the
 records, the manifest, the Chroma collection, the snapshot, the keyword index and the query encoder,
-and compares them. `repair` rebuilds the whole index from the records into `index.repair/`, and swaps
-it in only when it is complete (a crash half-way leaves the old index where it was). A record that
+and compares them; it changes nothing. `repair` asks the index builder to rebuild the whole index from
+the records (into `index.repair/`, swapped in only when complete: see `litkb.index.build`). A record that
 cannot be read is never repaired: it is the truth, so the doctor names it for a person to fix.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .errors import IndexDamagedError, LitkbError
-from .index import CHROMA_DIR, INDEX_SCHEMA
-from .keyword import keyword_hash
-from .passages import SCHEME
+from .index.build import IndexReport, Progress
+from .index.keyword import keyword_hash
+from .index.manifest import INDEX_SCHEMA
+from .index.passages import vector_hash
 from .wording import plural
 
 if TYPE_CHECKING:
-    from .kb import IndexReport, KnowledgeBase, Progress
+    from .kb import KnowledgeBase
     from .models import Paper
 
 Level = Literal["ok", "warning", "problem"]
@@ -42,8 +40,6 @@ class Finding:
 
 def diagnose(kb: KnowledgeBase) -> list[Finding]:
     """Everything the doctor checks, in order: records, manifest, vectors, snapshot, keywords, encoder."""
-    from .kb import content_hash
-
     found: list[Finding] = []
     papers, problems = kb.store.load_all()
     for problem in problems:
@@ -61,7 +57,7 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
     except IndexDamagedError as exc:
         found.append(Finding("problem", "index", exc.reason, repairable=True))
         return found
-    if manifest is None or (kb.chroma_url is None and not (kb.vectors.directory / CHROMA_DIR).is_dir()):
+    if manifest is None or not kb.vectors.chroma.exists():
         level: Level = "warning" if papers else "ok"
         found.append(
             Finding(
@@ -85,7 +81,7 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
         )
         return found
 
-    read_only = kb.chroma_url is None and not _writable(kb.vectors.directory / CHROMA_DIR)
+    read_only = kb.chroma_url is None and not _writable(kb.vectors.chroma.path)
     try:
         if read_only:
             # Opening Chroma writes to its database: on a read-only knowledge base, check what searches
@@ -130,7 +126,7 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
                 repairable=True,
             )
         )
-    want = {p.id: content_hash(kb.config.model, f"{SCHEME}\x00{p.embedded_text()}") for p in papers}
+    want = {p.id: vector_hash(kb.config.model, p) for p in papers}
     unreadable = {pid for pid in have if pid not in want and kb.store.exists(pid)}
     checks = [
         ("not in the index (`litkb index` adds them)", [pid for pid in want if pid not in have]),
@@ -218,9 +214,7 @@ def _keyword_and_encoder(kb: KnowledgeBase, papers: list[Paper]) -> list[Finding
         except LitkbError as exc:
             found.append(Finding("problem", "keywords", str(exc), repairable=True))
 
-    from .query_encoder import OnnxQueryEncoder
-
-    if OnnxQueryEncoder.load(kb.encoder_dir, kb.config.model) is not None:
+    if kb.parts.encoders.exported() is not None:
         found.append(Finding("ok", "encoder", "the exported query encoder loads"))
     elif not kb.config.model.startswith("hash:"):
         found.append(
@@ -230,41 +224,8 @@ def _keyword_and_encoder(kb: KnowledgeBase, papers: list[Paper]) -> list[Finding
 
 
 def repair(kb: KnowledgeBase, progress: Progress | None = None) -> IndexReport:
-    """Rebuild the index from the records into a new folder and swap it in when complete. On a Chroma
-    server the collection is shared, so it is completed (what is missing or stale embedded again), not
-    rebuilt from this copy of the records."""
-    from .kb import KnowledgeBase
-
-    if kb.chroma_url is not None:
-        return kb.index(progress=progress)
-    with kb.writing():
-        live = kb.index_dir
-        staging = live.with_name(live.name + ".repair")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        fresh = KnowledgeBase(kb.root, index_dir=staging)
-        fresh.config = kb.config
-        with contextlib.suppress(OSError):  # keep a good query encoder: no need to export it again
-            from .query_encoder import OnnxQueryEncoder
-
-            if OnnxQueryEncoder.load(kb.encoder_dir, kb.config.model) is not None:
-                shutil.copytree(kb.encoder_dir, fresh.encoder_dir)
-        report = fresh.index(rebuild=True, progress=progress)
-        _forget_clients()
-        old = live.with_name(f"{live.name}.old-{uuid.uuid4().hex[:8]}")
-        if live.exists():
-            live.rename(old)
-        staging.rename(live)
-        shutil.rmtree(old, ignore_errors=True)
-    return report
-
-
-def _forget_clients() -> None:
-    """Chroma keeps one system per path in a process; after the swap the path holds another store."""
-    with contextlib.suppress(Exception):
-        from chromadb.api.shared_system_client import SharedSystemClient
-
-        SharedSystemClient.clear_system_cache()
+    """Rebuild the index from the records (the builder's work: see `litkb.index.build`)."""
+    return kb.repair_index(progress)
 
 
 def _some(ids: list[str]) -> str:

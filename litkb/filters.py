@@ -1,9 +1,13 @@
-"""Selecting papers: the filters that `export`, `list` and `search` share."""
+"""Selecting papers: the one filter that `search`, `related`, `list` and `export` share, and the orders
+papers are listed in."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 from .errors import UsageError
 from .models import STATUSES, UNREAD, Paper, parse_iso_date
@@ -67,6 +71,43 @@ class PaperFilter:
     sources: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     ids: frozenset[str] | None = None
+    # A theme and an area (id or label): the knowledge base turns them into `ids` (see
+    # `KnowledgeBase.resolve`) before the filter is applied.
+    theme: str | None = None
+    area: str | None = None
+    # The options as they were typed (`--year 2022..2024`), kept for saving a search.
+    typed: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_options(
+        cls,
+        year: str | None = None,
+        since: str | None = None,
+        min_upvotes: int | None = None,
+        tag: Sequence[str] = (),
+        author: Sequence[str] = (),
+        source: Sequence[str] = (),
+        status: Sequence[str] = (),
+        theme: str | None = None,
+        area: str | None = None,
+    ) -> PaperFilter:
+        """The filter the command-line options (or a saved search's) ask for; an error naming a bad value."""
+        typed = {
+            "theme": theme, "area": area, "year": year, "since": since, "min_upvotes": min_upvotes,
+            "tag": list(tag), "author": list(author), "source": list(source), "status": list(status),
+        }  # fmt: skip
+        return cls(
+            years=parse_years(year) if year else None,
+            since=parse_since(since) if since else None,
+            min_upvotes=min_upvotes,
+            tags=tuple(tag),
+            authors=tuple(author),
+            sources=tuple(source),
+            statuses=parse_statuses(tuple(status)),
+            theme=theme,
+            area=area,
+            typed={name: value for name, value in typed.items() if value not in (None, [])},
+        )
 
     def active(self) -> bool:
         conditions = (
@@ -77,7 +118,13 @@ class PaperFilter:
             self.authors,
             self.sources,
         )
-        return any(conditions) or bool(self.statuses) or self.ids is not None
+        return (
+            any(conditions)
+            or bool(self.statuses)
+            or self.ids is not None
+            or self.theme is not None
+            or self.area is not None
+        )
 
     def check_values(self, papers: list[Paper]) -> None:
         """A tag or source that no paper has is a mistake (a typo), not an empty selection: say so, with
@@ -127,3 +174,37 @@ def _has_author(paper: Paper, name: str) -> bool:
 def _from_source(paper: Paper, source: str) -> bool:
     wanted = source.casefold()
     return any(wanted in (s.file.casefold(), s.format.casefold()) for s in paper.sources)
+
+
+class SortKey(StrEnum):
+    DATE = "date"
+    UPVOTES = "upvotes"
+    YEAR = "year"
+    TITLE = "title"
+    ID = "id"
+
+
+def sort_papers(papers: Sequence[Paper], key: SortKey, reverse: bool = False) -> list[Paper]:
+    """Newest / most upvoted first for date, year and upvotes; A-Z for title and id. Unknown values last."""
+    descending = key in (SortKey.DATE, SortKey.UPVOTES, SortKey.YEAR)
+    if reverse:
+        descending = not descending
+
+    if key is SortKey.DATE:
+        values = [p.date or (f"{p.year:04d}" if p.year else None) for p in papers]
+    elif key is SortKey.TITLE:
+        values = [p.title.casefold() for p in papers]
+    else:
+        values = [getattr(p, key.value) for p in papers]
+    known = sorted(
+        ((v, p.id, p) for v, p in zip(values, papers, strict=True) if v is not None),
+        key=lambda row: (row[0], row[1]),
+        reverse=descending,
+    )
+    unknown = [p for v, p in zip(values, papers, strict=True) if v is None]
+    return [p for _, _, p in known] + unknown
+
+
+def newest_first(papers: Sequence[Paper]) -> list[Paper]:
+    """By date (or year), newest first; ties and undated papers by id, descending."""
+    return sorted(papers, key=lambda p: (p.date or f"{p.year or 0:04d}", p.id), reverse=True)

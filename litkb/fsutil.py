@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .errors import LitkbError
+from .errors import LitkbError, UsageError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -95,3 +95,17 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def write_new_files(directory: Path, files: Sequence[tuple[str, str]], force: bool, what: str) -> int:
+    """Write (name, text) files into `directory` (made if missing), all at once; files already there are
+    replaced only with `force` (else an error naming the first, and nothing is written)."""
+    targets = [(directory / name, text) for name, text in files]
+    existing = [str(path) for path, _ in targets if path.exists()]
+    if existing and not force:
+        raise UsageError(f"{existing[0]} exists ({len(existing)} {what} would be replaced); use --force")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LitkbError(f"cannot create {directory}: {exc.strerror or exc}") from exc
+    return atomic_write_many(targets)

@@ -6,10 +6,15 @@ import copy
 import dataclasses
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .errors import AmbiguousError, NotFoundError, UsageError
 from .models import Paper, make_id, normalize_title
+
+if TYPE_CHECKING:
+    from .store import RecordStore
 
 # Fields an ingest may set from its input; everything else is the record's own or the user's.
 _INPUT_FIELDS = (
@@ -303,3 +308,56 @@ def plan_merges(pairs: dict[tuple[str, str], str], by_id: dict[str, Paper]) -> l
                 reason = f"{why}, with {b if a == drop else a}"
             out.append(Duplicate(keep=keep, drop=drop, reason=reason))
     return sorted(out, key=lambda d: (d.keep, d.drop))
+
+
+def merge_records(kept: Paper, dropped: Paper) -> Paper:
+    """One record from two that are the same paper: the kept one's values shown, the other's in
+    `conflicts` where they differ; tags, notes, reading status and rating joined."""
+    result = merge(kept, dropped, keep_shown=True)
+    result.tags = list(dict.fromkeys(kept.tags + dropped.tags))
+    for mine in ("status", "status_date", "rating"):  # the owner's marks survive the merge
+        if getattr(result, mine) is None:
+            setattr(result, mine, getattr(dropped, mine))
+    if kept.notes and dropped.notes and dropped.notes not in kept.notes:
+        result.notes = f"{kept.notes}\n\n{dropped.notes}"
+    return result
+
+
+def find_paper(papers: Sequence[Paper], ref: str) -> Paper:
+    """The one paper `ref` names: by DOI, arXiv id, external id or id, else by title (case and
+    punctuation aside), else by the start of a title; several is an error listing them."""
+    wanted = normalize_title(ref)
+    by_key = [p for p in papers if ref in (p.doi, p.arxiv_id, p.external_id, p.id)]
+    exact = [p for p in papers if normalize_title(p.title) == wanted]
+    prefix = [p for p in papers if wanted and normalize_title(p.title).startswith(wanted)]
+    for found in (by_key, exact, prefix):
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise AmbiguousError(
+                f"'{ref}' matches {len(found)} papers; give one of these ids:",
+                candidates=[(p.id, p.year, p.title) for p in sorted(found, key=lambda p: p.id)],
+            )
+    raise NotFoundError(f"no paper matches '{ref}'; see `litkb list` for ids and titles")
+
+
+def apply_merges(store: RecordStore, found: Sequence[Duplicate]) -> list[str]:
+    """Merge what `find_duplicates` listed, exactly: each `drop` record into its `keep` record (see
+    `merge_records`), then remove the dropped record (the caller holds the write lock). The ids removed."""
+    groups: dict[str, list[str]] = {}
+    for dup in found:
+        groups.setdefault(dup.keep, []).append(dup.drop)
+    if {d for drops in groups.values() for d in drops} & set(groups):
+        raise UsageError("a record is both kept and merged away in this plan; list it with `litkb dedup`")
+    removed: list[str] = []
+    for keep, drops in groups.items():
+        if not store.exists(keep):
+            continue
+        result = store.load(keep)
+        for drop in (d for d in drops if store.exists(d)):
+            result = merge_records(result, store.load(drop))
+            removed.append(drop)
+        store.save_many([result])
+    for drop in removed:
+        store.path_for(drop).unlink()
+    return removed

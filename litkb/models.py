@@ -6,11 +6,12 @@ import email.utils
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from typing import Any
 
-from .errors import RecordError
+from .errors import NotFoundError, RecordError
 
 SCHEMA_VERSION = 1
 STATUSES = ("to-read", "reading", "read")
@@ -173,6 +174,27 @@ class Paper:
         if self.abstract:
             return f"{self.title}\n\n{self.abstract}"
         return self.title
+
+
+def remove_tags(paper: Paper, tags: Sequence[str]) -> list[str]:
+    """Take tags off a paper; the ones it did not have. None of them there is an error (nothing to do:
+    a typo, most likely)."""
+    wanted = list(dict.fromkeys(tags))
+    absent = [t for t in wanted if t not in paper.tags]
+    if len(absent) == len(wanted):
+        has = ", ".join(paper.tags) or "none"
+        raise NotFoundError(f"'{paper.title[:60]}' has no tag {', '.join(absent)} (its tags: {has})")
+    paper.tags = [t for t in paper.tags if t not in wanted]
+    return absent
+
+
+def paper_url(paper: Paper) -> str | None:
+    """The paper's own page where known (DOI, arXiv), else the first link it gives (often its code)."""
+    if paper.doi:
+        return f"https://doi.org/{paper.doi}"
+    if paper.arxiv_id:
+        return f"https://arxiv.org/abs/{paper.arxiv_id}"
+    return paper.urls[0] if paper.urls else None
 
 
 _CITATION_KEY = re.compile(r"[^\s,{}()\"#%'=\\]+")

@@ -8,6 +8,8 @@ its decision value, each with the liked or read papers it is closest to.
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .errors import LitkbError, NotFoundError, UsageError
+from .filters import PaperFilter
 from .fsutil import atomic_write_text
+from .models import Paper
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,6 +69,22 @@ def rank_next(
     return out
 
 
+def suggest(
+    papers: Sequence[Paper], own_vectors: Callable[[list[str]], tuple[list[str], np.ndarray]], k: int
+) -> list[tuple[Paper, Suggestion]]:
+    """Unread papers ranked by fit to the liked and read ones (`own_vectors`: the papers' own vectors)."""
+    positives = {p.id for p in papers if p.rating == "like" or (p.status == "read" and p.rating != "dislike")}
+    if not positives:
+        raise NotFoundError(
+            "nothing liked or read yet; mark papers with `litkb like` or `litkb mark PAPER read`"
+        )
+    negatives = {p.id for p in papers if p.rating == "dislike"}
+    candidates = {p.id for p in papers if p.status != "read" and p.rating is None}
+    ids, matrix = own_vectors([p.id for p in papers])
+    by_id = {p.id: p for p in papers}
+    return [(by_id[s.id], s) for s in rank_next(ids, matrix, positives, negatives, candidates, k)]
+
+
 class SavedSearches:
     """Named searches kept in `saved-searches.yaml` in the knowledge base."""
 
@@ -109,3 +129,30 @@ class SavedSearches:
                 f"no saved search '{name}' (saved: {known}); save one with search --save NAME"
             )
         return data[name]
+
+
+def saved_form(query: str, k: int, mode: str, where: PaperFilter) -> dict[str, Any]:
+    """A search as `saved-searches.yaml` keeps it: the query, -k, the mode, and the filter options as they
+    were typed."""
+    return {"query": query, "k": k, "mode": mode, **where.typed}
+
+
+def saved_filter(search: dict[str, Any]) -> PaperFilter:
+    """The filter a saved search asks for."""
+    return PaperFilter.from_options(
+        search.get("year"), search.get("since"), search.get("min_upvotes"), search.get("tag", []),
+        search.get("author", []), search.get("source", []), search.get("status", []),
+        search.get("theme"), search.get("area"),
+    )  # fmt: skip
+
+
+def options_text(search: dict[str, Any]) -> str:
+    """A saved search's options as they are typed: `-k 3 --mode semantic --tag a --tag b`."""
+    words = []
+    for key, value in search.items():
+        if key == "query":
+            continue
+        flag = "-k" if key == "k" else f"--{key.replace('_', '-')}"
+        for item in value if isinstance(value, list) else [value]:
+            words.append(f"{flag} {shlex.quote(str(item))}")
+    return " ".join(words)

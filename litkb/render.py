@@ -16,11 +16,11 @@ from rich.text import Text
 
 from .doctor import Finding
 from .identity import Duplicate
-from .kb import SearchResult
+from .index.search import SearchResult
+from .index.snippets import matched_terms
 from .models import Paper
-from .retrieval import matched_terms
-from .themes import Trend
-from .themeset import Area, Theme, ThemeSet
+from .themes.themeset import Area, Theme, ThemeSet
+from .themes.trends import Trend
 from .wording import plural
 
 out = Console(highlight=False, soft_wrap=False)
@@ -174,7 +174,7 @@ def next_table(rows: Sequence[tuple[Paper, float, list[str]]]) -> None:
     out.print(table)
 
 
-def duplicates_table(found: Sequence[Duplicate], by_id: dict[str, Paper]) -> None:
+def duplicates_table(found: Sequence[Duplicate], titles: dict[str, str]) -> None:
     """The merge plan: one row per record to merge away, grouped under the record kept."""
     if not found:
         info("No likely duplicates.")
@@ -187,9 +187,9 @@ def duplicates_table(found: Sequence[Duplicate], by_id: dict[str, Paper]) -> Non
     table.add_column("why", ratio=2, style="dim")
     previous = None
     for dup in found:
-        keep, drop = by_id.get(dup.keep), by_id.get(dup.drop)
-        kept = escape(f"{keep.title} ({dup.keep})" if keep else dup.keep) if dup.keep != previous else '"'
-        table.add_row(kept, escape(f"{drop.title} ({dup.drop})" if drop else dup.drop), escape(dup.reason))
+        keep, drop = titles.get(dup.keep), titles.get(dup.drop)
+        kept = escape(f"{keep} ({dup.keep})" if keep else dup.keep) if dup.keep != previous else '"'
+        table.add_row(kept, escape(f"{drop} ({dup.drop})" if drop else dup.drop), escape(dup.reason))
         previous = dup.keep
     out.print(table)
 

@@ -224,3 +224,34 @@ class RecordStore:
         with contextlib.suppress(OSError, LitkbError):
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.cache_file, payload)
+
+    def titles(self, ids: Iterable[str]) -> dict[str, str]:
+        """The title of each paper id (ids without a readable record are left out)."""
+        out = {}
+        for paper_id in dict.fromkeys(ids):
+            try:
+                out[paper_id] = self.load(paper_id).title
+            except LitkbError:
+                continue
+        return out
+
+    def text(self, paper_id: str) -> str:
+        """A record's YAML as it is on disk."""
+        try:
+            return self.path_for(paper_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotFoundError(f"no paper with id '{paper_id}'; see `litkb list`") from None
+
+    def replace_text(self, paper_id: str, text: str) -> bool:
+        """Write a record edited by hand, if it is a valid record with the same id (else an error naming
+        the line, and the file as it was); the caller holds the write lock. Whether anything changed."""
+        path = self.path_for(paper_id)
+        edited = parse_record(text, f"{path} (as edited; nothing was changed)")
+        if edited.id != paper_id:
+            raise RecordError(
+                f"{path}: the id was changed to '{edited.id}'; ids are fixed (nothing was changed)"
+            )
+        if self.text(paper_id) == text:
+            return False
+        atomic_write_text(path, text)
+        return True

@@ -28,21 +28,20 @@ import numpy as np
 from bench_search import ndcg_at_10, read_beir
 
 from litkb import KnowledgeBase
-from litkb.keyword import KeywordIndex, inverse_frequency, query_terms
-from litkb.passages import paper_scores
-from litkb.retrieval import DENSE_POOL, POOL
+from litkb.index.keyword import KeywordIndex, inverse_frequency, query_terms
+from litkb.index.passages import paper_scores
 
 SIGNALS = ("dense", "whole paper", "closest sentence", "BM25 / best", "BM25 / possible", "query terms held")
 
 
 def term_columns(keywords: KeywordIndex, query: str) -> list[tuple[float, set[str]]]:
     """For each query term in the index: its idf and the papers holding it."""
-    from litkb.keyword import _stemmer
+    from litkb.text import stems
 
     matrix = keywords._load()
     papers = len(matrix.ids)
     columns = []
-    for term in dict.fromkeys(_stemmer().stemWords(query_terms(query))):
+    for term in dict.fromkeys(stems(query_terms(query))):
         column = matrix.vocabulary.get(term)
         if column is None:
             continue
@@ -54,9 +53,8 @@ def term_columns(keywords: KeywordIndex, query: str) -> list[tuple[float, set[st
 
 def features(kb: KnowledgeBase, query: str, vector: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The hybrid candidates of one query and their signals (one row each, columns as SIGNALS)."""
-    bm25 = kb.keywords.scores(query)
-    nearest = kb.vectors.query(vector, max(DENSE_POOL, 30))
-    candidates = sorted({pid for pid, _ in nearest} | {pid for pid, _ in bm25.top(POOL)})
+    found, _, bm25 = kb.searcher.hybrid_candidates(query, vector, 10, None)  # as litkb's hybrid search
+    candidates = sorted(found)
     keyword = {pid: bm25.of(pid) for pid in candidates}
     owners, passages, matrix = kb.vectors.passage_vectors(candidates)
     cosines = np.asarray(matrix) @ vector
@@ -137,7 +135,7 @@ def main() -> None:
         ndcg_at_10([external[hit["id"]] for hit in hits], rel)
         for hits, rel in zip(hybrid, labels, strict=True)
     )
-    vectors = kb.query_encoder.encode(texts)
+    vectors = kb.parts.encoders.query.encode(texts)
     tables = [features(kb, text, vector) for text, vector in zip(texts, vectors, strict=True)]
     print(f"{len(ids)} queries; candidates per query: {statistics.fmean(len(t[0]) for t in tables):.0f}")
     print(f"{'litkb hybrid (default)':<84} nDCG@10 {default:.4f}")

@@ -37,8 +37,8 @@ from pathlib import Path
 from synthetic import store_with_random_vectors
 
 from litkb import KnowledgeBase
+from litkb.index.passages import passages
 from litkb.models import Paper
-from litkb.passages import passages
 
 QUERIES = [
     "speculative decoding for faster inference",
@@ -170,7 +170,7 @@ def throughput(rows: list[dict[str, str]], work: Path, sample: int, device: str)
     kb.ingest([str(source)])
     todo = [p for p in kb.papers() if p.title not in {r["title"] for r in rows[sample : sample + 20]}]
     texts = [text for p in todo for text in passages(p)]
-    model = kb.embedder
+    model = kb.parts.encoders.embedder
     model.encode(texts[:32], batch_size=model.batch_size)  # warm
     bare = timed(lambda: model.encode(texts, batch_size=model.batch_size))
     indexed = timed(lambda: kb.index())

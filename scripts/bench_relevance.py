@@ -1,5 +1,5 @@
 """How close in meaning a relevant paper is to its query, against the best hit of a query that nothing
-answers: the evidence for the `strong` / `fair` / `weak` match labels (litkb.retrieval.STRONG, FAIR).
+answers: the evidence for the `strong` / `fair` / `weak` match labels (litkb.index.search.STRONG, FAIR).
 
 Runs every judged SciFact query through litkb's own semantic search and collects the similarity of each
 judged-relevant paper it finds (top 100), and the similarity of the best hit of nonsense queries (word
@@ -22,7 +22,7 @@ from bench_search import read_beir
 
 from litkb import KnowledgeBase
 from litkb.config import DEFAULT_MODEL as MODEL
-from litkb.retrieval import FAIR, STRONG, match_label
+from litkb.index.search import FAIR, STRONG, match_label
 
 NONSENSE = [
     "xylophone quantum banana", "purple elephant tax spoon", "marmalade carburetor symphony",

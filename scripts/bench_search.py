@@ -29,7 +29,7 @@ from pathlib import Path
 from synthetic import store_with_random_vectors
 
 from litkb import KnowledgeBase
-from litkb.kb import SEARCH_MODES
+from litkb.index.search import SEARCH_MODES
 from litkb.models import Paper
 
 

@@ -39,8 +39,7 @@ import numpy as np
 from sklearn.metrics import v_measure_score
 
 from litkb import KnowledgeBase
-from litkb.kb import content_hash
-from litkb.passages import SCHEME
+from litkb.index.passages import vector_hash
 
 
 def load_labels(path: Path, field: str) -> dict[str, str]:
@@ -59,7 +58,7 @@ def quality(
     `within` selects (`FIELD=VALUE`, or `all`)."""
     from sklearn.cluster import KMeans
 
-    from litkb.themes import cluster
+    from litkb.themes.cluster import cluster
 
     field, _, value = within.partition("=")
     papers = [p for p in kb.papers() if within == "all" or str(rows[p.external_id or ""].get(field)) == value]
@@ -117,7 +116,7 @@ def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
         papers.append(paper)
         noisy = vectors[i % len(ids)] + rng.normal(0, 0.02, vectors.shape[1]).astype(np.float32)
         rows.append(noisy / np.linalg.norm(noisy))
-        hashes.append(content_hash(kb.config.model, f"{SCHEME}\x00{paper.embedded_text()}"))
+        hashes.append(vector_hash(kb.config.model, paper))
     with kb.writing():
         kb.store.save_many(papers)
         kb.vectors.add([p.id for p in papers], [0] * n, [1] * n, np.asarray(rows, dtype=np.float32), hashes)

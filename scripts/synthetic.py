@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from litkb import KnowledgeBase
-from litkb.kb import content_hash
+from litkb.index.passages import passages, vector_hash
 from litkb.models import Paper
-from litkb.passages import SCHEME, passages
 
 
 def store_with_random_vectors(kb: KnowledgeBase, papers: Sequence[Paper], dim: int = 384) -> None:
@@ -31,6 +30,6 @@ def store_with_random_vectors(kb: KnowledgeBase, papers: Sequence[Paper], dim: i
                 [k for n in counts for k in range(n)],
                 [n for _, n in owners],
                 vectors,
-                [content_hash(model, f"{SCHEME}\x00{p.embedded_text()}") for p, _ in owners],
+                [vector_hash(model, p) for p, _ in owners],
             )
         kb.vectors.write_manifest(model, dim, len(papers))

@@ -15,6 +15,17 @@ from tests import netguard
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "hf-daily-papers-2025-11-18.txt"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+REGEN = os.environ.get("LITKB_REGEN_GOLDEN") == "1"
+
+
+def check_golden(path: Path, actual: str) -> None:
+    """Compare with a golden file; `LITKB_REGEN_GOLDEN=1 pytest` rewrites it instead."""
+    if REGEN:
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"{path} is missing; create it with LITKB_REGEN_GOLDEN=1"
+    assert actual == path.read_text(encoding="utf-8")
+
+
 FAKE_MODEL = "hash:256"
 
 netguard.install()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,22 +12,13 @@ from litkb.identity import Catalog
 from litkb.parsers import ParseOptions, detect_parser
 from litkb.parsers.daily_papers import extract_urls, parse
 from litkb.store import dump_record
-from tests.conftest import GOLDEN
+from tests.conftest import GOLDEN, check_golden
 
-REGEN = os.environ.get("LITKB_REGEN_GOLDEN") == "1"
 FULL_RECORDS = ["Low Rank Matrix Completion", "AReaL", "Hopfield Networks is All You Need"]
 
 
 def parse_text(text: str, name: str = "listing.txt", year: int | None = None):
     return parse(text, ParseOptions(source_name=name, year=year))
-
-
-def check_golden(path: Path, actual: str) -> None:
-    """Compare with a golden file; `LITKB_REGEN_GOLDEN=1 pytest` rewrites it instead."""
-    if REGEN:
-        path.write_text(actual, encoding="utf-8")
-    assert path.exists(), f"{path} is missing; create it with LITKB_REGEN_GOLDEN=1"
-    assert actual == path.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

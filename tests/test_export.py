@@ -23,8 +23,7 @@ from litkb.exporters.bibtex import protect_title
 from litkb.latex import latex_escape, latex_unescape
 from litkb.models import Paper
 from litkb.names import citation_keys, split_name
-from tests.conftest import GOLDEN, run
-from tests.test_daily_papers import check_golden
+from tests.conftest import GOLDEN, check_golden, run
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "csl-data.json").read_text())
 HOSTILE = [

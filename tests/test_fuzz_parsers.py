@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 
 from litkb.errors import InputError
 from litkb.models import Paper, make_id
-from litkb.parsers import PARSERS, ParseOptions, _load_builtin, decode_input, detect_parser
-
-_load_builtin()
+from litkb.parsers import PARSERS, ParseOptions, decode_input, detect_parser
 
 FRAGMENTS = [
     "@article{k,", "title = {", "}", "{", "\\'", "\\", "author = {A and B}", '@string{x = "y"}',
@@ -24,11 +22,11 @@ FRAGMENTS = [
 texts = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=20)), max_size=40).map("".join)
 
 
-@pytest.mark.parametrize("name", sorted(PARSERS))
+@pytest.mark.parametrize("name", PARSERS.names())
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts)
 def test_parsers_never_crash(name: str, text: str) -> None:
-    result = PARSERS[name].parse(text, ParseOptions(source_name="fuzz.txt"))
+    result = PARSERS.get(name).parse(text, ParseOptions(source_name="fuzz.txt"))
     for paper in result.papers:
         assert paper.title.strip()
         paper.id = make_id(paper.title)

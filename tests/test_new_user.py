@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
 from litkb.exporters import paper_url
-from litkb.passages import MAX_PASSAGES
-from litkb.themes_map import HEIGHT, WIDTH
+from litkb.index.passages import MAX_PASSAGES
+from litkb.themes.map import HEIGHT, WIDTH
 from tests.conftest import ROOT, make_kb_dir, run
 
 CONTINUAL = "A Comprehensive Survey of Continual Learning"

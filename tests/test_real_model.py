@@ -77,11 +77,11 @@ def test_the_query_encoder_gives_the_models_vectors(real_kb: Path, seed_path: Pa
 
     import numpy as np
 
-    from litkb.embed import MINILM_NAMES, get_embedder
-    from litkb.query_encoder import OnnxQueryEncoder
+    from litkb.index.encoder import MINILM_NAMES, get_embedder
+    from litkb.index.onnx import OnnxQueryEncoder
 
     kb = KnowledgeBase.open(real_kb)
-    encoder = OnnxQueryEncoder.load(kb.encoder_dir, kb.config.model)
+    encoder = OnnxQueryEncoder.load(kb.parts.encoders.directory, kb.config.model)
     assert encoder is not None and kb.config.model.lower() in MINILM_NAMES
     texts = []
     for paper in kb.papers():

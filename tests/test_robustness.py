@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
 from litkb.doctor import diagnose
+from litkb.index.passages import passages
 from litkb.lock import write_lock
-from litkb.passages import passages
 from tests.conftest import run
 
 

@@ -9,11 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
-from litkb.index import _paper_scores
+from litkb.index.passages import WINDOW, passages
+from litkb.index.search import fuse
+from litkb.index.snippets import best_snippet
+from litkb.index.vectors import scores_by_paper as _paper_scores
 from litkb.models import Paper
-from litkb.passages import WINDOW, passages, sentences
 from litkb.render import highlighted
-from litkb.retrieval import best_snippet, fuse
+from litkb.text import sentences
 from tests.conftest import run
 
 
@@ -181,7 +183,7 @@ def test_abstracts_are_embedded_whole_and_sentence_by_sentence(runner: CliRunner
     assert kb.search("w255 w256 w257 tailword", k=1, mode="semantic")[0]["title"] == "Long One"
     # an interrupted index (the snapshot marked stale first, then a passage missing) is noticed and redone
     kb.vectors.begin_change()
-    kb.vectors._open(create=False).delete(ids=[f"{kb.get('Long One').id}#2"])
+    kb.vectors.chroma.open(create=False).delete(ids=[f"{kb.get('Long One').id}#2"])
     assert "embedded 1 (3 passages)" in run(runner, kb_dir, "index").stderr
 
 
@@ -221,7 +223,8 @@ def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(loaded: Path, tmp_
     paper answers exactly as one built from scratch."""
     import bm25s
 
-    from litkb.keyword import KeywordIndex, _stemmer, paper_tokens, query_terms
+    from litkb.index.keyword import KeywordIndex, paper_tokens, query_terms
+    from litkb.text import stems
 
     papers = KnowledgeBase.open(loaded).papers()
     ordered = sorted(papers, key=lambda p: p.id)
@@ -230,7 +233,7 @@ def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(loaded: Path, tmp_
     ours = KeywordIndex(tmp_path / "bm25")
     ours.sync(papers)
     for query in ("speculative decoding", "continual learning without forgetting", "reasoning models rl"):
-        terms = [t for t in _stemmer().stemWords(query_terms(query)) if t in reference.vocab_dict]
+        terms = [t for t in stems(query_terms(query)) if t in reference.vocab_dict]
         docs, scores = reference.retrieve([terms], k=20, show_progress=False)
         expected = {ordered[int(d)].id: float(s) for d, s in zip(docs[0], scores[0], strict=True) if s > 0}
         got = dict(ours.search(query, 20))

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
 from litkb.doctor import diagnose
-from litkb.passages import passages
+from litkb.index.passages import passages
 from tests.conftest import make_kb_dir, run
 
 

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
-from litkb.themes import cluster, label_terms
+from litkb.themes.cluster import cluster
+from litkb.themes.labels import label_terms
 from tests.conftest import make_kb_dir, run
 
 

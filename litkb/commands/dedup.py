@@ -25,11 +25,10 @@ def dedup(
         raise UsageError("give --apply or --dry-run, not both")
     kb = open_kb(ctx)
     found = kb.duplicates()  # the plan: what the dry run shows is exactly what --apply merges
-    by_id = {p.id: p for p in kb.papers()}
     if as_json:
         render.print_json([{"keep": d.keep, "drop": d.drop, "reason": d.reason} for d in found])
     else:
-        render.duplicates_table(found, by_id)
+        render.duplicates_table(found, kb.titles([i for d in found for i in (d.keep, d.drop)]))
     if apply and found:
         merged = kb.merge_duplicates(found)
         kept = len({d.keep for d in found})

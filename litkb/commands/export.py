@@ -8,9 +8,10 @@ import typer
 
 from .. import render
 from ..errors import UsageError
+from ..filters import PaperFilter
 from ..fsutil import atomic_write_text
 from . import open_kb
-from .options import AREA
+from .options import filtered
 
 
 def write_output(text: str, output: Path | None, force: bool) -> None:
@@ -36,10 +37,6 @@ def export(
     ),
     query: str | None = typer.Option(None, "--query", "-q", help="Only the top -k papers of this search."),
     k: int = typer.Option(20, "-k", min=1, help="How many search results --query takes."),
-    theme: str | None = typer.Option(None, "--theme", help="Only this theme's papers (id or label)."),
-    area: str | None = AREA,
-    tag: list[str] = typer.Option([], "--tag", help="Only papers with this tag (repeat for several)."),
-    year: str | None = typer.Option(None, "--year", help="Only this year or range: 2023, 2022..2024."),
     per_paper: Path | None = typer.Option(
         None, "--per-paper", help="Markdown only: write one note per paper into this folder."
     ),
@@ -49,6 +46,8 @@ def export(
         help="BibTeX in plain ASCII for old tools: accents as LaTeX commands, other scripts as '?' "
         "(default: UTF-8, which biber and LaTeX read).",
     ),
+    *,
+    where: PaperFilter,
 ) -> None:
     """Export papers (all, or a selection) as BibTeX, Markdown or CSL JSON.
 
@@ -59,7 +58,7 @@ def export(
 
     get_exporter(format)  # an unknown format fails before any work
     id_list = [part.strip() for part in ids.split(",") if part.strip()] if ids else None
-    papers = kb.select(ids=id_list, query=query, k=k, theme=theme, area=area, tags=tag, years=year)
+    papers = kb.select(where, ids=id_list, query=query, k=k)
     if not papers:
         raise UsageError("no paper matches the selection; nothing was exported")
     if per_paper is not None:
@@ -72,4 +71,4 @@ def export(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(export)
+    app.command()(filtered("theme", "area", "tag", "year")(export))

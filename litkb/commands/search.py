@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 
@@ -10,24 +9,11 @@ import typer
 
 from .. import render
 from ..errors import InputError, UsageError
+from ..filters import PaperFilter
+from ..personal import options_text
 from ..queries import read_queries
 from . import open_kb
-from .options import (
-    AREA,
-    AUTHOR,
-    IDS_ONLY,
-    JSON,
-    MIN_UPVOTES,
-    SINCE,
-    SOURCE,
-    STATUS,
-    TAG,
-    THEME,
-    YEAR,
-    K,
-    in_area,
-    make_filter,
-)
+from .options import IDS_ONLY, JSON, K, filtered
 
 
 def read_like(source: str) -> str:
@@ -60,15 +46,6 @@ def search(
         help="Answer many queries: one per line, or JSON Lines with id/_id and text. Prints JSON Lines.",
         show_default=False,
     ),
-    theme: str | None = THEME,
-    area: str | None = AREA,
-    year: str | None = YEAR,
-    since: str | None = SINCE,
-    min_upvotes: int | None = MIN_UPVOTES,
-    tag: list[str] = TAG,
-    author: list[str] = AUTHOR,
-    source: list[str] = SOURCE,
-    status: list[str] = STATUS,
     export_format: str | None = typer.Option(
         None, "--export", help="Print the results in an export format (bibtex, markdown, csl-json)."
     ),
@@ -77,42 +54,33 @@ def search(
     ),
     force: bool = typer.Option(False, "--force", help="With --save: replace a saved search of that name."),
     ids_only: bool = IDS_ONLY,
+    *,
+    where: PaperFilter,
 ) -> None:
     """Find the papers that best answer a query: keywords and meaning together (--mode to choose one).
 
     Example: litkb search "speculative decoding" -k 5 --year 2024..2025
     """
     kb = open_kb(ctx)
-    where = in_area(kb, make_filter(year, since, min_upvotes, tag, author, source, status), area)
     given = [name for name, value in (("QUERY", query), ("--like", like), ("--queries", queries)) if value]
     if len(given) > 1:
         raise UsageError(f"give one of QUERY, --like FILE or --queries FILE, not {' and '.join(given)}")
     if queries is not None:
         batch = read_queries(queries)
-        answers = kb.search_many([text for _, text in batch], k=k, mode=mode, theme=theme, where=where)
+        answers = kb.search_many([text for _, text in batch], k=k, mode=mode, where=where)
         for (query_id, _), results in zip(batch, answers, strict=True):
             render.print_json({"query_id": query_id, "results": results}, lines=True)
         return
     text = read_like(like) if like is not None else query
     if not text:
         raise UsageError('say what to search for, e.g. litkb search "speculative decoding"')
-    results = kb.search(text, k=k, mode=mode, theme=theme, where=where)
+    results = kb.search(text, k=k, mode=mode, where=where)
     if save is not None:  # saved once it has run: a search that fails is not kept
-        options = {
-            "theme": theme, "area": area, "year": year, "since": since, "min_upvotes": min_upvotes,
-            "tag": tag, "author": author, "source": source, "status": status,
-        }  # fmt: skip
-        saved = {
-            "query": text,
-            "k": k,
-            "mode": mode,
-            **{n: v for n, v in options.items() if v not in (None, [])},
-        }
-        replaced = kb.save_search(save, saved, force=force)
+        replaced = kb.save_search(save, text, k, mode, where, force=force)
         verb = "replaced" if replaced else "saved as"
         render.info(f"{verb} '{save}'; run it again with `litkb saved run {save}`")
     if export_format is not None:
-        print(kb.export(export_format, [kb.store.load(hit["id"]) for hit in results]), end="")
+        print(kb.export(export_format, [hit["id"] for hit in results]), end="")
     elif as_json:
         render.print_json(results)
     elif ids_only:
@@ -130,16 +98,9 @@ def related(
     ),
     k: int = K,
     as_json: bool = JSON,
-    theme: str | None = THEME,
-    area: str | None = AREA,
-    year: str | None = YEAR,
-    since: str | None = SINCE,
-    min_upvotes: int | None = MIN_UPVOTES,
-    tag: list[str] = TAG,
-    author: list[str] = AUTHOR,
-    source: list[str] = SOURCE,
-    status: list[str] = STATUS,
     ids_only: bool = IDS_ONLY,
+    *,
+    where: PaperFilter,
 ) -> None:
     """Find the papers nearest to a paper, or to several papers together (they themselves left out).
 
@@ -147,8 +108,7 @@ def related(
     """
     kb = open_kb(ctx)
     targets = [kb.get(paper) for paper in papers]
-    where = in_area(kb, make_filter(year, since, min_upvotes, tag, author, source, status), area)
-    results = kb.related([t.id for t in targets], k=k, theme=theme, where=where)
+    results = kb.related([t.id for t in targets], k=k, where=where)
     if as_json:
         render.print_json(results)
     elif ids_only:
@@ -171,19 +131,7 @@ def saved_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     if not searches:
         render.info("No saved searches yet; save one with litkb search QUERY --save NAME")
     for name, search in sorted(searches.items()):
-        render.out.print(render.escape(f"{name}: {search['query'][:80]}  {saved_options(search)}"))
-
-
-def saved_options(search: dict[str, object]) -> str:
-    """A saved search's options as they are typed: `-k 3 --mode semantic --tag a --tag b`."""
-    words = []
-    for key, value in search.items():
-        if key == "query":
-            continue
-        flag = "-k" if key == "k" else f"--{key.replace('_', '-')}"
-        for item in value if isinstance(value, list) else [value]:
-            words.append(f"{flag} {shlex.quote(str(item))}")
-    return " ".join(words)
+        render.out.print(render.escape(f"{name}: {search['query'][:80]}  {options_text(search)}"))
 
 
 def saved_remove(
@@ -204,16 +152,8 @@ def saved_run(
 
     Example: litkb saved run weekly-rag
     """
-    kb = open_kb(ctx)
-    search = kb.saved_search(name)
-    where = make_filter(
-        search.get("year"), search.get("since"), search.get("min_upvotes"), search.get("tag", []),
-        search.get("author", []), search.get("source", []), search.get("status", []),
-    )  # fmt: skip
-    where = in_area(kb, where, search.get("area"))
+    search, results = open_kb(ctx).run_saved_search(name)
     query = str(search["query"])
-    mode = str(search.get("mode", "hybrid"))
-    results = kb.search(query, k=int(search.get("k", 10)), mode=mode, theme=search.get("theme"), where=where)
     if as_json:
         render.print_json(results)
     else:
@@ -221,8 +161,8 @@ def saved_run(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(search)
-    app.command()(related)
+    app.command()(filtered()(search))
+    app.command()(filtered()(related))
     saved = typer.Typer(
         help="Saved searches: list them, or run one again.\n\nExample: litkb saved run weekly-rag",
         invoke_without_command=True,

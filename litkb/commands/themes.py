@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from .. import render
 from ..filters import parse_since
-from ..themes import Trend
+from ..themes.objects import area_objects, theme_objects
 from . import open_kb
 from .options import JSON
 
@@ -46,50 +45,13 @@ def themes(
         drawn = kb.theme_map(map_file, theme_set)
         render.info(f"wrote the map of {drawn} papers to {map_file}")
     if as_json and areas:
-        render.print_json(
-            [
-                {
-                    "id": a.id,
-                    "label": a.label,
-                    "size": len(theme_set.area_members(a.id)),
-                    "themes": a.themes,
-                    **_trend(trends["areas"][a.id]),
-                }
-                for a in theme_set.areas
-            ]
-        )
+        render.print_json(area_objects(theme_set, trends["areas"]))
     elif as_json:
-        render.print_json(
-            [
-                {
-                    "id": t.id,
-                    "label": t.label,
-                    "size": theme_set.size(t.id),
-                    "representative": t.representative,
-                    "area": {"id": area.id, "label": area.label}
-                    if (area := theme_set.area_of(t.id))
-                    else None,
-                    **_trend(trends["themes"][t.id]),
-                    "papers": [
-                        {"id": pid, "external_id": by_id[pid].external_id, "title": by_id[pid].title}
-                        for pid in theme_set.members(t.id)
-                        if pid in by_id
-                    ],
-                }
-                for t in theme_set.themes
-            ]
-        )
+        render.print_json(theme_objects(theme_set, trends["themes"], by_id))
     elif areas:
         render.areas_table(theme_set, trends["areas"], start)
     else:
         render.themes_table(theme_set, by_id, trends["themes"], start)
-
-
-def _trend(trend: Trend) -> dict[str, Any]:
-    out: dict[str, Any] = {"months": trend.months, "undated": trend.undated}
-    if trend.since is not None:
-        out["since"] = {"papers": trend.since, "growth": trend.growth, "rising": trend.rising}
-    return out
 
 
 def register(app: typer.Typer) -> None:

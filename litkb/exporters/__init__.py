@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
-from ..models import Paper
-from ..themeset import ThemeSet
+from ..models import Paper, paper_url
+from ..registry import Registry
+from ..themes.themeset import ThemeSet
+
+__all__ = ["ExportContext", "Exporter", "export_formats", "exporter", "get_exporter", "paper_url"]
 
 
 @dataclass
@@ -28,45 +30,20 @@ class ExportContext:
         return next((t.label for t in self.themes.themes if t.id == theme_id), None)
 
 
-def paper_url(paper: Paper) -> str | None:
-    """The paper's own page where known (DOI, arXiv), else the first link it gives (often its code)."""
-    if paper.doi:
-        return f"https://doi.org/{paper.doi}"
-    if paper.arxiv_id:
-        return f"https://arxiv.org/abs/{paper.arxiv_id}"
-    return paper.urls[0] if paper.urls else None
-
-
 Exporter = Callable[[Sequence[Paper], ExportContext], str]
-EXPORTERS: dict[str, Exporter] = {}
+EXPORTERS: Registry[Exporter] = Registry("export format", __name__, ("bibtex", "csl_json", "markdown"))
 
 
 def exporter(name: str) -> Callable[[Exporter], Exporter]:
     def register(function: Exporter) -> Exporter:
-        EXPORTERS[name] = function
-        return function
+        return EXPORTERS.add(name, function)
 
     return register
 
 
 def get_exporter(name: str) -> Exporter:
-    _load_builtin()
-    if name not in EXPORTERS:
-        raise UsageError(f"unknown export format '{name}'; known formats: {', '.join(sorted(EXPORTERS))}")
-    return EXPORTERS[name]
+    return EXPORTERS.get(name)
 
 
 def export_formats() -> list[str]:
-    _load_builtin()
-    return sorted(EXPORTERS)
-
-
-_loaded = False
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        from . import bibtex, csl_json, markdown  # noqa: F401  (registering is the import's effect)
-
-        _loaded = True
+    return EXPORTERS.names()

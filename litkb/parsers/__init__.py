@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError, UsageError
 from ..models import Paper
+from ..registry import Registry
 
 
 @dataclass
@@ -45,37 +46,31 @@ class Parser:
     parse: Callable[[str, ParseOptions], ParseResult]
 
 
-PARSERS: dict[str, Parser] = {}
+PARSERS: Registry[Parser] = Registry(
+    "input format", __name__, ("arxiv", "bibtex", "csl_json", "daily_papers", "tabular")
+)
 
 
 def register(parser: Parser) -> Parser:
-    PARSERS[parser.name] = parser
-    return parser
+    return PARSERS.add(parser.name, parser)
 
 
 def get_parser(name: str) -> Parser:
-    _load_builtin()
-    try:
-        return PARSERS[name]
-    except KeyError:
-        known = ", ".join(sorted(PARSERS))
-        raise UsageError(f"unknown input format '{name}'; known formats: {known}") from None
+    return PARSERS.get(name)
 
 
 def format_names() -> list[str]:
     """Every input format's name."""
-    _load_builtin()
-    return sorted(PARSERS)
+    return PARSERS.names()
 
 
 def detect_parser(text: str, filename: str) -> Parser:
     """The parser most sure the text is its format; an error naming the file when none is."""
-    _load_builtin()
-    scored = sorted(((p.detect(text, filename), p.name) for p in PARSERS.values()), reverse=True)
+    scored = sorted(((p.detect(text, filename), p.name) for p in PARSERS), reverse=True)
     if not scored or scored[0][0] <= 0:
-        known = ", ".join(sorted(PARSERS))
+        known = ", ".join(PARSERS.names())
         raise InputError(f"{filename}: not in a format litkb reads (known: {known}); use --format")
-    return PARSERS[scored[0][1]]
+    return PARSERS.get(scored[0][1])
 
 
 # What a detector calls a Western single-byte text is read as Windows-1252 (what Excel and Windows
@@ -185,14 +180,3 @@ def read_input(
     if "\r" in text:  # Windows (CR LF) and old Mac (CR alone) line ends
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return name, text, warnings
-
-
-_loaded = False
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        from . import arxiv, bibtex, csl_json, daily_papers, tabular  # noqa: F401  (registering is the import's effect)
-
-        _loaded = True

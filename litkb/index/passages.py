@@ -11,10 +11,11 @@ the README).
 
 from __future__ import annotations
 
-import re
+import hashlib
 from typing import TYPE_CHECKING
 
-from .models import Paper
+from ..models import Paper
+from ..text import sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,13 +28,12 @@ MAX_PASSAGES = 64
 WHOLE_CHARS = 20_000
 WHOLE_WEIGHT = 0.5  # the whole paper's share of its score; its closest sentence has the rest
 SCHEME = f"passages-sentences-w{WINDOW}"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
 
 
-def sentences(text: str) -> list[str]:
-    """The sentences of a text: split after . ! or ? where the next one starts with a capital, a digit,
-    a quote or a bracket (so `e.g. the` and `p < 0.05` stay whole); white space made single."""
-    return [s for s in _SENTENCE_END.split(" ".join(text.split())) if s]
+def vector_hash(model: str, paper: Paper) -> str:
+    """What decides whether a paper's passages must be embedded again: the model, the passage scheme and
+    the exact text (the index keeps it with every vector; `litkb index` and the doctor compare it)."""
+    return hashlib.sha256(f"{model}\x00{SCHEME}\x00{paper.embedded_text()}".encode()).hexdigest()[:32]
 
 
 def passages(paper: Paper) -> list[str]:

@@ -7,8 +7,13 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
+from typing import TYPE_CHECKING
 
+from .cluster import centred
 from .themeset import Area, Theme
+
+if TYPE_CHECKING:
+    import numpy as np
 
 WIDTH, HEIGHT, MARGIN = 1400, 860, 40
 LABEL_FONT = 13  # px; a character is about 0.58 of it wide in the sans-serif fonts browsers use
@@ -182,3 +187,22 @@ ul {{ list-style: none; padding: 0; columns: 2; }}
 </body>
 </html>
 """
+
+
+def layout_2d(vectors: np.ndarray) -> np.ndarray:
+    """2-D positions for the map: t-SNE up to 5,000 papers, PCA beyond (t-SNE gets slow there)."""
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    n = vectors.shape[0]
+    unit = centred(np.asarray(vectors, dtype=np.float32))
+    if n < 4:
+        return np.column_stack([np.arange(n, dtype=float), np.zeros(n)])
+    if n > 5000:
+        return np.asarray(PCA(2, random_state=0).fit_transform(unit))
+    from sklearn.manifold import TSNE
+
+    perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
+    return np.asarray(
+        TSNE(2, perplexity=perplexity, init="pca", random_state=0, metric="cosine").fit_transform(unit)
+    )

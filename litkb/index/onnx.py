@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import LitkbError, first_line
-from .fsutil import atomic_write_text
+from ..errors import LitkbError, first_line
+from ..fsutil import atomic_write_text
 
 if TYPE_CHECKING:
     import numpy as np

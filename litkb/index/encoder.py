@@ -19,7 +19,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import LitkbError, first_line
+from ..errors import LitkbError, first_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -133,8 +133,8 @@ class SentenceTransformerEmbedder:
         return self._batch_size
 
     def export_query_encoder(self, directory: Path) -> None:
-        """Save this model as an ONNX query encoder in `directory` (see `litkb.query_encoder`)."""
-        from .query_encoder import export
+        """Save this model as an ONNX query encoder in `directory` (see `litkb.index.onnx`)."""
+        from .onnx import export
 
         export(self._load(), self.name, directory)
 
@@ -188,3 +188,68 @@ def get_embedder(name: str, device: str = "cpu") -> Embedder:
     if path.is_dir():
         return SentenceTransformerEmbedder(name, str(path), device)
     return SentenceTransformerEmbedder(name, name, device)
+
+
+SMALL_JOB = 64  # up to this many passages are embedded with the exported encoder (no torch to load)
+
+
+class Encoders:
+    """What an index is built and searched with: the knowledge base's model (loaded on first use) and its
+    ONNX export in `directory` (see `litkb.index.onnx`), which embeds queries and small jobs fast."""
+
+    def __init__(self, model: str, device: str, directory: Path) -> None:
+        self.model = model
+        self.device = device
+        self.directory = directory
+        self._embedder: Embedder | None = None
+        self._query: Embedder | None = None
+
+    def elsewhere(self, directory: Path) -> Encoders:
+        """The same model and device, exported to another folder."""
+        return Encoders(self.model, self.device, directory)
+
+    def use_device(self, device: str) -> None:
+        self.device = device
+        self._embedder = None
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model that embeds papers (loaded on first use)."""
+        if self._embedder is None:
+            self._embedder = get_embedder(self.model, self.device)
+        return self._embedder
+
+    def exported(self) -> Embedder | None:
+        """The model's ONNX export, when `litkb index` has made one for this model."""
+        from .onnx import OnnxQueryEncoder
+
+        return OnnxQueryEncoder.load(self.directory, self.model)
+
+    @property
+    def query(self) -> Embedder:
+        """What embeds queries: the ONNX export when there is one (fast to start), else the model."""
+        if self._query is None:
+            self._query = self.exported() or self.embedder
+        return self._query
+
+    def for_passages(self, count: int) -> Embedder:
+        """The model, or for a few passages on the CPU its ONNX export (the same vectors, checked when it
+        was made) so that editing one record does not cost loading torch."""
+        if count <= SMALL_JOB and self.device == "cpu":
+            exported = self.exported()
+            if exported is not None:
+                return exported
+        return self.embedder
+
+    def export(self) -> str | None:
+        """Export the model for fast queries, once; a warning when it cannot be exported (searches then
+        load the model itself), else None."""
+        export = getattr(self.embedder, "export_query_encoder", None)
+        if export is None or self.exported() is not None:
+            return None
+        self._query = None
+        try:
+            export(self.directory)
+        except LitkbError as exc:
+            return f"searches will load the model itself (slower to start): {exc}"
+        return None

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from .errors import AmbiguousError, LitkbError, NotFoundError, UsageError
-from .fsutil import atomic_write_text
+from ..errors import AmbiguousError, LitkbError, NotFoundError, UsageError
+from ..fsutil import atomic_write_text
 
 
 @dataclass

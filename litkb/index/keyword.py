@@ -21,13 +21,13 @@ import json
 import re
 import shutil
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexDamagedError, IndexMissingError
-from .fsutil import atomic_write_text
-from .models import Paper
+from ..errors import IndexDamagedError, IndexMissingError
+from ..fsutil import atomic_write_text
+from ..models import Paper
+from ..text import stems
 
 TITLE_REPEAT = 2
 STATE = "state.json"
@@ -64,17 +64,10 @@ def query_terms(query: str) -> list[str]:
     return list(seen)
 
 
-@cache
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("porter")
-
-
 def tokens(text: str) -> list[str]:
     """The Porter-stemmed words of a text, as the index holds them (stop words kept: they count in a
     document's length)."""
-    return list(_stemmer().stemWords(_WORD.findall(text.lower())))
+    return stems(_WORD.findall(text.lower()))
 
 
 def paper_tokens(paper: Paper) -> list[str]:
@@ -202,9 +195,7 @@ class KeywordIndex:
         import numpy as np
 
         matrix = self._load()
-        terms = [
-            matrix.vocabulary[t] for t in _stemmer().stemWords(query_terms(query)) if t in matrix.vocabulary
-        ]
+        terms = [matrix.vocabulary[t] for t in stems(query_terms(query)) if t in matrix.vocabulary]
         scores = np.zeros(len(matrix.ids), dtype=np.float32)
         for term in terms:  # column `term`: the papers holding it and their BM25 weight for it
             start, end = int(matrix.indptr[term]), int(matrix.indptr[term + 1])

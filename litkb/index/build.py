@@ -1,0 +1,220 @@
+"""Bringing the index up to date with the records, and rebuilding it from them.
+
+`IndexBuilder.update` embeds new and changed records (all their passages), removes what is gone, brings
+the keyword index up to date, records what the index holds (the manifest) and writes the passage
+snapshot. `IndexBuilder.repair` rebuilds the whole index from the records into `index.repair/` and swaps
+it in only when it is complete (a crash half-way leaves the old index where it was).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from ..errors import IndexDamagedError
+from ..models import Paper
+from ..store import RecordStore
+from .chroma import forget_clients
+from .manifest import INDEX_SCHEMA
+from .parts import IndexParts
+from .passages import passages, vector_hash
+from .snapshot import PassageRows
+
+WRITE_CHUNK = 256  # passages embedded and written to the index at a time
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IndexReport:
+    embedded: int = 0
+    passages: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    model: str = ""
+    rebuilt: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"embedded {self.embedded} ({self.passages} passages), deleted {self.deleted}, "
+            f"unchanged {self.unchanged} ({self.model})"
+        )
+        return f"rebuilt the index: {text}" if self.rebuilt else text
+
+
+class IndexBuilder:
+    """Builds the index in `parts` from the records in `store`; `writing` holds the knowledge base's write
+    lock while it writes."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        parts: IndexParts,
+        writing: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self.store = store
+        self.parts = parts
+        self.writing = writing
+
+    @property
+    def server(self) -> bool:
+        return self.parts.vectors.url is not None
+
+    def run(
+        self,
+        papers: Sequence[Paper],
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        prune: bool = False,
+    ) -> IndexReport:
+        """`update`, and a local index found damaged (say, by a crash in the middle of a write) rebuilt
+        from the records, as `litkb doctor --repair` would, with a warning."""
+        try:
+            return self.update(papers, rebuild, progress, prune)
+        except IndexDamagedError as exc:
+            if rebuild or self.server:
+                raise
+            report = self.repair(papers, progress)
+            report.warnings.insert(0, f"rebuilt the index from the records: it was damaged ({exc.reason})")
+            return report
+
+    def update(
+        self,
+        papers: Sequence[Paper],
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        prune: bool = False,
+    ) -> IndexReport:
+        """Embed new and changed records, drop what is gone (on a server only with `prune`: papers with no
+        record here may be another member's), and bring the keyword index, manifest and snapshot up to
+        date."""
+        vectors, keywords = self.parts.vectors, self.parts.keywords
+        model = vectors.model
+        report = IndexReport(model=model)
+        with self.writing():
+            manifest = vectors.read_manifest() if not rebuild else None
+            if rebuild or (
+                manifest is not None
+                and (manifest.get("model") != model or manifest.get("schema") != INDEX_SCHEMA)
+            ):
+                vectors.drop()
+                keywords.drop()
+                report.rebuilt = True
+            want = {p.id: vector_hash(model, p) for p in papers}
+            # What the index holds: from the snapshot when it is current (no need to open Chroma), else
+            # from every vector's metadata.
+            previous = vectors.current_snapshot()
+            have = previous.hash_map() if previous is not None else vectors.stored_hashes()
+            todo = [p for p in papers if have.get(p.id) != want[p.id]]
+            # A record that is there but unreadable keeps its vectors until it is fixed or removed.
+            gone = [pid for pid in have if pid not in want and not self.store.exists(pid)]
+            if gone and self.server and not prune:
+                report.warnings.append(
+                    f"{len(gone)} papers in the server's collection have no record here (another "
+                    "member's, or removed here); `litkb index --prune` removes them"
+                )
+                gone = []
+            if todo or gone:
+                vectors.begin_change()
+            vectors.delete(gone + [p.id for p in todo if p.id in have])
+            report.deleted = len(gone)
+            report.unchanged = len(papers) - len(todo)
+            keywords.sync(papers)
+            added = self._embed(todo, want, progress, keep=previous is not None)
+            report.passages, dim = len(added.owners), added.dim
+            report.embedded = len(todo)
+            if dim is None:
+                dim = (
+                    int(manifest["dim"])
+                    if manifest and "dim" in manifest
+                    else self.parts.encoders.embedder.dim
+                )
+            changed = bool(todo or gone or report.rebuilt)
+            vectors.write_manifest(model, dim, len(want), changed=changed)
+            if changed or not vectors.snapshot_ok():
+                hashes = {pid: h for pid, h in have.items() if pid not in gone}
+                hashes.update((p.id, want[p.id]) for p in todo)
+                if previous is not None and not report.rebuilt:  # patch it: no need to read Chroma again
+                    replaced = set(gone) | {p.id for p in todo}
+                    vectors.write_snapshot(hashes, previous.patched(replaced, added))
+                else:
+                    vectors.write_snapshot(hashes)
+            warning = self.parts.encoders.export()
+            if warning:
+                report.warnings.append(warning)
+        return report
+
+    def _embed(
+        self, papers: Sequence[Paper], hashes: dict[str, str], progress: Progress | None, keep: bool = False
+    ) -> PassageRows:
+        """Embed every passage of `papers` and store the vectors; the rows embedded (with their vectors
+        when `keep`)."""
+        import numpy as np
+
+        # Shortest first: a batch of like lengths pads least.
+        items = sorted(
+            (
+                (p.id, n, text, len(texts))
+                for p in papers
+                for texts in [passages(p)]
+                for n, text in enumerate(texts)
+            ),
+            key=lambda item: len(item[2]),
+        )
+        encoder = self.parts.encoders.for_passages(len(items))
+        done = PassageRows([pid for pid, _, _, _ in items], [n for _, n, _, _ in items])
+        kept = []
+        if progress and items:
+            progress(0, len(items))
+        # Chunks of several model batches: fewer, larger writes to Chroma.
+        step = max(WRITE_CHUNK, encoder.batch_size) if items else 1
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            vectors = encoder.encode([text for _, _, text, _ in chunk], batch_size=encoder.batch_size)
+            done.dim = int(vectors.shape[1])
+            self.parts.vectors.add(
+                [pid for pid, _, _, _ in chunk],
+                [n for _, n, _, _ in chunk],
+                [count for _, _, _, count in chunk],
+                vectors,
+                [hashes[pid] for pid, _, _, _ in chunk],
+            )
+            if keep:
+                kept.append(vectors)
+            if progress:
+                progress(start + len(chunk), len(items))
+        if keep and kept:
+            done.matrix = np.concatenate(kept)
+        return done
+
+    def repair(self, papers: Sequence[Paper], progress: Progress | None = None) -> IndexReport:
+        """Rebuild the index from the records into a new folder and swap it in when complete. On a Chroma
+        server the collection is shared, so it is completed (what is missing or stale embedded again), not
+        rebuilt from this copy of the records."""
+        if self.server:
+            return self.update(papers, progress=progress)
+        with self.writing():
+            live = self.parts.directory
+            staging = live.with_name(live.name + ".repair")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            fresh = self.parts.elsewhere(staging)
+            with contextlib.suppress(OSError):  # keep a good query encoder: no need to export it again
+                if self.parts.encoders.exported() is not None:
+                    shutil.copytree(self.parts.encoders.directory, fresh.encoders.directory)
+            report = IndexBuilder(self.store, fresh, contextlib.nullcontext).update(
+                papers, rebuild=True, progress=progress
+            )
+            self.parts.vectors.forget()
+            forget_clients()
+            old = live.with_name(f"{live.name}.old-{uuid.uuid4().hex[:8]}")
+            if live.exists():
+                live.rename(old)
+            staging.rename(live)
+            shutil.rmtree(old, ignore_errors=True)
+        return report

@@ -1,0 +1,321 @@
+"""The vector index: dense ranking over the passage vectors, deciding in one place whether to read the
+passage snapshot (the embedded store's exact copy, see `litkb.index.snapshot`) or Chroma (a server, or no
+current snapshot; see `litkb.index.chroma`). The manifest (`litkb.index.manifest`) says what it holds.
+
+A dense search ranks papers by `litkb.index.passages.paper_scores` (whole paper and closest sentence) in
+two steps: over the snapshot, the FIRST_POOL papers whose passage 0 is closest, then every passage of
+those, exactly; through Chroma, the papers of the nearest passages, scored from those (see `query`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import IndexDamagedError, IndexMismatchError, IndexMissingError, LitkbError
+from . import snapshot as snapshots
+from .chroma import ChromaStore
+from .manifest import INDEX_SCHEMA, Manifest
+from .passages import paper_scores
+from .snapshot import PassageRows, Snapshot, groups
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..store import RecordStore
+
+FIRST_POOL = 100  # papers taken by their passage 0 (at least; 3x the papers wanted) before scoring all
+
+
+class VectorIndex:
+    """The passage vectors of a knowledge base: its manifest, its Chroma collection and its snapshot."""
+
+    def __init__(self, directory: Path, collection: str, url: str | None = None, model: str = "") -> None:
+        self.directory = directory
+        self.url = url  # a Chroma server; None: the embedded store in `directory/chroma`
+        self.model = model
+        self.manifest = Manifest(directory)
+        self.chroma = ChromaStore(directory, collection, url, model)
+        self._snapshot: Snapshot | None = None
+        self._unindexed: tuple[tuple[int, Any], int] | None = None
+
+    @property
+    def collection_name(self) -> str:
+        return self.chroma.collection_name
+
+    # -- what it holds ---------------------------------------------------------------------------
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        return self.manifest.read()
+
+    def write_manifest(self, model: str, dim: int, count: int, changed: bool = True) -> None:
+        """Record what the index holds. `changed` gives it a new generation (the snapshot of an older
+        generation is then not used) and counts the passages in the collection again."""
+        old = self.manifest.read() or {}
+        generation = self.manifest.generation()
+        keep = not changed and generation is not None and "passages" in old
+        self.manifest.write(
+            model,
+            dim,
+            count,
+            old["passages"] if keep else self.chroma.count(),
+            generation if keep else None,
+        )
+
+    def check_usable(self, model: str) -> dict[str, Any]:
+        """The manifest of an index that can answer queries for `model`; else an error saying what to do."""
+        manifest = self.manifest.read()
+        if manifest is None or not self.chroma.exists():
+            raise IndexMissingError("the knowledge base has no index yet; run `litkb index`")
+        if manifest.get("schema") != INDEX_SCHEMA:
+            raise IndexMismatchError(
+                f"the index has schema {manifest.get('schema')!r}, this litkb reads {INDEX_SCHEMA}; "
+                "run `litkb index --rebuild`"
+            )
+        if manifest.get("model") != model:
+            raise IndexMismatchError(
+                f"the index was built with model '{manifest.get('model')}' but the knowledge base uses "
+                f"'{model}'; run `litkb index` to re-index"
+            )
+        return manifest
+
+    def count(self) -> int:
+        """How many passage vectors the collection holds."""
+        return self.chroma.count()
+
+    def stored_hashes(self) -> dict[str, str]:
+        """Every paper in the collection with the content hash of its passages ("" if incomplete)."""
+        return self.chroma.stored_hashes()
+
+    def probe(self) -> bool:
+        return self.chroma.probe()
+
+    def unindexed(self, store: RecordStore) -> int:
+        """How many of the store's records the index does not hold. Counted again only when the records
+        folder or the index changed (a warm search pays one `stat`)."""
+        manifest = self.manifest.read() or {}
+        try:
+            key = (os.stat(store.root).st_mtime_ns, manifest.get("generation"))
+        except OSError:
+            return 0
+        if self._unindexed is not None and self._unindexed[0] == key:
+            return self._unindexed[1]
+        snapshot = self.current_snapshot()
+        if snapshot is not None:
+            count = len(store.ids() - set(snapshot.papers))
+        else:
+            count = max(0, len(store.ids()) - int(manifest.get("count") or 0))
+        self._unindexed = (key, count)
+        return count
+
+    # -- changing it -----------------------------------------------------------------------------
+
+    def begin_change(self) -> None:
+        """Say, before the collection is changed, that the snapshot no longer matches it (a crash before
+        `write_manifest` then leaves a snapshot that is not used)."""
+        self.manifest.begin_change()
+        self._snapshot = None
+
+    def add(
+        self,
+        paper_ids: Sequence[str],
+        passages: Sequence[int],
+        counts: Sequence[int],
+        vectors: np.ndarray,
+        hashes: Sequence[str],
+    ) -> None:
+        self.chroma.add(paper_ids, passages, counts, vectors, hashes)
+
+    def delete(self, paper_ids: Sequence[str]) -> None:
+        self.chroma.delete(paper_ids)
+
+    def drop(self) -> None:
+        """Remove the collection, the snapshot and the manifest (the records are untouched)."""
+        self.manifest.remove()
+        snapshots.remove(self.directory)
+        self._snapshot = None
+        self.chroma.drop()
+
+    def forget(self) -> None:
+        """Forget what was read (the folder now holds another index)."""
+        self._snapshot = None
+        self.chroma.forget()
+
+    def write_snapshot(self, hashes: dict[str, str], rows: PassageRows | None = None) -> None:
+        """Save every passage vector as the snapshot of the current generation: `rows` (all of them, grouped
+        by paper), else read from Chroma. Only for the embedded store: a server's collection may change
+        under us."""
+        if self.url is not None:
+            return
+        self._snapshot = None
+        if rows is None:
+            owners, _, matrix = self.chroma.passage_rows(None)
+            stored = self.chroma.count()
+            if len(owners) != stored:
+                raise IndexDamagedError(
+                    f"the vector index in {self.chroma.path} returned {len(owners)} of its "
+                    f"{stored} passage vectors; run `litkb doctor --repair` to rebuild it from the records",
+                    reason=f"the vector store returned {len(owners)} of its {stored} passage vectors",
+                )
+        else:
+            owners, matrix = rows.owners, rows.matrix
+        snapshots.write(self.directory, self.manifest.generation(), hashes, owners, matrix)
+
+    # -- the snapshot ----------------------------------------------------------------------------
+
+    def snapshot_hashes(self) -> dict[str, str] | None:
+        """The content hash of every indexed paper, from a current snapshot (None without one)."""
+        snapshot = self._load_snapshot()
+        return None if snapshot is None else snapshot.hash_map()
+
+    def current_snapshot(self) -> Snapshot | None:
+        """The snapshot, when it matches the collection (None when it does not, or is damaged: `litkb
+        index` then reads Chroma and writes it again)."""
+        try:
+            return self._load_snapshot()
+        except IndexDamagedError:
+            return None
+
+    def snapshot_ok(self) -> bool:
+        return self.current_snapshot() is not None
+
+    def _load_snapshot(self) -> Snapshot | None:
+        """The snapshot of the current generation (embedded store only), None when there is none."""
+        if self._snapshot is None and self.url is None:
+            try:
+                manifest = self.manifest.read() or {}
+            except LitkbError:
+                return None
+            self._snapshot = snapshots.load(self.directory, manifest, self.manifest.generation())
+        return self._snapshot
+
+    # -- reading vectors: the snapshot when current, else Chroma -----------------------------------
+
+    def passage_vectors(
+        self, paper_ids: Sequence[str] | None = None, snapshot: bool = True
+    ) -> tuple[list[str], list[int], np.ndarray]:
+        """(paper id, passage number) of each row and the matrix of the stored passage vectors, of some
+        papers or of all (rows of a paper together, in passage order)."""
+        current = self._load_snapshot() if snapshot else None
+        if current is not None:
+            return current.rows(paper_ids)
+        return self.chroma.passage_rows(paper_ids)
+
+    def own_vectors(self, paper_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """Each paper's own vector (passage 0: its title and abstract), of some papers or of all, in the
+        order of `paper_ids` (or of paper id); papers not in the index are left out."""
+        snapshot = self._load_snapshot()
+        if snapshot is not None:
+            return snapshot.first_rows(paper_ids)
+        return self.chroma.first_rows(paper_ids)
+
+    # -- dense ranking ---------------------------------------------------------------------------
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` nearest papers and their scores, best first. Over the snapshot (when current): the
+        papers whose passage 0 is closest, then scored exactly from all their passages. Through Chroma
+        (a server, or no current snapshot): the papers of the nearest passages, scored from the passages
+        that came back (passage 0 fetched where it did not; a sentence that did not come back counts as
+        close as the farthest one that did), so a search asks Chroma twice and moves no sentence vectors."""
+        import numpy as np
+
+        if k <= 0:
+            return []
+        pool = max(FIRST_POOL, 3 * k)
+        if self._load_snapshot() is not None:
+            return self.query_within(vector, [pid for pid, _ in self.nearest_whole(vector, pool)], k)
+        seen: set[str] = set()  # the first `pool` papers to come back
+        whole: dict[str, float] = {}
+        closest: dict[str, float] = {}
+        floor = 1.0
+        for pid, number, cosine in self.chroma.nearest(vector, 3 * pool):
+            floor = min(floor, cosine)
+            if pid not in seen and len(seen) >= pool:
+                continue
+            seen.add(pid)
+            if number == 0:
+                whole[pid] = cosine
+            else:
+                closest.setdefault(pid, cosine)  # rows come nearest first
+        papers = sorted(seen)
+        missing = [pid for pid in papers if pid not in whole]
+        if missing:
+            ids, matrix = self.own_vectors(missing)
+            whole.update(zip(ids, (np.asarray(matrix) @ vector).tolist(), strict=True))
+        papers = [pid for pid in papers if pid in whole]
+        first = np.asarray([whole[pid] for pid in papers], dtype=np.float32)
+        rest = np.asarray([closest.get(pid, min(floor, whole[pid])) for pid in papers], dtype=np.float32)
+        return top(papers, paper_scores(first, rest), k) if papers else []
+
+    def nearest_whole(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` papers whose passage 0 (title and abstract) is nearest `vector`, with its cosine."""
+        if k <= 0:
+            return []
+        snapshot = self._load_snapshot()
+        if snapshot is not None:
+            if not snapshot.papers:
+                return []
+            first = snapshot.matrix[: len(snapshot.papers)] @ vector  # contiguous: passage 0 of each paper
+            return top(snapshot.papers, first, k)
+        hits = [(pid, cosine) for pid, _, cosine in self.chroma.nearest(vector, k, first_only=True)]
+        return sorted(hits, key=lambda item: (-item[1], item[0]))
+
+    def whole_within(self, vector: np.ndarray, paper_ids: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """The `k` papers among `paper_ids` whose passage 0 is nearest `vector`, with its cosine."""
+        import numpy as np
+
+        ids, matrix = self.own_vectors(paper_ids)
+        return top(ids, np.asarray(matrix) @ vector, k) if ids else []
+
+    def query_within(self, vector: np.ndarray, paper_ids: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """The `k` nearest among `paper_ids` only, scored exactly from all their passages."""
+        import numpy as np
+
+        owners, passages, matrix = self.passage_vectors(paper_ids)
+        if not owners:
+            return []
+        order, scores = scores_by_paper(owners, passages, np.asarray(matrix) @ vector)
+        return top(order, scores, k)
+
+    def best_scores(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
+        """Each paper's score for `vector` (see `paper_scores`; papers not in the index are left out)."""
+        return dict(self.query_within(vector, paper_ids, len(paper_ids)))
+
+    def closest_passages(self, vector: np.ndarray, paper_ids: Sequence[str]) -> dict[str, int]:
+        """For each paper with passages beyond passage 0, the number of the one nearest `vector`."""
+        import numpy as np
+
+        owners, passages, matrix = self.passage_vectors(paper_ids)
+        if not owners:
+            return {}
+        found: dict[str, tuple[float, int]] = {}
+        cosines = (np.asarray(matrix) @ vector).tolist()
+        for owner, number, cosine in zip(owners, passages, cosines, strict=True):
+            if number > 0 and cosine > found.get(owner, (-2.0, 0))[0]:
+                found[owner] = (cosine, number)
+        return {pid: number for pid, (_, number) in found.items()}
+
+
+def top(papers: Sequence[str], scores: Any, k: int) -> list[tuple[str, float]]:
+    """The `k` best-scoring papers, best first (ties by id)."""
+    import numpy as np
+
+    chosen = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
+    return sorted(((papers[i], float(scores[i])) for i in chosen), key=lambda item: (-item[1], item[0]))
+
+
+def scores_by_paper(owners: Sequence[str], passages: Sequence[int], cosines: Any) -> tuple[list[str], Any]:
+    """The papers of rows grouped by paper (passage 0 first) and their scores (`paper_scores`): the
+    cosine of passage 0 and of the closest other passage. A paper with one passage scores it twice; one
+    whose passage 0 is missing (an interrupted index) scores its best."""
+    import numpy as np
+
+    order, starts = groups(owners)
+    numbers = np.asarray(passages)
+    cosines = np.asarray(cosines, dtype=np.float32)
+    best = np.maximum.reduceat(cosines, starts)
+    whole = np.where(numbers[starts] == 0, cosines[starts], best)
+    closest = np.maximum.reduceat(np.where(numbers == 0, -np.inf, cosines), starts)
+    return order, paper_scores(whole, np.where(np.isfinite(closest), closest, whole))

@@ -1,0 +1,135 @@
+"""Ingesting: input files parsed into papers (every file read before anything is written), then matched
+against the records (the same paper is updated, a new one gets a record)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError, RecordError
+from .identity import Catalog, merge
+from .models import Paper, drop_control_characters, make_id
+from .parsers import ParseOptions, detect_parser, get_parser, read_input
+from .store import RecordStore
+
+
+@dataclass
+class IngestReport:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+    changed: dict[str, int] = field(default_factory=dict)  # field -> how many updated records it changed in
+    assumed: list[str] = field(default_factory=list)  # what the parsers assumed (a year, say)
+
+    def summary(self) -> str:
+        text = (
+            f"imported {self.imported}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, skipped {self.skipped}"
+        )
+        if self.changed:
+            text += " (changed: " + ", ".join(f"{name} in {n}" for name, n in self.changed.items()) + ")"
+        return "; ".join([text, *self.assumed])
+
+
+def parse_inputs(
+    paths: Sequence[str],
+    report: IngestReport,
+    format: str | None = None,
+    year: int | None = None,
+    stdin: Callable[[], bytes] | None = None,
+    encoding: str | None = None,
+) -> list[Paper]:
+    """Every paper the files give. A file that cannot be read or holds no paper is a warning when other
+    files gave papers; when nothing gave a paper it is an error."""
+    if not paths:
+        raise InputError("no input file given; e.g. `litkb ingest data/hf-daily-papers-2025-11-18.txt`")
+    parsed: list[Paper] = []
+    failures: list[InputError] = []
+    for path in paths:
+        try:
+            name, text, warnings = read_input(path, stdin, encoding)
+            parser = get_parser(format) if format else detect_parser(text, name)
+        except InputError as exc:
+            failures.append(exc)
+            continue
+        report.warnings.extend(warnings)
+        result = parser.parse(text, ParseOptions(source_name=name, year=year))
+        report.warnings.extend(result.warnings)
+        report.assumed.extend(result.assumed)
+        report.skipped += result.skipped
+        valid = []
+        for paper in result.papers:  # a parser's output must be a record that loads back
+            drop_control_characters(paper)
+            try:
+                Paper.from_dict({**paper.to_dict(), "id": make_id(paper.title)}, name)
+                valid.append(paper)
+            except RecordError as exc:
+                report.warnings.append(f"skipped '{paper.title[:60]}': {exc}")
+                report.skipped += 1
+        result.papers = valid
+        if not result.papers:
+            failures.append(InputError(f"{name}: no paper found in this {parser.description} file"))
+        parsed.extend(result.papers)
+    if not parsed:
+        # Nothing could be read: an error, and nothing is written.
+        first = failures[0] if failures else InputError("no paper found in the input")
+        raise InputError(f"{first}; nothing was written") from None
+    report.warnings.extend(f"{failure}; the other files were read" for failure in failures)
+    return parsed
+
+
+def save_parsed(store: RecordStore, parsed: Sequence[Paper], report: IngestReport) -> None:
+    """Match the papers against the records and write what is new or changed (the caller holds the
+    write lock)."""
+    existing, problems = store.load_all()
+    report.warnings.extend(problems)
+    catalog = Catalog(existing)
+    changed: dict[str, Paper] = {}
+    for paper in parsed:
+        match = catalog.match(paper)
+        if match is None:
+            paper.id = catalog.new_id(paper)
+            if store.exists(paper.id):  # there, but unreadable: never overwrite it
+                report.warnings.append(
+                    f"{store.path_for(paper.id)}: cannot be read, so '{paper.title[:60]}' "
+                    "was not updated; fix or remove that file"
+                )
+                report.skipped += 1
+                continue
+            catalog.put(paper)
+            changed[paper.id] = paper
+            report.imported += 1
+            continue
+        merged = merge(match, paper)
+        before, after = match.to_dict(), merged.to_dict()
+        if before == after:
+            if match.id not in changed:
+                report.unchanged += 1
+            continue
+        if match.id not in changed:
+            report.updated += 1
+        for name in _changed_fields(before, after):
+            report.changed[name] = report.changed.get(name, 0) + 1
+        catalog.put(merged)
+        changed[merged.id] = merged
+    store.save_many(changed.values())
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The fields an update changed, a source's listing date or position named as such."""
+    names = [name for name in after if after[name] != before[name] and name != "sources"]
+    old = {(s["file"], s["format"]): s for s in before["sources"]}
+    for source in after["sources"]:
+        previous = old.get((source["file"], source["format"]))
+        if previous is None:
+            names.append("sources")
+            continue
+        names += [
+            f"{key} of {source['file']}"
+            for key in ("listing_date", "position")
+            if source[key] != previous[key]
+        ]
+    return list(dict.fromkeys(names))
