@@ -8,12 +8,21 @@ from functools import cache
 from typing import Any
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+# Abbreviations that end in a full stop but not a sentence: `Smith et al. (2023)`, `Fig. 2`.
+_ABBREVIATION = re.compile(r"(?:\b(?:et al|e\.g|i\.e|cf|vs|Fig|Figs|Eq|Eqs|Ref|Refs|Sec|No|approx|resp)\.)$")
 
 
 def sentences(text: str) -> list[str]:
     """The sentences of a text: split after . ! or ? where the next one starts with a capital, a digit,
-    a quote or a bracket (so `e.g. the` and `p < 0.05` stay whole); white space made single."""
-    return [s for s in _SENTENCE_END.split(" ".join(text.split())) if s]
+    a quote or a bracket (so `e.g. the` and `p < 0.05` stay whole), but not after an abbreviation such
+    as `et al.` or `Fig.`; white space made single."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(" ".join(text.split())):
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] += " " + piece
+        elif piece:
+            out.append(piece)
+    return out
 
 
 @cache

@@ -145,7 +145,7 @@ def test_a_huge_abstract_is_capped_and_a_damaged_snapshot_is_refused(
     huge.write_text(json.dumps({"title": "A Very Long Record", "abstract": abstract}) + "\n")
     ok(run(runner, kb_dir, "ingest", str(seed_path), str(huge)))
     report = json.loads(ok(run(runner, kb_dir, "index", "--json")).stdout)
-    assert report["passages"] == 714 + MAX_PASSAGES
+    assert report["passages"] == 713 + MAX_PASSAGES
     # The state an interrupted index left: a snapshot of the current generation holding nothing.
     index = kb_dir / "index"
     np.save(index / "passages.npy", np.zeros((0, 0), dtype=np.float32))
@@ -162,7 +162,7 @@ def test_a_huge_abstract_is_capped_and_a_damaged_snapshot_is_refused(
     doctor = run(runner, kb_dir, "doctor", "--json")
     findings = [f["message"] for f in json.loads(doctor.stdout)["findings"] if f["level"] == "problem"]
     assert doctor.exit_code == 1 and findings == [
-        "the passage snapshot holds 0 passage vectors, the index 778"
+        "the passage snapshot holds 0 passage vectors, the index 777"
     ]
     ok(run(runner, kb_dir, "index"))  # brings the snapshot back
     assert json.loads(ok(run(runner, kb_dir, "search", "widgets", "--json")).stdout)
@@ -432,7 +432,7 @@ def test_doctor_on_a_read_only_knowledge_base_reads_without_writing(loaded: Path
     out = " ".join(done.stdout.split())
     assert "readonly" not in done.stdout + done.stderr and "problem │" not in done.stdout
     assert "read-only: checked through the passage snapshot" in out
-    assert "69 papers, 714 passage vectors, in step with the records" in out and "1 papers" not in out
+    assert "69 papers, 713 passage vectors, in step with the records" in out and "1 papers" not in out
     assert "the knowledge base is healthy" in done.stderr
     assert {p: p.stat().st_mtime_ns for p in loaded.rglob("*")} == before  # nothing written
 

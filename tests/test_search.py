@@ -159,6 +159,17 @@ def test_sentences_split_where_a_new_sentence_starts() -> None:
     assert sentences("") == [] and sentences("no stop at all") == ["no stop at all"]
 
 
+def test_sentences_do_not_end_at_et_al_or_fig() -> None:
+    """A citation or a figure reference is not a sentence end: `Malladi et al. (2023), using ...` stays
+    one sentence (it was cut after `al.`, in passages and in the Markdown export's summaries)."""
+    text = "We extend work from Malladi et al. (2023), using shared randomness. Fig. 2 shows it. Done."
+    assert sentences(text) == [
+        "We extend work from Malladi et al. (2023), using shared randomness.",
+        "Fig. 2 shows it.",
+        "Done.",
+    ]
+
+
 def test_abstracts_are_embedded_whole_and_sentence_by_sentence(runner: CliRunner, kb_dir: Path) -> None:
     words = [f"w{i}" for i in range(WINDOW + 110)]
     paper = Paper(title="Long", abstract="A first sentence. A second one. Then " + " ".join(words))

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import yaml
 
 from ..models import Paper
+from ..text import sentences
 from . import ExportContext, exporter, paper_url
 
 SENTENCES = 2
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
 def md_escape(text: str) -> str:
@@ -24,7 +24,7 @@ def md_escape(text: str) -> str:
 def first_sentences(text: str | None, count: int = SENTENCES) -> str:
     if not text:
         return ""
-    return " ".join(_SENTENCE_END.split(text.strip())[:count])
+    return " ".join(sentences(text)[:count])
 
 
 def _byline(paper: Paper) -> str:
