@@ -37,7 +37,7 @@ def best_snippet(query: str, text: str | None, limit: int = SNIPPET_CHARS, close
 
     def hits(sentence: str) -> tuple[int, int]:
         """(distinct query words matched, all matches)."""
-        matched = [stem(w) for w in re.findall(r"\w+", sentence.lower()) if stem(w) in stems]
+        matched = [s for s in map(stem, re.findall(r"\w+", sentence.lower())) if s in stems]
         return len(set(matched)), len(matched)
 
     best = max(range(len(sentences)), key=lambda i: (hits(sentences[i]), i == nearest, -i))
