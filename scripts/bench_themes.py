@@ -119,7 +119,9 @@ def build_scale_kb(source: KnowledgeBase, target: Path, n: int) -> None:
         hashes.append(vector_hash(kb.config.model, paper))
     with kb.writing():
         kb.store.save_many(papers)
-        kb.vectors.add([p.id for p in papers], [0] * n, [1] * n, np.asarray(rows, dtype=np.float32), hashes)
+        kb.vectors.chroma.add(
+            [p.id for p in papers], [0] * n, [1] * n, np.asarray(rows, dtype=np.float32), hashes
+        )
         kb.vectors.write_manifest(kb.config.model, int(vectors.shape[1]), n)
 
 

@@ -25,7 +25,7 @@ def store_with_random_vectors(kb: KnowledgeBase, papers: Sequence[Paper], dim: i
             vectors = rng.normal(size=(sum(counts), dim)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             owners = [(p, n) for p, n in zip(chunk, counts, strict=True) for _ in range(n)]
-            kb.vectors.add(
+            kb.vectors.chroma.add(
                 [p.id for p, _ in owners],
                 [k for n in counts for k in range(n)],
                 [n for _, n in owners],

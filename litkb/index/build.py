@@ -121,7 +121,7 @@ class IndexBuilder:
                 gone = []
             if todo or gone:
                 vectors.begin_change()
-            vectors.delete(gone + [p.id for p in todo if p.id in have])
+            vectors.chroma.delete(gone + [p.id for p in todo if p.id in have])
             report.deleted = len(gone)
             report.unchanged = len(papers) - len(todo)
             keywords.sync(papers)
@@ -177,7 +177,7 @@ class IndexBuilder:
             chunk = items[start : start + step]
             vectors = encoder.encode([text for _, _, text, _ in chunk], batch_size=encoder.batch_size)
             done.dim = int(vectors.shape[1])
-            self.parts.vectors.add(
+            self.parts.vectors.chroma.add(
                 [pid for pid, _, _, _ in chunk],
                 [n for _, n, _, _ in chunk],
                 [count for _, _, _, count in chunk],

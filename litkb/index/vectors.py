@@ -118,19 +118,6 @@ class VectorIndex:
         self.manifest.begin_change()
         self._snapshot = None
 
-    def add(
-        self,
-        paper_ids: Sequence[str],
-        passages: Sequence[int],
-        counts: Sequence[int],
-        vectors: np.ndarray,
-        hashes: Sequence[str],
-    ) -> None:
-        self.chroma.add(paper_ids, passages, counts, vectors, hashes)
-
-    def delete(self, paper_ids: Sequence[str]) -> None:
-        self.chroma.delete(paper_ids)
-
     def drop(self) -> None:
         """Remove the collection, the snapshot and the manifest (the records are untouched)."""
         self.manifest.remove()
