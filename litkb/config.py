@@ -24,6 +24,13 @@ INDEX_DIR = "index"
 CACHE_DIR = ".cache"
 LOCK_FILE = ".lock"
 
+# config.yaml key -> the environment variable that overrides it.
+SERVICE_URLS = {
+    "hf_url": "LITKB_HF_URL",
+    "arxiv_url": "LITKB_ARXIV_URL",
+    "crossref_url": "LITKB_CROSSREF_URL",
+}
+
 # What a knowledge base keeps out of git: everything derived from the records.
 KB_GITIGNORE = f"/{INDEX_DIR}/\n/{CACHE_DIR}/\n/{LOCK_FILE}\n*.tmp\n"
 
@@ -52,6 +59,12 @@ class KBConfig:
     collection: str = "papers"
     device: str = "cpu"  # where `litkb index` runs the model: cpu, cuda (or cuda:N), or auto
     chroma_url: str | None = None  # a Chroma server to keep the vectors on (else: inside the knowledge base)
+    # Online sources (only `litkb fetch` and `litkb enrich` use them): each service's base URL (scheme,
+    # host and port; litkb appends the service's own path), and a mailto for Crossref's polite pool.
+    hf_url: str = "https://huggingface.co"
+    arxiv_url: str = "https://export.arxiv.org"
+    crossref_url: str = "https://api.crossref.org"
+    mailto: str | None = None
 
     @classmethod
     def load(cls, root: Path) -> KBConfig:
@@ -64,7 +77,7 @@ class KBConfig:
             raise LitkbError(f"{path}: cannot read the configuration: {first_line(exc)}") from exc
         if not isinstance(data, dict):
             raise LitkbError(f"{path}: expected a mapping such as 'model: {DEFAULT_MODEL}'")
-        known = {"model", "collection", "device", "chroma_url"}
+        known = {"model", "collection", "device", "chroma_url", "mailto", *SERVICE_URLS}
         unknown = set(data) - known
         if unknown:
             raise LitkbError(f"{path}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
@@ -79,9 +92,17 @@ class KBConfig:
             check_device(config.device)
             if config.chroma_url is not None:
                 check_url(config.chroma_url)
+            for key in SERVICE_URLS:
+                check_base_url(getattr(config, key), key)
         except LitkbError as exc:
             raise LitkbError(f"{path}: {exc}") from None
         return config
+
+    def service_url(self, key: str) -> str:
+        """A service's base URL: its environment variable (LITKB_HF_URL, ...), else config.yaml's, else
+        the real service."""
+        from_env = os.environ.get(SERVICE_URLS[key])
+        return check_base_url(from_env, SERVICE_URLS[key]) if from_env else getattr(self, key)
 
     def dump(self) -> str:
         data = {"model": self.model, "collection": self.collection, "device": self.device}
@@ -110,6 +131,18 @@ def check_url(url: str) -> str:
 
 _COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 _DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?|mps")
+
+
+def check_base_url(url: str, name: str) -> str:
+    """A service's base URL: http(s), a host (and port), nothing after it; without a trailing slash."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LitkbError(f"{name} '{url}': expected an http(s) URL such as https://huggingface.co")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise LitkbError(
+            f"{name} '{url}': give the scheme, host and port only; litkb adds the service's own path"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def check_collection(name: str) -> str:

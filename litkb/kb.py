@@ -37,6 +37,7 @@ from .lock import write_lock
 from .models import Paper, is_valid_id, remove_tags
 from .names import citation_keys
 from .personal import SavedSearches, Suggestion, saved_filter, saved_form, suggest
+from .sources.service import Change, FetchReport, Sources
 from .store import RecordStore
 from .themes.service import ThemeService
 from .themes.themeset import Area, Theme, ThemeSet
@@ -99,14 +100,7 @@ class KnowledgeBase:
 
     @property
     def searcher(self) -> Searcher:
-        return Searcher(
-            self.store,
-            self.vectors,
-            self.keywords,
-            self.parts.encoders.query.encode,
-            self.config.model,
-            self.warn,
-        )
+        return Searcher(self.store, self.parts, self.warn)
 
     @property
     def theme_service(self) -> ThemeService:
@@ -144,6 +138,27 @@ class KnowledgeBase:
         with self.writing():
             save_parsed(self.store, parsed, report)
         return report
+
+    def fetch(self, source: str, refresh: bool = False, **options: Any) -> FetchReport:
+        """Papers from an online source (`hf`, `arxiv`, `doi`; see `litkb.sources`) saved as records, like
+        ingest. What failed is in `report.failures`; what was fetched is written all the same."""
+        return self._sources(refresh).fetch_into(self.store, self.writing, source, **options)
+
+    def enrich(
+        self,
+        where: PaperFilter | None = None,
+        ids: Sequence[str] = (),
+        dry_run: bool = False,
+        refresh: bool = False,
+    ) -> tuple[list[Change], list[str]]:
+        """Fill what the selected records lack (arXiv id, DOI, authors, links) from arXiv and Crossref,
+        never overwriting a value; `dry_run`: only say what would change. The changes, and the lookups
+        that failed."""
+        papers = self.select(where, ids=list(ids) or None)
+        return self._sources(refresh).enrich(papers, None if dry_run else self.update_record)
+
+    def _sources(self, refresh: bool) -> Sources:
+        return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh)
 
     def index(
         self,
@@ -386,11 +401,13 @@ class KnowledgeBase:
         with self.writing():
             return self.store.replace_text(paper_id, text)
 
-    def next_papers(self, k: int = 10) -> list[tuple[Paper, Suggestion]]:
-        """Unread papers ranked by fit to the liked and read ones (see `litkb.personal`)."""
+    def next_papers(self, k: int = 10, where: PaperFilter | None = None) -> list[tuple[Paper, Suggestion]]:
+        """Unread papers (of those `where` lets through) ranked by fit to the liked and read ones (see
+        `litkb.personal`)."""
         papers = self.papers(require=True)
         self._require_index()
-        return suggest(papers, self.vectors.own_vectors, k)
+        keep = self.resolve(where, papers) if where is not None and where.active() else None
+        return suggest(papers, self.vectors.own_vectors, k, keep)
 
     # -- saved searches --------------------------------------------------------------------------
 

@@ -70,16 +70,22 @@ def rank_next(
 
 
 def suggest(
-    papers: Sequence[Paper], own_vectors: Callable[[list[str]], tuple[list[str], np.ndarray]], k: int
+    papers: Sequence[Paper],
+    own_vectors: Callable[[list[str]], tuple[list[str], np.ndarray]],
+    k: int,
+    where: PaperFilter | None = None,
 ) -> list[tuple[Paper, Suggestion]]:
-    """Unread papers ranked by fit to the liked and read ones (`own_vectors`: the papers' own vectors)."""
+    """Unread papers (of those `where` lets through) ranked by fit to the liked and read ones
+    (`own_vectors`: the papers' own vectors)."""
     positives = {p.id for p in papers if p.rating == "like" or (p.status == "read" and p.rating != "dislike")}
     if not positives:
         raise NotFoundError(
             "nothing liked or read yet; mark papers with `litkb like` or `litkb mark PAPER read`"
         )
     negatives = {p.id for p in papers if p.rating == "dislike"}
-    candidates = {p.id for p in papers if p.status != "read" and p.rating is None}
+    candidates = {
+        p.id for p in papers if p.status != "read" and p.rating is None and (where is None or where(p))
+    }
     ids, matrix = own_vectors([p.id for p in papers])
     by_id = {p.id: p for p in papers}
     return [(by_id[s.id], s) for s in rank_next(ids, matrix, positives, negatives, candidates, k)]

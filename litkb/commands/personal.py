@@ -13,9 +13,10 @@ import typer
 
 from .. import render
 from ..errors import LitkbError, UsageError
+from ..filters import PaperFilter
 from ..models import STATUSES, Paper
 from . import open_kb
-from .options import IDS_ONLY, JSON, K
+from .options import IDS_ONLY, JSON, K, filtered
 
 PAPER = typer.Argument(..., help="A paper's id or title (forgiving: case, punctuation, unique prefix).")
 
@@ -144,14 +145,17 @@ def dislike(ctx: typer.Context, paper: str = PAPER, as_json: bool = JSON) -> Non
     _rate(ctx, paper, "dislike", as_json)
 
 
-def next_command(ctx: typer.Context, k: int = K, as_json: bool = JSON, ids_only: bool = IDS_ONLY) -> None:
+def next_command(
+    ctx: typer.Context, k: int = K, as_json: bool = JSON, ids_only: bool = IDS_ONLY, *, where: PaperFilter
+) -> None:
     """Unread papers ranked by how well they fit what you liked and read, each with the liked or read
-    paper it is closest to and how close (cosine similarity, 1 = the same text).
+    paper it is closest to and how close (cosine similarity, 1 = the same text); the filters choose
+    among the unread papers.
 
-    Example: litkb next -k 10
+    Example: litkb next -k 10 --source hf-api --since 2025-11-18
     """
     kb = open_kb(ctx)
-    found = kb.next_papers(k)
+    found = kb.next_papers(k, where)
     if as_json:
         render.print_json(
             [
@@ -208,6 +212,6 @@ def edit(ctx: typer.Context, paper: str = PAPER) -> None:
 def register(app: typer.Typer) -> None:
     for command in (tag, untag, note, mark, like, dislike):
         app.command()(command)
-    app.command("next")(next_command)
+    app.command("next")(filtered()(next_command))
     app.command()(rm)
     app.command()(edit)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, TypedDict
 from ..errors import IndexDamagedError, IndexMissingError, NotFoundError
 from ..models import Paper
 from ..store import RecordStore
-from .keyword import KeywordIndex, KeywordScores
+from .keyword import KeywordScores
+from .parts import IndexParts
 from .snippets import best_snippet, passage_text
-from .vectors import VectorIndex
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,24 +58,20 @@ class SearchResult(TypedDict):
 
 
 class Searcher:
-    """Answers queries from the records, the vector index and the keyword index. `encode` embeds queries
-    (with the model that embedded the papers); `warn` is told what the caller should hear."""
+    """Answers queries from the records and the index's parts (the vector index, the keyword index and
+    the encoders); `warn` is told what the caller should hear."""
 
-    def __init__(
-        self,
-        store: RecordStore,
-        vectors: VectorIndex,
-        keywords: KeywordIndex,
-        encode: Callable[[list[str]], np.ndarray],
-        model: str,
-        warn: Callable[[str], None],
-    ) -> None:
+    def __init__(self, store: RecordStore, parts: IndexParts, warn: Callable[[str], None]) -> None:
         self.store = store
-        self.vectors = vectors
-        self.keywords = keywords
-        self.encode = encode
-        self.model = model
+        self.vectors = parts.vectors
+        self.keywords = parts.keywords
+        self.encoders = parts.encoders
+        self.model = parts.vectors.model
         self.warn = warn
+
+    def encode(self, queries: list[str]) -> np.ndarray:
+        """The queries' vectors, by the model that embedded the papers (its ONNX export when there is one)."""
+        return self.encoders.query.encode(queries)
 
     def search_many(
         self, queries: Sequence[str], k: int, mode: str, allowed: set[str] | None
