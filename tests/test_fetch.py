@@ -337,3 +337,19 @@ def test_next_takes_the_filters(runner: CliRunner, loaded: Path, services: FakeS
     ok(run(runner, loaded, "like", "Hopfield Networks is All You Need"))
     found = json.loads(ok(run(runner, loaded, "next", "--source", "hf-api", "--json")).stdout)
     assert [p["title"] for p in found] == [NEW]
+
+
+def test_no_service_listening_is_one_clean_line(
+    runner: CliRunner, kb_dir: Path, monkeypatch: pytest.MonkeyPatch, slept: list[float]
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("LITKB_CROSSREF_URL", f"http://127.0.0.1:{port}")
+    result = fails(
+        run(runner, kb_dir, "fetch", "doi", "10.1145/3397271.3401075"), "Crossref", "cannot connect"
+    )
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Warning: failed")]) == 1
+    assert len(slept) == http.MAX_TRIES - 1  # retried with backoff, then given up
