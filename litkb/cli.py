@@ -167,9 +167,9 @@ def main(
 
 
 def _register() -> None:
-    from .commands import dedup, doctor, export, fetch, ingest, personal, records, search, themes
+    from .commands import dedup, doctor, export, fetch, ingest, mcp, personal, records, search, themes
 
-    for module in (ingest, fetch, search, records, themes, export, dedup, personal, doctor):
+    for module in (ingest, fetch, search, records, themes, export, dedup, personal, doctor, mcp):
         module.register(app)
 
 
