@@ -167,9 +167,9 @@ def main(
 
 
 def _register() -> None:
-    from .commands import dedup, doctor, export, fetch, ingest, mcp, personal, records, search, themes
+    from .commands import dedup, doctor, export, fetch, ingest, mcp, personal, records, search, serve, themes
 
-    for module in (ingest, fetch, search, records, themes, export, dedup, personal, doctor, mcp):
+    for module in (ingest, fetch, search, records, themes, export, dedup, personal, doctor, mcp, serve):
         module.register(app)
 
 

@@ -37,6 +37,9 @@ class Suggestion:
     similarity: float = 0.0  # cosine to the closest liked/read paper: what a reader can judge
 
 
+_FITTED: dict[Any, Any] = {}
+
+
 def rank_next(
     ids: list[str], matrix: np.ndarray, positives: set[str], negatives: set[str], candidates: set[str], k: int
 ) -> list[Suggestion]:
@@ -49,9 +52,14 @@ def rank_next(
     weights = np.array([DISLIKE_WEIGHT if pid in negatives else 1.0 for pid in ids])
     if labels.sum() == 0 or labels.sum() == len(ids):
         return []
-    svm = LinearSVC(C=0.1, class_weight="balanced", random_state=0, max_iter=10000)
-    svm.fit(unit, labels, sample_weight=weights)
-    scores = svm.decision_function(unit)
+    key = (tuple(ids), frozenset(positives), frozenset(negatives), unit.shape, float(np.asarray(unit).sum()))
+    scores = _FITTED.get(key)
+    if scores is None:  # the same papers, vectors and marks give the same scores: fit once
+        svm = LinearSVC(C=0.1, class_weight="balanced", random_state=0, max_iter=10000)
+        svm.fit(unit, labels, sample_weight=weights)
+        scores = svm.decision_function(unit)
+        _FITTED.clear()  # one fit kept: a server's inbox asks again until a mark changes
+        _FITTED[key] = scores
     liked_rows = [i for i, pid in enumerate(ids) if pid in positives]
     order = [i for i in np.lexsort((np.array(ids), -scores)) if ids[i] in candidates][:k]
     out = []

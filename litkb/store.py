@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,14 @@ class RecordStore:
         self.cache_file = cache_file
         # Records already parsed in this process, keyed like the cache (a changed file is re-read).
         self._memo: dict[str, tuple[list[int], Paper]] = {}
+        # load_all's last answer by file name (key, paper): a long-running process (a server) that asks
+        # again pays one stat a record, not a parse.
+        self._all: dict[str, tuple[list[int], Paper]] = {}
+        self._compared = (0, 0.0)  # the folder's mtime and when every file's key was last compared
+        # A long-running server may set this: within `recheck` seconds of comparing every file, an
+        # unchanged folder (no file added, removed or replaced: litkb's writes replace) is not compared
+        # again, so a record edited in place by hand is seen at the next comparison. 0: always compare.
+        self.recheck = 0.0
 
     def path_for(self, paper_id: str) -> Path:
         if not is_valid_id(paper_id):
@@ -146,7 +155,9 @@ class RecordStore:
 
         A cache beside the records keeps each parsed record under its file name, with the file's
         modification time, size and inode (an atomic rewrite always makes a new inode), so it never
-        serves a record that changed on disk; it is rebuilt from the files whenever it is missing.
+        serves a record that changed on disk; it is rebuilt from the files whenever it is missing. In one
+        process, a second call whose files all have the same keys returns the same Paper objects: change
+        a record with `save_many` (or `KnowledgeBase.update_record`), never in place.
         """
         if not self.root.is_dir():
             return [], []
@@ -154,7 +165,32 @@ class RecordStore:
             return self._load_all()
 
     def _load_all(self) -> tuple[list[Paper], list[str]]:
+        folder = os.stat(self.root).st_mtime_ns
+        if self._all and self._compared[0] == folder and time.monotonic() - self._compared[1] < self.recheck:
+            return [paper for _, paper in self._all.values()], []
+        with os.scandir(self.root) as scan:
+            listed = sorted((e for e in scan if e.name.endswith(RECORD_SUFFIX)), key=lambda e: e.name)
+        if self._all and len(listed) == len(self._all):
+            same: list[Paper] = []
+            for entry in listed:
+                seen = self._all.get(entry.name)
+                try:
+                    if seen is None or seen[0] != _file_key(entry.stat()):
+                        break
+                except OSError:
+                    break
+                same.append(seen[1])
+            else:
+                self._compared = (folder, time.monotonic())
+                return same, []
+        papers, problems, keys = self._read_all()
+        self._all = {} if problems else {f"{p.id}{RECORD_SUFFIX}": (keys[p.id], p) for p in papers}
+        self._compared = (folder, time.monotonic())
+        return papers, problems
+
+    def _read_all(self) -> tuple[list[Paper], list[str], dict[str, list[int]]]:
         cache = self._read_cache()
+        keys: dict[str, list[int]] = {}
         fresh: dict[str, list[Any]] = {}
         papers: list[Paper] = []
         problems: list[str] = []
@@ -168,6 +204,7 @@ class RecordStore:
             except OSError:
                 continue  # removed while we looked
             cached = cache.get(entry.name)
+            keys[entry.name[: -len(RECORD_SUFFIX)]] = key
             if cached is not None and cached[:3] == key:
                 papers.append(Paper.from_row(cached[3:]))
                 fresh[entry.name] = cached
@@ -183,7 +220,7 @@ class RecordStore:
             papers.append(paper)
         if fresh.keys() != cache.keys() or any(fresh[name] is not cache[name] for name in fresh):
             self._write_cache(fresh)
-        return papers, problems
+        return papers, problems, keys
 
     def save_many(self, papers: Iterable[Paper]) -> int:
         """Write records atomically, one disk flush for the batch, and remember them in the cache."""

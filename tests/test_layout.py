@@ -17,7 +17,7 @@ LAYERS = [
     {"themes", "exporters"},
     {"kb"},
     {"doctor"},
-    {"render", "commands", "cli", "mcp", "__main__", "__init__"},
+    {"render", "commands", "cli", "mcp", "web", "__main__", "__init__"},
 ]
 
 

@@ -1,0 +1,200 @@
+"""`litkb serve`: every route through Starlette's test client (pages, the JSON API, changes, the safety
+checks), on the shipped listing with the fast embedder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from litkb import KnowledgeBase
+from litkb.web.app import Settings, create_app
+from tests.conftest import run
+
+HOST = "testserver"
+
+
+@pytest.fixture
+def site(runner: CliRunner, loaded: Path) -> tuple[TestClient, Path]:
+    assert run(runner, loaded, "themes").exit_code == 0
+    app = create_app(KnowledgeBase.open(loaded), Settings(hosts=[HOST], origins=[f"http://{HOST}"]))
+    return TestClient(app, follow_redirects=False), loaded
+
+
+def csrf_of(html: str) -> str:
+    return html.split('data-csrf="', 1)[1].split('"', 1)[0]
+
+
+def paper_id(kb: Path, title_start: str) -> str:
+    return next(p.id for p in KnowledgeBase.open(kb).papers() if p.title.startswith(title_start))
+
+
+def record(kb: Path, pid: str) -> dict:
+    return yaml.safe_load((kb / "records" / f"{pid}.yaml").read_text())
+
+
+def test_every_page_renders(site: tuple[TestClient, Path]) -> None:
+    client, kb = site
+    inbox = client.get("/")
+    assert inbox.status_code == 200 and "Inbox" in inbox.text and "newest first" in inbox.text
+    assert "default-src 'self'" in inbox.headers["content-security-policy"]
+    found = client.get("/search", params={"q": "speculative decoding"})
+    assert found.status_code == 200
+    first = found.text.split('class="paper"')[1:4]
+    assert any("Hydra" in block for block in first) and any("Mirror Speculative" in block for block in first)
+    assert "<mark>" in found.text
+    hydra = paper_id(kb, "Hydra")
+    page = client.get(f"/paper/{hydra}")
+    assert page.status_code == 200 and "@" in page.text and "Related" in page.text and "Notes" in page.text
+    themes = client.get("/themes")
+    assert themes.status_code == 200 and "/papers?theme=1" in themes.text
+    mapped = client.get("/themes/map")
+    assert (
+        mapped.status_code == 200
+        and "<svg" in mapped.text
+        and "unsafe-inline" in mapped.headers["content-security-policy"]
+    )
+    assert client.get("/reading").status_code == 200
+    listed = client.get("/papers", params={"theme": "1"})
+    assert listed.status_code == 200 and 'class="paper"' in listed.text
+    bib = client.get("/export", params={"format": "bibtex", "q": "speculative decoding", "k": "3"})
+    assert (
+        bib.status_code == 200
+        and bib.text.count("@") == 3
+        and "attachment" in bib.headers["content-disposition"]
+    )
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_the_api_has_the_cli_shapes(site: tuple[TestClient, Path], runner: CliRunner) -> None:
+    client, kb = site
+    hits = client.get("/api/search", params={"q": "speculative decoding", "k": "3"}).json()
+    cli = json.loads(run(runner, kb, "search", "speculative decoding", "-k", "3", "--json").stdout)
+    assert hits == cli
+    hydra = paper_id(kb, "Hydra")
+    assert client.get(f"/api/papers/{hydra}").json() == record(kb, hydra)
+    assert len(client.get(f"/api/related/{hydra}", params={"k": "3"}).json()) == 3
+    themes = client.get("/api/themes").json()
+    assert themes and {"id", "label", "size", "area", "papers"} <= set(themes[0])
+    assert client.get("/api/next").status_code == 404  # nothing liked yet: litkb's own message
+    assert "nothing liked or read yet" in client.get("/api/next").json()["error"]
+
+
+def test_errors_have_fitting_statuses(site: tuple[TestClient, Path]) -> None:
+    client, _ = site
+    missing = client.get("/api/papers/no-such-paper")
+    assert missing.status_code == 404 and "no paper matches" in missing.json()["error"]
+    assert client.get("/paper/no-such-paper").status_code == 404
+    assert client.get("/nowhere").status_code == 404
+    assert client.get("/api/nowhere").json()["error"].startswith("no such page")
+    bad = client.get("/api/search", params={"q": "x", "k": "abc"})
+    assert bad.status_code == 400 and "k 'abc'" in bad.json()["error"]
+    assert client.get("/search", params={"q": "x", "year": "20xx"}).status_code == 400
+    assert client.get("/api/search", params={"q": "x", "tag": "nosuchtag"}).status_code == 400
+
+
+def test_changes_need_the_token_and_the_same_origin(site: tuple[TestClient, Path]) -> None:
+    client, kb = site
+    token = csrf_of(client.get("/").text)
+    hydra = paper_id(kb, "Hydra")
+    assert client.post(f"/paper/{hydra}/like", data={}).status_code == 403
+    assert client.post(f"/paper/{hydra}/like", data={"csrf": "wrong"}).status_code == 403
+    cross = client.post(
+        f"/paper/{hydra}/like", data={"csrf": token}, headers={"Origin": "http://evil.example"}
+    )
+    assert cross.status_code == 403 and record(kb, hydra)["rating"] is None
+    done = client.post(f"/paper/{hydra}/like", data={"csrf": token, "next": "/search?q=x"})
+    assert done.status_code == 303 and done.headers["location"] == "/search?q=x"
+    assert record(kb, hydra)["rating"] == "like"
+    answer = client.post(
+        f"/paper/{hydra}/status",
+        data={"csrf": token, "status": "read"},
+        headers={"Accept": "application/json"},
+    )
+    assert answer.json()["paper"]["status"] == "read" and record(kb, hydra)["status"] == "read"
+    client.post(f"/paper/{hydra}/tags", data={"csrf": token, "add": "drafting, heads"})
+    client.post(f"/paper/{hydra}/tags", data={"csrf": token, "remove": "heads"})
+    client.post(f"/paper/{hydra}/note", data={"csrf": token, "text": "Compare with Medusa."})
+    after = record(kb, hydra)
+    assert after["tags"] == ["drafting"] and after["notes"] == "Compare with Medusa."
+    assert client.post(f"/paper/{hydra}/status", data={"csrf": token, "status": "done"}).status_code == 400
+    assert (
+        client.post(f"/paper/{hydra}/like", data={"csrf": token, "next": "//evil.example"}).headers[
+            "location"
+        ]
+        == f"/paper/{hydra}"
+    )
+    # The inbox now ranks by what was liked and read.
+    assert "ranked by fit" in client.get("/").text
+
+
+def test_record_text_is_escaped(site: tuple[TestClient, Path], runner: CliRunner, tmp_path: Path) -> None:
+    client, kb = site
+    evil = tmp_path / "evil.jsonl"
+    evil.write_text(
+        json.dumps({"title": "<script>alert(1)</script> Widgets", "abstract": "<img src=x onerror=alert(2)>"})
+        + "\n"
+    )
+    assert run(runner, kb, "ingest", str(evil)).exit_code == 0
+    pid = paper_id(kb, "<script>")
+    page = client.get(f"/paper/{pid}").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page
+    listed = client.get("/papers").text
+    assert "<script>alert(1)" not in listed
+
+
+def test_host_check_and_token(loaded: Path) -> None:
+    app = create_app(KnowledgeBase.open(loaded), Settings(hosts=[HOST], origins=[f"http://{HOST}"]))
+    client = TestClient(app)
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+    guarded = TestClient(
+        create_app(
+            KnowledgeBase.open(loaded), Settings(hosts=[HOST], origins=[f"http://{HOST}"], token="s3cret")
+        )
+    )
+    assert guarded.get("/").status_code == 401
+    assert guarded.get("/", params={"token": "s3cret"}).status_code == 200
+    assert guarded.get("/").status_code == 200  # the cookie the first visit set
+    assert (
+        guarded.get("/api/search", params={"q": "x"}, headers={"X-Litkb-Token": "s3cret"}).status_code == 200
+    )
+
+
+def test_a_change_while_another_process_writes_is_busy(
+    site: tuple[TestClient, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from litkb import lock
+
+    client, kb = site
+    monkeypatch.setattr(lock, "DEFAULT_TIMEOUT", 0.3)
+    token = csrf_of(client.get("/").text)
+    hydra = paper_id(kb, "Hydra")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; from pathlib import Path; from litkb.lock import write_lock\n"
+         f"with write_lock(Path({str(kb / '.lock')!r})):\n    print('held', flush=True); time.sleep(20)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = client.post(
+            f"/paper/{hydra}/like", data={"csrf": token}, headers={"Accept": "application/json"}
+        )
+        assert busy.status_code == 409 and busy.json()["error"].startswith("busy")
+        assert record(kb, hydra)["rating"] is None  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    assert client.post(f"/paper/{hydra}/like", data={"csrf": token}).status_code == 303
+
+
+def test_serve_refuses_another_host_without_a_token(runner: CliRunner, loaded: Path) -> None:
+    result = run(runner, loaded, "serve", "--host", "0.0.0.0")
+    assert result.exit_code == 2 and "--token" in result.stderr
