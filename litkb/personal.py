@@ -99,6 +99,15 @@ def suggest(
     return [(by_id[s.id], s) for s in rank_next(ids, matrix, positives, negatives, candidates, k)]
 
 
+def suggestion_objects(found: Sequence[tuple[Paper, Suggestion]]) -> list[dict[str, Any]]:
+    """`next`'s suggestions as `litkb next --json` prints them (and the web API returns them)."""
+    return [
+        {"rank": i, "id": p.id, "title": p.title, "year": p.year, "score": s.score,
+         "similarity": s.similarity, "because": s.because}
+        for i, (p, s) in enumerate(found, start=1)
+    ]  # fmt: skip
+
+
 class SavedSearches:
     """Named searches kept in `saved-searches.yaml` in the knowledge base."""
 

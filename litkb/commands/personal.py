@@ -15,6 +15,7 @@ from .. import render
 from ..errors import LitkbError, UsageError
 from ..filters import PaperFilter
 from ..models import STATUSES, Paper
+from ..personal import suggestion_objects
 from . import open_kb
 from .options import IDS_ONLY, JSON, K, filtered
 
@@ -157,20 +158,7 @@ def next_command(
     kb = open_kb(ctx)
     found = kb.next_papers(k, where)
     if as_json:
-        render.print_json(
-            [
-                {
-                    "rank": i,
-                    "id": p.id,
-                    "title": p.title,
-                    "year": p.year,
-                    "score": s.score,
-                    "similarity": s.similarity,
-                    "because": s.because,
-                }
-                for i, (p, s) in enumerate(found, start=1)
-            ]
-        )
+        render.print_json(suggestion_objects(found))
         return
     if ids_only:
         render.print_ids([p.id for p, _ in found])

@@ -44,6 +44,7 @@ from ..filters import PaperFilter, SortKey, newest_first
 from ..index.snippets import matched_terms
 from ..kb import KnowledgeBase
 from ..models import STATUSES, Paper, paper_url
+from ..personal import suggestion_objects
 from ..text import sentences
 from ..themes.objects import area_objects, theme_objects
 from ..themes.themeset import THEMES_FILE, ThemeSet
@@ -299,20 +300,7 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
 
     def api_next(request: Request) -> Response:
         found = kb.next_papers(_int(request, "k", 10))
-        return JSONResponse(
-            [
-                {
-                    "rank": i,
-                    "id": p.id,
-                    "title": p.title,
-                    "year": p.year,
-                    "score": s.score,
-                    "similarity": s.similarity,
-                    "because": s.because,
-                }
-                for i, (p, s) in enumerate(found, start=1)
-            ]
-        )
+        return JSONResponse(suggestion_objects(found))
 
     def not_found(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):
