@@ -133,6 +133,18 @@ _COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 _DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?|mps")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to `host` is reachable from this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_base_url(url: str, name: str) -> str:
     """A service's base URL: http(s), a host (and port), nothing after it; without a trailing slash."""
     parts = urllib.parse.urlsplit(url.strip())

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import typer
 
 from .. import render
+from ..config import is_loopback
 from . import open_kb
 
 
@@ -36,7 +35,7 @@ def mcp(
     if not http:
         server.run("stdio")
         return
-    loopback = host in ("localhost",) or _is_loopback(host)
+    loopback = is_loopback(host)
     if not loopback:
         render.warn(f"serving on {host}: anyone who can reach this address can read the knowledge base")
     names = ["127.0.0.1", "localhost", "[::1]"] if loopback else [host]
@@ -47,13 +46,6 @@ def mcp(
     )
     render.info(f"MCP over streamable HTTP at http://{host}:{port}/mcp")
     server.run("streamable-http", host=host, port=port, transport_security=security)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def register(app: typer.Typer) -> None:

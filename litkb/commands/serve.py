@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from .. import render
+from ..config import is_loopback
 from ..errors import UsageError
 from . import open_kb
-from .mcp import _is_loopback
 
 
 def serve(
@@ -27,7 +27,7 @@ def serve(
 
     from ..web.app import Settings, create_app
 
-    loopback = host == "localhost" or _is_loopback(host)
+    loopback = is_loopback(host)
     if not loopback and not token:
         raise UsageError(f"--host {host} is reachable from other machines: give --token too")
     kb = open_kb(ctx)

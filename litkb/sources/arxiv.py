@@ -11,8 +11,7 @@ from ..errors import UsageError
 from ..parsers import ParseOptions
 from ..parsers.arxiv import NS
 from ..parsers.arxiv import parse as parse_atom
-from .hf import Fetched
-from .http import FetchError, HttpClient
+from .http import Fetched, FetchError, HttpClient
 
 SERVICE = "arXiv"
 PATH = "/api/query"

@@ -11,8 +11,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..models import Paper, Source
-from .hf import Fetched
-from .http import FetchError, HttpClient
+from .http import Fetched, FetchError, HttpClient
 
 SERVICE = "Crossref"
 FORMAT = "crossref"

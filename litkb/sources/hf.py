@@ -10,12 +10,12 @@ Each entry: `paper` (`id`: the arXiv id, `title`, `summary`, `authors` [{name}],
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
 from ..models import Paper, Source, parse_loose_date
-from .http import FetchError, HttpClient
+from .http import Fetched, FetchError, HttpClient
 
 SERVICE = "Hugging Face Daily Papers"
 FORMAT = "hf-api"
@@ -36,15 +36,6 @@ class Listing:
     @property
     def name(self) -> str:
         return f"{FORMAT}-{self.value}"
-
-
-@dataclass
-class Fetched:
-    papers: list[Paper] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    skipped: int = 0
-    failures: list[str] = field(default_factory=list)
-    requests: int = 0  # made over the network (0: all from the cache)
 
 
 def listings(

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import LitkbError, first_line
 from ..fsutil import atomic_write_text
+from ..models import Paper
 
 TIMEOUT = 30.0
 MAX_TRIES = 4
@@ -32,6 +33,17 @@ BACKOFF = 1.0  # seconds before the second try; doubled each time, at most MAX_W
 MAX_WAIT = 60.0  # the longest wait litkb accepts (Retry-After included) before giving up
 MAX_BYTES = 20 * 2**20
 MAX_REDIRECTS = 5
+
+
+@dataclass
+class Fetched:
+    """What a source gave: papers, warnings, the parts that failed, requests made."""
+
+    papers: list[Paper] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+    requests: int = 0  # made over the network (0: all from the cache)
 
 
 class FetchError(LitkbError):

@@ -16,8 +16,7 @@ from ..errors import UsageError
 from ..ingest import IngestReport, save_parsed
 from ..models import Paper, normalize_title
 from . import arxiv, crossref, hf
-from .hf import Fetched
-from .http import HttpClient
+from .http import Fetched, HttpClient
 
 if TYPE_CHECKING:
     from ..store import RecordStore

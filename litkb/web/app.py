@@ -39,6 +39,7 @@ from ..errors import (
     KnowledgeBaseBusy,
     LitkbError,
     NotFoundError,
+    UsageError,
 )
 from ..filters import PaperFilter, SortKey, newest_first
 from ..index.snippets import matched_terms
@@ -213,14 +214,14 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         saved = saved_themes()
         sort = request.query_params.get("sort", "date")
         if sort not in {s.value for s in SortKey}:
-            raise _usage(f"sort '{sort}': use one of {', '.join(s.value for s in SortKey)}")
+            raise UsageError(f"sort '{sort}': use one of {', '.join(s.value for s in SortKey)}")
         chosen = kb.select(_filter(request), sort=SortKey(sort))
         return page(request, "papers.html", rows=[_row(p, saved) for p in chosen[:500]], total=len(chosen))
 
     def export(request: Request) -> Response:
         fmt = request.query_params.get("format", "bibtex")
         if fmt not in EXPORTS:
-            raise _usage(f"format '{fmt}': use one of {', '.join(EXPORTS)}")
+            raise UsageError(f"format '{fmt}': use one of {', '.join(EXPORTS)}")
         q = request.query_params.get("q") or None
         chosen = kb.select(_filter(request), query=q, k=_int(request, "k", 50))
         if not chosen:
@@ -253,7 +254,7 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
 
         value = form.get("status", "")
         if value not in STATUSES:
-            raise _usage(f"status '{value}': use one of {', '.join(STATUSES)}")
+            raise UsageError(f"status '{value}': use one of {', '.join(STATUSES)}")
 
         def change(p: Paper) -> None:
             p.status, p.status_date = value, dt.date.today().isoformat()
@@ -264,7 +265,7 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         add = [t for t in re.split(r"[,\s]+", form.get("add", "")) if t]
         remove = [t for t in re.split(r"[,\s]+", form.get("remove", "")) if t]
         if not add and not remove:
-            raise _usage("give a tag to add or remove")
+            raise UsageError("give a tag to add or remove")
 
         def change(p: Paper) -> None:
             p.tags = [t for t in p.tags if t not in remove] + [t for t in add if t not in p.tags]
@@ -380,12 +381,6 @@ def _message(exc: LitkbError) -> str:
     return text
 
 
-def _usage(message: str) -> LitkbError:
-    from ..errors import UsageError
-
-    return UsageError(message)
-
-
 def _refused(request: Request, status: int, message: str) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"error": message}, status_code=status)
@@ -404,7 +399,7 @@ def _int(request: Request, name: str, default: int) -> int:
     if value in (None, ""):
         return default
     if not str(value).isdigit() or not 1 <= int(str(value)) <= 1000:
-        raise _usage(f"{name} '{value}': give a number from 1 to 1000")
+        raise UsageError(f"{name} '{value}': give a number from 1 to 1000")
     return int(str(value))
 
 
@@ -420,7 +415,7 @@ def _filter(request: Request, names: tuple[str, ...] = ()) -> PaperFilter:
 
     upvotes = one("min_upvotes")
     if upvotes is not None and not upvotes.isdigit():
-        raise _usage(f"--min-upvotes {upvotes}: give a number")
+        raise UsageError(f"--min-upvotes {upvotes}: give a number")
     return PaperFilter.from_options(
         one("year"), one("since"), int(upvotes) if upvotes else None, many("tag"), many("author"),
         many("source"), many("status"), one("theme"), one("area"),
