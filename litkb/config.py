@@ -22,7 +22,8 @@ CONFIG_FILE = "config.yaml"
 RECORDS_DIR = "records"
 INDEX_DIR = "index"
 CACHE_DIR = ".cache"
-LOCK_FILE = ".lock"
+LOCK_FILE = ".lock"  # the records' write lock
+INDEX_LOCK_FILE = "index.lock"  # the index's, in CACHE_DIR (taken by `litkb index` and repairs)
 
 # config.yaml key -> the environment variable that overrides it.
 SERVICE_URLS = {

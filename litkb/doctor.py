@@ -95,7 +95,7 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
                 )
                 return found + _keyword_and_encoder(kb, papers)
             have = snapshot.hash_map()
-            count = len(snapshot.matrix)
+            count = snapshot.passage_count
             found.append(Finding("ok", "index", "read-only: checked through the passage snapshot"))
         else:
             have = kb.vectors.stored_hashes()
@@ -174,6 +174,19 @@ def diagnose(kb: KnowledgeBase) -> list[Finding]:
         snapshot_hashes = {}
     if kb.chroma_url is not None:
         found.append(Finding("ok", "server", f"collection '{kb.vectors.collection_name}' on {kb.chroma_url}"))
+        if snapshot_hashes is None or snapshot_hashes != have:
+            found.append(
+                Finding(
+                    "warning",
+                    "server copy",
+                    "the local copy of the server's vectors is out of date (searches ask the server, "
+                    "slower; `litkb index` brings it up to date)",
+                    repairable=True,
+                    by_index=True,
+                )
+            )
+        else:
+            found.append(Finding("ok", "server copy", "the local copy of the server's vectors is current"))
     elif snapshot_hashes is None:
         found.append(
             Finding(

@@ -62,6 +62,10 @@ class KnowledgeBase:
         # What the caller should be told (unreadable records, unindexed papers); the core never prints:
         # the CLI shows these on stderr when a command ends, a Python caller reads them.
         self.warnings: list[str] = []
+        # How long a writer waits for a lock (None: $LITKB_LOCK_TIMEOUT, else 30 s; the web and MCP
+        # servers set 0: a change answers "busy" at once), and who hears that it waits (the CLI says so).
+        self.lock_timeout: float | None = None
+        self.on_wait: Callable[[str], None] | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -96,7 +100,7 @@ class KnowledgeBase:
 
     @property
     def builder(self) -> IndexBuilder:
-        return IndexBuilder(self.store, self.parts, self.writing)
+        return IndexBuilder(self.store, self.parts, self.indexing)
 
     @property
     def searcher(self) -> Searcher:
@@ -115,11 +119,24 @@ class KnowledgeBase:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the knowledge base for writing (one process at a time)."""
+        """Hold the records for writing (one process at a time; an index being built does not hold them).
+        Waits up to `lock_timeout` seconds (None: $LITKB_LOCK_TIMEOUT, else 30; 0: not at all)."""
         self._ensure_created()
-        with write_lock(self.root / cfg.LOCK_FILE):
-            for folder in (self.root, self.root / cfg.RECORDS_DIR, self.index_dir):
+        with write_lock(self.root / cfg.LOCK_FILE, self.lock_timeout, "writing to", self.on_wait):
+            for folder in (self.root, self.root / cfg.RECORDS_DIR):
                 remove_stale_temp_files(folder)  # what a killed process left half-written
+            yield
+
+    @contextmanager
+    def indexing(self) -> Iterator[None]:
+        """Hold the index for writing (one `litkb index` or repair at a time; Chroma's embedded store allows
+        one writer). Records can change meanwhile: the index works from the records as they were when it
+        started and catches up on its next run."""
+        self._ensure_created()
+        cache = self.root / cfg.CACHE_DIR
+        cache.mkdir(exist_ok=True)
+        with write_lock(cache / cfg.INDEX_LOCK_FILE, self.lock_timeout, "indexing", self.on_wait):
+            remove_stale_temp_files(self.index_dir)
             yield
 
     def ingest(

@@ -17,7 +17,7 @@ def store_with_random_vectors(kb: KnowledgeBase, papers: Sequence[Paper], dim: i
     `litkb index` embeds nothing."""
     model = kb.config.model
     rng = np.random.default_rng(0)
-    with kb.writing():
+    with kb.writing(), kb.indexing():
         kb.store.save_many(papers)
         for start in range(0, len(papers), 2000):
             chunk = papers[start : start + 2000]

@@ -243,15 +243,19 @@ def test_index_embeds_only_what_changed_and_drops_what_is_gone(runner: CliRunner
     records[1].unlink()
     report = run(runner, loaded, "index").stderr
     assert "embedded 1 (" in report and "deleted 1, unchanged 67" in report
-    # the snapshot was patched in place of re-reading Chroma: it is what reading Chroma would give
-    patched = (
-        (loaded / "index" / "passages.npy").read_bytes(),
-        (loaded / "index" / "passages.json").read_text(),
-    )
+    # the snapshot was patched (a new segment) in place of re-reading Chroma: it holds what reading Chroma
+    # would give
+    patched = KnowledgeBase.open(loaded).vectors.current_snapshot()
+    assert patched is not None and len(patched.segments) == 2
     fresh = KnowledgeBase.open(loaded)
     fresh.vectors.write_snapshot(fresh.vectors.snapshot_hashes() or {})
-    assert (loaded / "index" / "passages.npy").read_bytes() == patched[0]
-    assert (loaded / "index" / "passages.json").read_text() == patched[1]
+    whole = KnowledgeBase.open(loaded).vectors.current_snapshot()
+    assert whole is not None and len(whole.segments) == 1
+    assert patched.hash_map() == whole.hash_map() and patched.papers == whole.papers
+    (owners, numbers, matrix), (owners2, numbers2, matrix2) = patched.rows(None), whole.rows(None)
+    assert owners == owners2 and numbers == numbers2 and abs(matrix - matrix2).max() < 1e-6, abs(
+        matrix - matrix2
+    ).max()
     # the changed vector is what searches see (the snapshot was refreshed), and the removed paper is gone
     for mode in ("semantic", "hybrid"):
         hits = json.loads(run(runner, loaded, "search", "zebrafinch songs", "--mode", mode, "--json").stdout)

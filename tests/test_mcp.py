@@ -36,8 +36,8 @@ def kb(tmp_path_factory: pytest.TempPathFactory, seed_path: Path) -> Path:
     return path
 
 
-def session(kb: Path, *extra: str) -> Client:
-    env = {"PYTHONPATH": str(ROOT), "LITKB_LOCK_TIMEOUT": "1"}
+def session(kb: Path, *extra: str, lock_timeout: str = "1") -> Client:
+    env = {"PYTHONPATH": str(ROOT), "LITKB_LOCK_TIMEOUT": lock_timeout}
     args = ["-m", "litkb", "--kb", str(kb), "mcp", *extra]
     return Client(StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(ROOT)))
 
@@ -150,10 +150,12 @@ def test_a_write_while_another_process_holds_the_lock_says_busy(kb: Path) -> Non
 
     async def body(client: Client) -> None:
         with write_lock(kb / ".lock"):
+            start = time.monotonic()
             assert "busy" in await error(client, "tag", paper="Hydra", tags=["later"])
+            assert time.monotonic() - start < 60  # at once, not after the CLI's limit (600 s here)
         await call(client, "tag", paper="Hydra", tags=["later"])
 
-    talk(session(kb, "--allow-write"), body)
+    talk(session(kb, "--allow-write", lock_timeout="600"), body)
 
 
 def test_streamable_http_on_loopback_refuses_other_origins(kb: Path) -> None:

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import bibtexparser
-import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -148,9 +147,8 @@ def test_a_huge_abstract_is_capped_and_a_damaged_snapshot_is_refused(
     assert report["passages"] == 713 + MAX_PASSAGES
     # The state an interrupted index left: a snapshot of the current generation holding nothing.
     index = kb_dir / "index"
-    np.save(index / "passages.npy", np.zeros((0, 0), dtype=np.float32))
     meta = json.loads((index / "passages.json").read_text())
-    (index / "passages.json").write_text(json.dumps({**meta, "papers": [], "counts": [], "hashes": []}))
+    (index / "passages.json").write_text(json.dumps({**meta, "segments": []}))
     for args in (
         ["search", "widgets"],
         ["search", "widgets", "--mode", "semantic"],

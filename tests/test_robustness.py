@@ -97,12 +97,70 @@ def test_a_writer_that_cannot_get_the_lock_says_the_knowledge_base_is_busy(loade
             loaded, "tag", "Hopfield Networks is All You Need", "x", env={"LITKB_LOCK_TIMEOUT": "0.5"}
         )
         _, err = waiting.communicate(timeout=60)
-    assert waiting.returncode == 75 and err.startswith("Error: knowledge base busy"), err
+    said, error = err.strip().splitlines()  # that it waits, then that it gave up
+    assert said.startswith("another litkb process is writing to") and "waiting up to 0.5 s" in said, err
+    assert waiting.returncode == 75 and error.startswith("Error: knowledge base busy"), err
     assert "Traceback" not in err
     # readers do not wait for the lock
     reader = litkb(loaded, "show", "Hopfield Networks is All You Need")
     with write_lock(loaded / ".lock"):
         assert reader.wait(timeout=60) == 0
+
+
+def test_curation_and_ingest_proceed_while_the_index_is_held(loaded: Path, tmp_path: Path) -> None:
+    """An index run holds only the index: tagging, notes and ingest go on; a second index waits, says
+    so, and gives up after the limit."""
+    extra = papers_file(tmp_path / "extra.jsonl", 30, "Delta")
+    short = {"LITKB_LOCK_TIMEOUT": "0.5"}
+    with write_lock(loaded / ".cache" / "index.lock"):  # what a long `litkb index` holds
+        tag = litkb(loaded, "tag", "Hopfield Networks is All You Need", "during-index", env=short)
+        note = litkb(loaded, "note", "Hopfield Networks is All You Need", "-m", "read it", env=short)
+        assert tag.wait(timeout=60) == 0 and note.wait(timeout=60) == 0, (tag.stderr, note.stderr)
+        ingest = litkb(loaded, "ingest", str(extra), env=short)
+        assert ingest.wait(timeout=60) == 0
+        second = litkb(loaded, "index", env=short)
+        _, err = second.communicate(timeout=60)
+    assert second.returncode == 75, err
+    assert "another litkb process is indexing" in err and "waiting up to 0.5 s" in err, err
+    assert err.strip().splitlines()[-1].startswith("Error: knowledge base busy"), err
+    kb = KnowledgeBase.open(loaded)
+    assert "during-index" in kb.get("Hopfield Networks is All You Need").tags
+    assert kb.unindexed() == 30  # ingested while the index was held: the next run catches up
+    assert litkb(loaded, "index").wait(timeout=120) == 0
+    assert_whole(loaded, 69 + 30)
+
+
+def test_a_running_index_does_not_hold_up_ingest_and_tags(loaded: Path, tmp_path: Path) -> None:
+    """A real `litkb index` of many papers, with ingests and tags started while it runs: none waits for it,
+    nothing is lost, and the next index embeds what came in meanwhile."""
+    big = papers_file(tmp_path / "big.jsonl", 3000, "Epsilon")
+    assert litkb(loaded, "ingest", str(big)).wait(timeout=120) == 0
+    index = litkb(loaded, "index")
+    lock = loaded / ".cache" / "index.lock"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and index.poll() is None:  # wait until it holds the index lock
+        try:
+            with write_lock(lock, timeout=0):
+                pass
+        except Exception:
+            break
+        time.sleep(0.02)
+    no_wait = {"LITKB_LOCK_TIMEOUT": "0"}  # had they to wait for the index, they would fail at once
+    for i in range(2):
+        ingest = litkb(
+            loaded, "ingest", str(papers_file(tmp_path / f"w{i}.jsonl", 20, f"Writer{i}")), env=no_wait
+        )
+        _, err = ingest.communicate(timeout=120)
+        assert ingest.returncode == 0, err
+    tag = litkb(loaded, "tag", "Hopfield Networks is All You Need", "meanwhile", env=no_wait)
+    _, err = tag.communicate(timeout=120)
+    assert tag.returncode == 0, err
+    assert index.poll() is None  # all of that while the index ran
+    _, err = index.communicate(timeout=600)
+    assert index.returncode == 0, err
+    assert litkb(loaded, "index").wait(timeout=600) == 0
+    kb = assert_whole(loaded, 69 + 3000 + 40)
+    assert "meanwhile" in kb.get("Hopfield Networks is All You Need").tags
 
 
 # -- 2. crashes -------------------------------------------------------------------------------------
@@ -228,7 +286,8 @@ def _out_of_step(kb: Path) -> None:
 
 
 def _garble_snapshot(kb: Path) -> None:
-    with open(kb / "index" / "passages.npy", "r+b") as handle:
+    segment = json.loads((kb / "index" / "passages.json").read_text())["segments"][0]["name"]
+    with open(kb / "index" / f"passages-{segment}.first.npy", "r+b") as handle:
         handle.truncate(100)
 
 

@@ -186,6 +186,62 @@ def test_two_clients_indexing_together_lose_nothing_and_duplicate_nothing(
     assert vectors.count() == sum(len(passages(p)) for p in everyone.values())
 
 
+def test_a_client_searches_its_copy_of_the_server_and_sees_another_clients_changes(
+    runner: CliRunner, tmp_path: Path, seed_path: Path, server: ChromaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`litkb index` leaves a local copy of the server's vectors, tagged with the collection's generation;
+    searches answer from it while the generation holds. Another client's change moves the generation: the
+    first client's searches then ask the server (and find the new paper) until its next `litkb index`
+    brings the copy up to date, fetching only the changed papers."""
+    from litkb.index import mirror
+
+    monkeypatch.setattr(mirror, "RECHECK", 0.0)  # read the generation at every search
+    collection = f"copy-{uuid.uuid4().hex[:8]}"
+    ann, bob = (shared_kb(tmp_path / name, collection, server.url) for name in ("ann", "bob"))
+    assert run(runner, ann, "ingest", str(seed_path)).exit_code == 0
+    first = run(runner, ann, "index")
+    assert first.exit_code == 0 and "copied the vectors of 69 papers" in first.stderr, first.stderr
+    kb = KnowledgeBase.open(ann)
+    copy = kb.vectors.current_snapshot()
+    assert copy is not None and len(copy.papers) == 69 and copy.passage_count == kb.vectors.count()
+    asked: list[int] = []
+    nearest = kb.vectors.chroma.nearest
+    monkeypatch.setattr(kb.vectors.chroma, "nearest", lambda *a, **k: asked.append(1) or nearest(*a, **k))
+    local = kb.search("associative memory networks", k=5)
+    assert local and asked == []  # answered from the copy
+    # Bob adds a paper and changes one of the shared ones
+    (tmp_path / "new.jsonl").write_text(
+        json.dumps({"title": "Zebrafish fin regeneration", "abstract": "Zebrafish regrow their fins."}) + "\n"
+    )
+    assert run(runner, bob, "ingest", str(seed_path), str(tmp_path / "new.jsonl")).exit_code == 0
+    bobs = KnowledgeBase.open(bob)
+    changed = bobs.get("Hopfield Networks is All You Need")
+    changed.abstract = "Zebrafish fins and Hopfield networks."
+    bobs.store.save_many([changed])
+    assert run(runner, bob, "index").exit_code == 0
+    for record in (bob / "records").glob("*.yaml"):  # Ann pulls Bob's records (git, say)
+        shutil.copy2(record, ann / "records" / record.name)
+    assert kb.vectors.current_snapshot() is None  # the generation moved: the copy is not used
+    hits = kb.search("zebrafish fin regeneration", k=3)
+    assert hits[0]["title"] == "Zebrafish fin regeneration" and asked  # found by asking the server
+    # Ann's next index brings her copy up to date with only what changed
+    again = run(runner, ann, "index")
+    assert "copied the vectors of 2 papers" in again.stderr, again.stderr
+    kb = KnowledgeBase.open(ann)
+    copy = kb.vectors.current_snapshot()
+    assert copy is not None and len(copy.papers) == 70
+    assert copy.hash_map() == kb.vectors.stored_hashes()
+    hopfield = [kb.get("Hopfield Networks is All You Need").id]
+    owners, _, matrix = copy.rows(hopfield)
+    server_owners, _, server_matrix = kb.vectors.chroma.passage_rows(hopfield)
+    assert (
+        owners == server_owners == hopfield * 2 and abs(matrix - server_matrix).max() < 1e-2
+    )  # float16 sentences
+    assert kb.search("zebrafish fin regeneration", k=3)[0]["title"] == "Zebrafish fin regeneration"
+    unchanged = run(runner, ann, "index")
+    assert unchanged.exit_code == 0 and "copied" not in unchanged.stderr
+
+
 def test_a_server_that_is_down_stopped_mid_index_or_restarted(
     runner: CliRunner, tmp_path: Path, seed_path: Path
 ) -> None:

@@ -19,5 +19,6 @@ def open_kb(ctx: typer.Context) -> KnowledgeBase:
         for message in kb.warnings:
             render.warn(message)
 
+    kb.on_wait = render.info  # a writer that must wait for the lock says so
     ctx.call_on_close(show_warnings)  # what the core had to say, once the command is done
     return kb

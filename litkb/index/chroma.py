@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import urllib.parse
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
 
 CHROMA_DIR = "chroma"
 _PAGE = 5000
+GENERATION = "litkb_generation"  # in the collection's metadata: changed by every litkb writer
+CHANGING = "changing-"  # the start of the generation while a writer changes the vectors
+
+
+def is_changing(generation: str) -> bool:
+    return generation.startswith(CHANGING)
 
 
 class ChromaStore:
@@ -90,6 +97,33 @@ class ChromaStore:
                 "collection in config.yaml)"
             )
         return self._collection
+
+    def generation(self) -> str | None:
+        """The collection's generation (see `litkb.index.mirror`): one round trip to read its metadata;
+        None when there is none (or no collection yet)."""
+        if self._client is None:
+            try:
+                self.open(create=False)
+            except LitkbError as exc:
+                if isinstance(exc.__cause__, chroma_not_found()):
+                    return None
+                raise
+        with self.guard("read"):
+            try:
+                collection = self._client.get_collection(self.collection_name, embedding_function=None)
+            except chroma_not_found():
+                return None
+        value = (collection.metadata or {}).get(GENERATION)
+        return str(value) if value else None
+
+    def set_generation(self, changing: bool) -> None:
+        """Give the collection a new generation: `changing-...` before its vectors change, a plain one
+        after."""
+        collection = self.open(create=True)
+        metadata = {k: v for k, v in (collection.metadata or {}).items() if k.startswith("litkb_")}
+        metadata[GENERATION] = (CHANGING if changing else "") + uuid.uuid4().hex
+        with self.guard("write to"):
+            collection.modify(metadata=metadata)
 
     def forget(self) -> None:
         """Drop the open client (the folder now holds another store)."""
@@ -176,6 +210,18 @@ class ChromaStore:
         collection = self.open(create=True)
         with self.guard("read"):
             return int(collection.count())
+
+    def count_of(self, paper_ids: Sequence[str]) -> int:
+        """How many passage vectors the collection holds of these papers."""
+        collection = self.open(create=True)
+        found = 0
+        for start in range(0, len(paper_ids), 500):
+            with self.guard("read"):
+                page = collection.get(
+                    where={"paper": {"$in": list(paper_ids[start : start + 500])}}, include=[]
+                )
+            found += len(page["ids"])
+        return found
 
     def max_batch(self) -> int:
         self.open(create=True)

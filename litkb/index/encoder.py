@@ -190,12 +190,9 @@ def get_embedder(name: str, device: str = "cpu") -> Embedder:
     return SentenceTransformerEmbedder(name, name, device)
 
 
-SMALL_JOB = 64  # up to this many passages are embedded with the exported encoder (no torch to load)
-
-
 class Encoders:
     """What an index is built and searched with: the knowledge base's model (loaded on first use) and its
-    ONNX export in `directory` (see `litkb.index.onnx`), which embeds queries and small jobs fast."""
+    ONNX export in `directory` (see `litkb.index.onnx`), which embeds queries, and papers on the CPU."""
 
     def __init__(self, model: str, device: str, directory: Path) -> None:
         self.model = model
@@ -219,11 +216,11 @@ class Encoders:
             self._embedder = get_embedder(self.model, self.device)
         return self._embedder
 
-    def exported(self) -> Embedder | None:
-        """The model's ONNX export, when `litkb index` has made one for this model."""
-        from .onnx import OnnxQueryEncoder
+    def exported(self, int8: bool = False) -> Embedder | None:
+        """The model's ONNX export (`int8`: its quantized copy), when `litkb index` has made one."""
+        from .onnx import OnnxEncoder
 
-        return OnnxQueryEncoder.load(self.directory, self.model)
+        return OnnxEncoder.load(self.directory, self.model, int8)
 
     @property
     def query(self) -> Embedder:
@@ -232,20 +229,22 @@ class Encoders:
             self._query = self.exported() or self.embedder
         return self._query
 
-    def for_passages(self, count: int) -> Embedder:
-        """The model, or for a few passages on the CPU its ONNX export (the same vectors, checked when it
-        was made) so that editing one record does not cost loading torch."""
-        if count <= SMALL_JOB and self.device == "cpu":
-            exported = self.exported()
-            if exported is not None:
-                return exported
+    def for_passages(self) -> Embedder:
+        """What embeds papers: on the CPU the int8 export, else the float32 export (see `export`), else the
+        model itself (on a GPU too)."""
+        if self.device == "cpu" and not self.model.startswith(HASH_PREFIX):
+            found = self.exported(int8=True) or self.exported()
+            if found is not None:
+                return found
         return self.embedder
 
     def export(self) -> str | None:
-        """Export the model for fast queries, once; a warning when it cannot be exported (searches then
-        load the model itself), else None."""
+        """Export the model, once; a warning when it cannot be exported (searches and indexing then load
+        the model itself), else None."""
+        from .onnx import is_exported
+
         export = getattr(self.embedder, "export_query_encoder", None)
-        if export is None or self.exported() is not None:
+        if export is None or is_exported(self.directory, self.model):
             return None
         self._query = None
         try:

@@ -9,15 +9,18 @@ those, exactly; through Chroma, the papers of the nearest passages, scored from 
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import IndexDamagedError, IndexMismatchError, IndexMissingError, LitkbError
+from ..fsutil import atomic_write_text
 from . import snapshot as snapshots
 from .chroma import ChromaStore
 from .manifest import INDEX_SCHEMA, Manifest
+from .mirror import ServerMirror
 from .passages import paper_scores
 from .snapshot import PassageRows, Snapshot, groups
 
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 
     from ..store import RecordStore
 
+DEFERRED = "deferred.json"  # papers whose vectors reached the snapshot and not yet Chroma
+READ_PAPERS = 2000  # papers whose vectors are read from Chroma at a time to write the snapshot
 FIRST_POOL = 100  # papers taken by their passage 0 (at least; 3x the papers wanted) before scoring all
 
 
@@ -38,6 +43,7 @@ class VectorIndex:
         self.model = model
         self.manifest = Manifest(directory)
         self.chroma = ChromaStore(directory, collection, url, model)
+        self.mirror = ServerMirror(directory, self.chroma) if url is not None else None
         self._snapshot: Snapshot | None = None
         self._unindexed: tuple[tuple[int, Any], int] | None = None
 
@@ -50,9 +56,13 @@ class VectorIndex:
     def read_manifest(self) -> dict[str, Any] | None:
         return self.manifest.read()
 
-    def write_manifest(self, model: str, dim: int, count: int, changed: bool = True) -> None:
+    def write_manifest(
+        self, model: str, dim: int, count: int, changed: bool = True, passages: int | None = None
+    ) -> None:
         """Record what the index holds. `changed` gives it a new generation (the snapshot of an older
-        generation is then not used) and counts the passages in the collection again."""
+        generation is then not used) and counts the passages in the collection again (unless given)."""
+        if changed and self.url is not None:
+            self.chroma.set_generation(changing=False)
         old = self.manifest.read() or {}
         generation = self.manifest.generation()
         keep = not changed and generation is not None and "passages" in old
@@ -60,7 +70,7 @@ class VectorIndex:
             model,
             dim,
             count,
-            old["passages"] if keep else self.chroma.count(),
+            old["passages"] if keep else passages if passages is not None else self.count(),
             generation if keep else None,
         )
 
@@ -82,12 +92,73 @@ class VectorIndex:
         return manifest
 
     def count(self) -> int:
-        """How many passage vectors the collection holds."""
-        return self.chroma.count()
+        """How many passage vectors the index holds (the collection's, and the deferred papers' in the
+        snapshot in place of theirs there)."""
+        deferred, snapshot = self._deferred_and_snapshot()
+        if not deferred or snapshot is None:
+            return self.chroma.count()
+        stale = self.chroma.count_of(sorted(deferred))
+        return self.chroma.count() - stale + sum(snapshot.count_of(pid) for pid in deferred)
 
     def stored_hashes(self) -> dict[str, str]:
-        """Every paper in the collection with the content hash of its passages ("" if incomplete)."""
-        return self.chroma.stored_hashes()
+        """Every paper in the index with the content hash of its passages ("" if incomplete): the
+        collection's, and the deferred papers' from the snapshot."""
+        hashes = self.chroma.stored_hashes()
+        deferred, snapshot = self._deferred_and_snapshot()
+        if deferred and snapshot is not None:
+            held = snapshot.hash_map()
+            for pid in deferred:
+                if pid in held:
+                    hashes[pid] = held[pid]
+                else:
+                    hashes.pop(pid, None)
+        return hashes
+
+    # -- changes held back from Chroma -------------------------------------------------------------
+
+    def deferred(self) -> set[str]:
+        """Papers whose vectors in the snapshot are newer than Chroma's (or which Chroma still has and the
+        snapshot no longer does): a small `litkb index` writes only the snapshot (see `defer`)."""
+        try:
+            found = json.loads((self.directory / DEFERRED).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return set()
+        return {str(pid) for pid in found} if isinstance(found, list) else set()
+
+    def _deferred_and_snapshot(self) -> tuple[set[str], Snapshot | None]:
+        deferred = self.deferred() if self.url is None else set()
+        return deferred, (self.current_snapshot() if deferred else None)
+
+    def defer(self, paper_ids: Sequence[str]) -> None:
+        """Note, before the snapshot changes, that these papers' vectors go to the snapshot only for now.
+        Chroma gets them at the next `flush_deferred` (the next larger `litkb index`, or a repair). Should
+        the snapshot be lost meanwhile, nothing is: Chroma's own hashes for these papers are then out of
+        date, so the next `litkb index` embeds them again."""
+        atomic_write_text(
+            self.directory / DEFERRED, json.dumps(sorted(self.deferred() | set(paper_ids))) + "\n"
+        )
+
+    def flush_deferred(self) -> int:
+        """Bring Chroma up to date with the deferred papers, from the current snapshot (the caller holds
+        the index lock); how many papers it wrote."""
+        deferred = self.deferred() if self.url is None else set()
+        if not deferred:
+            return 0
+        snapshot = self.current_snapshot()
+        written = 0
+        if snapshot is not None:
+            ids = sorted(deferred)
+            self.chroma.delete(ids)
+            held = [pid for pid in ids if pid in snapshot.where]
+            hashes = snapshot.hash_map()
+            for start in range(0, len(held), READ_PAPERS):
+                owners, numbers, matrix = snapshot.rows(held[start : start + READ_PAPERS])
+                counts = [snapshot.count_of(pid) for pid in owners]
+                self.chroma.add(owners, numbers, counts, matrix, [hashes[pid] for pid in owners])
+            written = len(held)
+        # (without a current snapshot, Chroma's own hashes say what to embed again)
+        (self.directory / DEFERRED).unlink(missing_ok=True)
+        return written
 
     def probe(self) -> bool:
         return self.chroma.probe()
@@ -117,38 +188,68 @@ class VectorIndex:
         `write_manifest` then leaves a snapshot that is not used)."""
         self.manifest.begin_change()
         self._snapshot = None
+        if self.url is not None:
+            self.chroma.set_generation(changing=True)  # other members' copies are out of date from now
 
     def drop(self) -> None:
         """Remove the collection, the snapshot and the manifest (the records are untouched)."""
         self.manifest.remove()
         snapshots.remove(self.directory)
+        (self.directory / DEFERRED).unlink(missing_ok=True)
         self._snapshot = None
+        if self.mirror is not None:
+            self.mirror.remove()
         self.chroma.drop()
 
     def forget(self) -> None:
         """Forget what was read (the folder now holds another index)."""
         self._snapshot = None
+        if self.mirror is not None:
+            self.mirror = ServerMirror(self.directory, self.chroma)
         self.chroma.forget()
 
     def write_snapshot(self, hashes: dict[str, str], rows: PassageRows | None = None) -> None:
-        """Save every passage vector as the snapshot of the current generation: `rows` (all of them, grouped
-        by paper), else read from Chroma. Only for the embedded store: a server's collection may change
-        under us."""
+        """Save every passage vector as the snapshot of the current generation: `rows` (all of them), else
+        read from Chroma, READ_PAPERS papers at a time. Only for the embedded store: a server's collection
+        may change under us (see `litkb.index.mirror` for its local copy)."""
         if self.url is not None:
             return
         self._snapshot = None
-        if rows is None:
-            owners, _, matrix = self.chroma.passage_rows(None)
-            stored = self.chroma.count()
-            if len(owners) != stored:
-                raise IndexDamagedError(
-                    f"the vector index in {self.chroma.path} returned {len(owners)} of its "
-                    f"{stored} passage vectors; run `litkb doctor --repair` to rebuild it from the records",
-                    reason=f"the vector store returned {len(owners)} of its {stored} passage vectors",
-                )
-        else:
-            owners, matrix = rows.owners, rows.matrix
-        snapshots.write(self.directory, self.manifest.generation(), hashes, owners, matrix)
+        generation = self.manifest.generation()
+        if rows is not None:
+            snapshots.write(self.directory, generation, hashes, rows)
+            return
+        self.flush_deferred()  # Chroma must hold what the current snapshot holds before it is read
+        stored = self.chroma.count()
+        read = 0
+
+        def parts() -> Iterator[PassageRows]:
+            nonlocal read
+            papers = sorted(hashes)
+            for start in range(0, len(papers), READ_PAPERS):
+                owners, numbers, matrix = self.chroma.passage_rows(papers[start : start + READ_PAPERS])
+                read += len(owners)
+                yield PassageRows(owners, numbers, matrix)
+
+        snapshots.save(self.directory, generation, hashes, parts())
+        if read != stored:
+            snapshots.remove(self.directory)
+            raise IndexDamagedError(
+                f"the vector index in {self.chroma.path} returned {read} of its "
+                f"{stored} passage vectors; run `litkb doctor --repair` to rebuild it from the records",
+                reason=f"the vector store returned {read} of its {stored} passage vectors",
+            )
+
+    def update_snapshot(
+        self, previous: Snapshot, hashes: dict[str, str], replaced: set[str], added: PassageRows
+    ) -> None:
+        """Save `previous` less the papers in `replaced`, plus `added`, as the snapshot of the current
+        generation (writing only the added rows, as a new segment, most of the time)."""
+        if self.url is not None:
+            return
+        self._snapshot = None
+        generation = self.manifest.generation()
+        snapshots.save(self.directory, generation, hashes, [added], previous, replaced)
 
     # -- the snapshot ----------------------------------------------------------------------------
 
@@ -168,9 +269,17 @@ class VectorIndex:
     def snapshot_ok(self) -> bool:
         return self.current_snapshot() is not None
 
+    def refresh_mirror(self) -> int:
+        """On a server: bring the local copy of its vectors up to date (see `litkb.index.mirror`); how many
+        papers' vectors were fetched."""
+        return self.mirror.refresh() if self.mirror is not None else 0
+
     def _load_snapshot(self) -> Snapshot | None:
-        """The snapshot of the current generation (embedded store only), None when there is none."""
-        if self._snapshot is None and self.url is None:
+        """The snapshot of the current generation (on a server: the local copy of its vectors, when it is
+        of the collection's generation now), None when there is none."""
+        if self.mirror is not None:
+            return self.mirror.current()
+        if self._snapshot is None:
             try:
                 manifest = self.manifest.read() or {}
             except LitkbError:
@@ -238,14 +347,16 @@ class VectorIndex:
 
     def nearest_whole(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The `k` papers whose passage 0 (title and abstract) is nearest `vector`, with its cosine."""
+        import numpy as np
+
         if k <= 0:
             return []
         snapshot = self._load_snapshot()
         if snapshot is not None:
             if not snapshot.papers:
                 return []
-            first = snapshot.matrix[: len(snapshot.papers)] @ vector  # contiguous: passage 0 of each paper
-            return top(snapshot.papers, first, k)
+            ids, first = snapshot.nearest_whole(vector)  # one product per segment's passage-0 block
+            return [(pid, score) for pid, score in top(ids, first, k) if score > -np.inf]
         hits = [(pid, cosine) for pid, _, cosine in self.chroma.nearest(vector, k, first_only=True)]
         return sorted(hits, key=lambda item: (-item[1], item[0]))
 

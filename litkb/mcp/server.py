@@ -52,6 +52,7 @@ class LitkbServer(MCPServer):
 def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
     """The server for `kb`; with `allow_write`, the tools that change records too."""
     lock = threading.Lock()
+    kb.lock_timeout = 0  # a change while another process writes answers "busy" at once
 
     def call(action: Callable[[], T]) -> T:
         with lock:

@@ -4,9 +4,9 @@ makes (form POSTs), exports and a JSON API under /api/ with the CLI's `--json` s
 Safety: the Host header must name this server (against DNS rebinding); with a token (required off the
 loopback address) every request carries it; every change is a POST with the CSRF token and, when the
 browser says where it comes from, the same origin; templates escape everything; a Content-Security-Policy
-allows only the server's own origin. Changes take the knowledge base's write lock (409 "busy" when another
-litkb process holds it). One `KnowledgeBase` serves every request, one request at a time, so the encoder,
-snapshot and keyword index stay loaded.
+allows only the server's own origin. Changes take the knowledge base's write lock (409 "busy" at once
+when another litkb process holds it). One `KnowledgeBase` serves every request, one request at a time,
+so the encoder, snapshot and keyword index stay loaded.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
     templates = Jinja2Templates(env=env)
     kb.store.recheck = RECHECK
+    kb.lock_timeout = 0  # a change while another process writes answers 409 busy at once
     csrf = secrets.token_urlsafe(32)
     lock = threading.Lock()
 

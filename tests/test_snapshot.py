@@ -1,0 +1,142 @@
+"""The passage snapshot in parts: a change writes its papers as a new segment and leaves the others' files
+as they were; segments are merged when they grow; every way of reading it gives what a snapshot written
+whole from the same vectors gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from litkb import KnowledgeBase
+from litkb.doctor import diagnose
+from litkb.index import snapshot as snapshots
+from tests.conftest import run
+
+QUERIES = ("memory", "reinforcement learning for reasoning", "video generation", "speculative decoding")
+
+
+def catalog(kb: Path) -> dict:
+    return json.loads((kb / "index" / "passages.json").read_text())
+
+
+def answers(kb: Path) -> list[list[tuple[str, float]]]:
+    base = KnowledgeBase.open(kb)
+    return [
+        [(hit["id"], round(hit["score"], 5)) for hit in base.search(q, k=10, mode=mode)]
+        for q in QUERIES
+        for mode in ("semantic", "hybrid")
+    ]
+
+
+def change_abstract(kb: Path, title: str, text: str) -> str:
+    base = KnowledgeBase.open(kb)
+    paper = base.get(title)
+    paper.abstract = text
+    base.store.save_many([paper])
+    return paper.id
+
+
+def test_one_changed_abstract_writes_a_segment_of_its_own(
+    runner: CliRunner, loaded: Path, tmp_path: Path
+) -> None:
+    assert run(runner, loaded, "index").exit_code == 0
+    first = catalog(loaded)["segments"]
+    assert len(first) == 1 and len(first[0]["papers"]) == 69
+    base_files = sorted((loaded / "index").glob("passages-*.npy"))
+    stamps = {p.name: p.stat().st_mtime_ns for p in base_files}
+    pid = change_abstract(
+        loaded, "Hopfield Networks is All You Need", "Associative memory. Two sentences now."
+    )
+    done = run(runner, loaded, "index")
+    assert done.exit_code == 0 and "embedded 1 (3 passages)" in done.stderr, done.stderr
+    parts = catalog(loaded)["segments"]
+    assert len(parts) == 2 and parts[1]["papers"] == [pid] and parts[1]["counts"] == [3]
+    assert parts[0]["dead"] == [first[0]["papers"].index(pid)]
+    assert {p.name: p.stat().st_mtime_ns for p in base_files} == stamps  # the old files untouched
+    # the same answers as a snapshot written whole from the same vectors
+    whole = tmp_path / "whole"
+    shutil.copytree(loaded, whole)
+    base = KnowledgeBase.open(whole)
+    base.vectors.write_snapshot(base.vectors.stored_hashes())
+    assert len(catalog(whole)["segments"]) == 1
+    assert answers(loaded) == answers(whole)
+    snapshot = KnowledgeBase.open(loaded).vectors.current_snapshot()
+    assert snapshot is not None and snapshot.passage_count == KnowledgeBase.open(loaded).vectors.count()
+    owners, numbers, matrix = snapshot.rows([pid])
+    assert owners == [pid] * 3 and numbers == [0, 1, 2] and matrix.dtype == np.float32
+
+
+def test_segments_are_merged_when_they_grow_and_removed_papers_leave(runner: CliRunner, loaded: Path) -> None:
+    assert run(runner, loaded, "index").exit_code == 0
+    titles = [p.title for p in KnowledgeBase.open(loaded).papers()]
+    seen = []
+    for i, title in enumerate(titles[: snapshots.MAX_SEGMENTS + 1]):
+        change_abstract(loaded, title, f"Changed {i}. A sentence about topic {i}.")
+        assert run(runner, loaded, "index").exit_code == 0
+        seen.append(len(catalog(loaded)["segments"]))
+    # merged into one when there would have been more than MAX_SEGMENTS
+    assert seen == [*range(2, snapshots.MAX_SEGMENTS + 1), 1, 2], seen
+    files = {p.name for p in (loaded / "index").glob("passages-*")}  # only the files the catalog names
+    assert files == {
+        f"passages-{s['name']}.{k}.npy" for s in catalog(loaded)["segments"] for k in ("first", "rest")
+    }
+    # a removed paper's rows are dead: no search returns it, and the doctor finds nothing wrong
+    gone = KnowledgeBase.open(loaded).get(titles[20])
+    assert run(runner, loaded, "rm", gone.id).exit_code == 0
+    assert run(runner, loaded, "index").exit_code == 0
+    kb = KnowledgeBase.open(loaded)
+    assert gone.id not in kb.vectors.current_snapshot().papers
+    assert all(
+        gone.id not in [h["id"] for h in kb.search(gone.title, k=68, mode=m)] for m in ("semantic", "hybrid")
+    )
+    assert [f for f in diagnose(kb) if f.level != "ok"] == []
+
+
+def test_a_damaged_segment_is_an_error_that_names_the_repair(runner: CliRunner, loaded: Path) -> None:
+    assert run(runner, loaded, "index").exit_code == 0
+    segment = catalog(loaded)["segments"][0]["name"]
+    (loaded / "index" / f"passages-{segment}.rest.npy").write_bytes(b"garbage")
+    result = run(runner, loaded, "search", "memory")
+    assert result.exit_code != 0 and "litkb doctor" in result.stderr and "Traceback" not in result.stderr
+    assert run(runner, loaded, "doctor", "--repair").exit_code == 0
+    assert run(runner, loaded, "search", "memory").exit_code == 0
+
+
+def test_a_small_change_waits_for_chroma_without_loading_it(loaded: Path, tmp_path: Path) -> None:
+    """A few changed papers go to the snapshot only (no chromadb import); the index's counts and hashes
+    already include them; the next larger `litkb index` writes them to Chroma too."""
+    import subprocess
+    import sys
+
+    pid = change_abstract(loaded, "Hopfield Networks is All You Need", "Associative memory, revisited.")
+    probe = (
+        "import sys; from litkb import KnowledgeBase; r = KnowledgeBase.open(sys.argv[1]).index(); "
+        "print(r.summary(), 'chromadb' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(loaded)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().endswith("False") and "embedded 1 (2 passages)" in done.stdout, done.stdout
+    kb = KnowledgeBase.open(loaded)
+    assert kb.vectors.deferred() == {pid}
+    wanted = kb.vectors.current_snapshot().hash_map()
+    assert kb.vectors.chroma.stored_hashes()[pid] != wanted[pid]  # Chroma has not seen it yet
+    assert kb.vectors.stored_hashes() == wanted  # what the index holds, all told
+    assert kb.vectors.count() == kb.vectors.current_snapshot().passage_count
+    assert [f for f in diagnose(kb) if f.level != "ok"] == []
+    assert KnowledgeBase.open(loaded).search("associative memory revisited", k=1)[0]["id"] == pid
+    # a larger change (more than DEFER_PASSAGES passages) brings Chroma up to date first
+    many = tmp_path / "many.jsonl"
+    many.write_text(
+        "".join(json.dumps({"title": f"Paper {i}", "abstract": "One. Two. Three."}) + "\n" for i in range(30))
+    )
+    assert KnowledgeBase.open(loaded).ingest([str(many)]).imported == 30
+    KnowledgeBase.open(loaded).index()
+    kb = KnowledgeBase.open(loaded)
+    assert kb.vectors.deferred() == set()
+    assert kb.vectors.chroma.stored_hashes() == kb.vectors.current_snapshot().hash_map()
+    assert kb.vectors.chroma.count() == kb.vectors.current_snapshot().passage_count
