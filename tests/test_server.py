@@ -222,6 +222,8 @@ def test_a_client_searches_its_copy_of_the_server_and_sees_another_clients_chang
     for record in (bob / "records").glob("*.yaml"):  # Ann pulls Bob's records (git, say)
         shutil.copy2(record, ann / "records" / record.name)
     assert kb.vectors.current_snapshot() is None  # the generation moved: the copy is not used
+    stale = [f for f in diagnose(KnowledgeBase.open(ann)) if f.area == "server copy"]
+    assert [f.level for f in stale] == ["warning"] and "out of date" in stale[0].message
     hits = kb.search("zebrafish fin regeneration", k=3)
     assert hits[0]["title"] == "Zebrafish fin regeneration" and asked  # found by asking the server
     # Ann's next index brings her copy up to date with only what changed
@@ -240,6 +242,7 @@ def test_a_client_searches_its_copy_of_the_server_and_sees_another_clients_chang
     assert kb.search("zebrafish fin regeneration", k=3)[0]["title"] == "Zebrafish fin regeneration"
     unchanged = run(runner, ann, "index")
     assert unchanged.exit_code == 0 and "copied" not in unchanged.stderr
+    assert [f.level for f in diagnose(KnowledgeBase.open(ann)) if f.area == "server copy"] == ["ok"]
 
 
 def test_a_server_that_is_down_stopped_mid_index_or_restarted(
