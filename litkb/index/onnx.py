@@ -41,10 +41,11 @@ TOKENIZER_FILE = "tokenizer.json"
 MIN_COSINE = 0.9999
 MIN_COSINE_INT8 = 0.97  # measured: 0.979 at worst over 1,822 arXiv passages, 0.993 on average
 # Tokens a batch may hold (texts x the longest of them). Indexing runs one batch per core at a time, each
-# on one thread: on 2 cores, 1,822 passages of 300 arXiv abstracts, int8, ran at 33.4 papers/s so (budget
-# 4,096; 32.6 with 2,048), against 27.9 with one batch at a time on two threads (26.9 with 2,048, 26.2 with
-# 8,192; float32: 13.4 with 2,048, 12.3 with 4,096, 12.7 in batches of 16 texts).
-TOKEN_BUDGET = 4096
+# on one thread: on 2 cores, 1,822 passages of 300 arXiv abstracts, int8, ran at 32.6 papers/s so (33.4
+# with 4,096), against 27.9 with one batch at a time on two threads (26.9 with 2,048, 26.2 with 8,192;
+# float32: 13.4 with 2,048, 12.3 with 4,096, 12.7 in batches of 16 texts). 2,048 keeps memory down: 3,200
+# passages peaked at 492 MB resident, against 909 MB with 4,096 and onnxruntime's memory patterns on.
+TOKEN_BUDGET = 2048
 # Texts the export is checked on: short and long, punctuation, other scripts, over the 256-token limit.
 CHECK_TEXTS = (
     "speculative decoding",
@@ -73,6 +74,7 @@ class OnnxEncoder:
         options.log_severity_level = 3  # errors only
         options.intra_op_num_threads = 1  # one thread a batch; `encode` runs a batch per core
         options.inter_op_num_threads = 1
+        options.enable_mem_pattern = False  # plans kept per input shape: every batch has its own
         self._session = onnxruntime.InferenceSession(
             str(directory / (INT8_FILE if int8 else MODEL_FILE)), options, providers=["CPUExecutionProvider"]
         )
