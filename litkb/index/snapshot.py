@@ -369,10 +369,7 @@ def save(
             )
     segments = kept + written
     _save_catalog(directory, generation, segments)
-    live = [
-        sum(n for i, n in enumerate(part["counts"]) if i not in set(part.get("dead", [])))
-        for part in segments
-    ]
+    live = [sum(part["counts"]) - sum(part["counts"][i] for i in part.get("dead", [])) for part in segments]
     if len(segments) > MAX_SEGMENTS or (len(segments) > 1 and 4 * sum(live[1:]) > sum(live)):
         compact(directory, generation)
 
