@@ -28,8 +28,11 @@ from .manifest import INDEX_SCHEMA
 if TYPE_CHECKING:
     import numpy as np
 
+    from .snapshot import PassageRows
+
 CHROMA_DIR = "chroma"
 _PAGE = 5000
+READ_PAPERS = 2000  # papers whose vectors are read at a time when all are wanted (snapshot, server copy)
 GENERATION = "litkb_generation"  # in the collection's metadata: changed by every litkb writer
 CHANGING = "changing-"  # the start of the generation while a writer changes the vectors
 
@@ -281,6 +284,14 @@ class ChromaStore:
         found.sort(key=lambda row: (order[row[0]] if order else row[0], row[1]))
         matrix = np.asarray([row[2] for row in found], dtype=np.float32)
         return [row[0] for row in found], [row[1] for row in found], matrix
+
+    def rows_in_parts(self, paper_ids: Sequence[str], size: int = READ_PAPERS) -> Iterator[PassageRows]:
+        """The passage vectors of `paper_ids`, `size` papers at a time (never all in memory at once)."""
+        from .snapshot import PassageRows
+
+        for start in range(0, len(paper_ids), size):
+            owners, numbers, matrix = self.passage_rows(paper_ids[start : start + size])
+            yield PassageRows(owners, numbers, matrix)
 
     def first_rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
         """Passage 0 of some papers or of all, in the order of `paper_ids` (or of paper id)."""

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import IndexDamagedError
 from . import snapshot as snapshots
 from .chroma import ChromaStore, is_changing
-from .snapshot import PassageRows, Snapshot
+from .snapshot import Snapshot
 
 MIRROR_DIR = "server-copy"
 RECHECK = 0.5  # seconds a generation read from the server is trusted (one round trip per search at most)
-READ_PAPERS = 2000  # papers whose vectors are fetched at a time
 
 
 class ServerMirror:
@@ -57,31 +55,25 @@ class ServerMirror:
         self._snapshot = (generation, found) if found is not None else None
         return found
 
-    def refresh(self, hashes: dict[str, str] | None = None) -> int:
-        """Bring the copy up to the collection's generation; how many papers' vectors were fetched. `hashes`:
-        every paper's hash on the server, when the caller has just read them at this generation."""
+    def refresh(self) -> int:
+        """Bring the copy up to the collection's generation; how many papers' vectors were fetched."""
         first = self.generation(fresh=True)
         if first is None or is_changing(first):
             return 0
         catalog = snapshots.read_catalog(self.path)
         if catalog is not None and catalog.get("generation") == first and self.current() is not None:
             return 0
-        server = hashes if hashes is not None else self.chroma.stored_hashes()
+        server = self.chroma.stored_hashes()
         previous = self._any()
         have = previous.hash_map() if previous is not None else {}
         stale = sorted(pid for pid, value in server.items() if value and have.get(pid) != value)
         gone = {pid for pid in have if not server.get(pid)}
 
-        def parts() -> Iterator[PassageRows]:
-            for start in range(0, len(stale), READ_PAPERS):
-                owners, numbers, matrix = self.chroma.passage_rows(stale[start : start + READ_PAPERS])
-                yield PassageRows(owners, numbers, matrix)
-
         self.path.mkdir(parents=True, exist_ok=True)
         if not stale and not gone and previous is not None:
             snapshots.retag(self.path, first)
         else:
-            snapshots.save(self.path, first, server, parts(), previous, gone)
+            snapshots.save(self.path, first, server, self.chroma.rows_in_parts(stale), previous, gone)
         if self.generation(fresh=True) != first:
             snapshots.retag(self.path, None)  # a writer came in between: not a copy of any generation
         self._snapshot = None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import IndexDamagedError, IndexMismatchError, IndexMissingError, LitkbError
 from ..fsutil import atomic_write_text
 from . import snapshot as snapshots
-from .chroma import ChromaStore
+from .chroma import READ_PAPERS, ChromaStore
 from .manifest import INDEX_SCHEMA, Manifest
 from .mirror import ServerMirror
 from .passages import paper_scores
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ..store import RecordStore
 
 DEFERRED = "deferred.json"  # papers whose vectors reached the snapshot and not yet Chroma
-READ_PAPERS = 2000  # papers whose vectors are read from Chroma at a time to write the snapshot
 FIRST_POOL = 100  # papers taken by their passage 0 (at least; 3x the papers wanted) before scoring all
 
 
@@ -225,11 +224,9 @@ class VectorIndex:
 
         def parts() -> Iterator[PassageRows]:
             nonlocal read
-            papers = sorted(hashes)
-            for start in range(0, len(papers), READ_PAPERS):
-                owners, numbers, matrix = self.chroma.passage_rows(papers[start : start + READ_PAPERS])
-                read += len(owners)
-                yield PassageRows(owners, numbers, matrix)
+            for rows in self.chroma.rows_in_parts(sorted(hashes)):
+                read += len(rows.owners)
+                yield rows
 
         snapshots.save(self.directory, generation, hashes, parts())
         if read != stored:
