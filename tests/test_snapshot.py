@@ -140,3 +140,95 @@ def test_a_small_change_waits_for_chroma_without_loading_it(loaded: Path, tmp_pa
     assert kb.vectors.deferred() == set()
     assert kb.vectors.chroma.stored_hashes() == kb.vectors.current_snapshot().hash_map()
     assert kb.vectors.chroma.count() == kb.vectors.current_snapshot().passage_count
+
+
+def shard_contents(kb: Path) -> dict[str, list[str]]:
+    """The papers in each local collection of the index, read with chromadb itself."""
+    import chromadb
+
+    from litkb.index.chroma import chroma_settings, forget_clients
+
+    forget_clients()
+    client = chromadb.PersistentClient(path=str(kb / "index" / "chroma"), settings=chroma_settings(True))
+    found = {
+        c.name: sorted(
+            {m["paper"] for m in client.get_collection(c.name).get(include=["metadatas"])["metadatas"]}
+        )
+        for c in client.list_collections()
+    }
+    forget_clients()
+    return found
+
+
+def test_a_large_local_index_is_kept_in_shards_touched_one_at_a_time(
+    runner: CliRunner, loaded: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """With small shards (60 vectors), the 69 papers' passages spread over several collections, each paper
+    in one; searches, changes, removals, a snapshot read back from Chroma and a rebuild give what one
+    collection gives."""
+    from litkb.index import build, shards
+
+    whole = tmp_path / "whole"  # indexed in one collection
+    shutil.copytree(loaded, whole)
+    monkeypatch.setattr(shards, "SHARD_ROWS", 60)
+    monkeypatch.setattr(build, "DEFER_PASSAGES", 0)  # every change goes to Chroma at once
+    assert run(runner, loaded, "index", "--rebuild").exit_code == 0
+    listed = json.loads((loaded / "index" / shards.SHARDS_FILE).read_text())
+    held = shard_contents(loaded)
+    assert sorted(held) == sorted(listed["names"]) and len(held) >= 5
+    everyone = [pid for papers in held.values() for pid in papers]
+    assert len(everyone) == len(set(everyone)) == 69  # each paper in exactly one shard
+    first = listed["names"][0]
+    assert all(held[listed["names"][i]].count(pid) == 1 for pid, i in listed["papers"].items())
+    assert set(held[first]) == set(everyone) - set(listed["papers"])
+    assert max(listed["rows"]) <= 60 + 12  # full shards stop taking papers (a paper is not split)
+    assert answers(loaded) == answers(whole)
+
+    # a changed abstract and a removed record, in both knowledge bases
+    from litkb.index.chroma import ChromaStore
+
+    opened: list[str] = []
+    real_open = ChromaStore.open
+
+    def open_and_note(self, create, check_model=True, name=None):  # type: ignore[no-untyped-def]
+        opened.append(name or self.collection_name)
+        return real_open(self, create, check_model, name)
+
+    monkeypatch.setattr(ChromaStore, "open", open_and_note)
+    for kb in (loaded, whole):
+        changed = change_abstract(kb, "Hopfield Networks is All You Need", "Associative memory. Two now.")
+        gone = sorted(KnowledgeBase.open(kb).papers(), key=lambda p: p.id)[10]
+        (kb / "records" / f"{gone.id}.yaml").unlink()
+        opened.clear()
+        assert run(runner, kb, "index").exit_code == 0
+        if kb == loaded:  # only the shards of the two papers and the last, where the new vectors go
+            names = listed["names"]
+            wanted = {names[listed["papers"].get(pid, 0)] for pid in (changed, gone.id)} | {names[-1]}
+            assert set(opened) == wanted, (opened, wanted)
+    held = shard_contents(loaded)
+    everyone = [pid for papers in held.values() for pid in papers]
+    assert len(everyone) == len(set(everyone)) == 68 and gone.id not in everyone
+    assert answers(loaded) == answers(whole)
+    kb = KnowledgeBase.open(loaded)
+    assert kb.vectors.chroma.count() == kb.vectors.current_snapshot().passage_count
+    assert kb.vectors.chroma.stored_hashes() == kb.vectors.current_snapshot().hash_map()
+    assert [f for f in diagnose(kb) if f.level != "ok"] == []
+
+    # the snapshot lost: read back from every shard; then searches through Chroma alone agree too
+    for path in (loaded / "index").glob("passages*"):
+        path.unlink()
+    assert run(runner, loaded, "index").exit_code == 0
+    assert answers(loaded) == answers(whole)
+    kb = KnowledgeBase.open(loaded)
+    hits = [pid for pid, _ in kb.vectors.query(kb.parts.encoders.query.encode(["memory"])[0], 5)]
+    for path in (loaded / "index").glob("passages*"):
+        path.unlink()
+    kb = KnowledgeBase.open(loaded)
+    assert kb.vectors.current_snapshot() is None
+    assert [pid for pid, _ in kb.vectors.query(kb.parts.encoders.query.encode(["memory"])[0], 5)] == hits
+
+    # a rebuild drops every shard, whatever is left
+    assert run(runner, loaded, "index", "--rebuild").exit_code == 0
+    held = shard_contents(loaded)
+    assert sum(len(papers) for papers in held.values()) == 68
+    assert sorted(held) == sorted(json.loads((loaded / "index" / shards.SHARDS_FILE).read_text())["names"])

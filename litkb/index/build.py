@@ -162,7 +162,7 @@ class IndexBuilder:
                 )
             changed = bool(todo or gone or report.rebuilt)
             passages_now = None
-            if deferred and previous is not None:  # counted from the snapshot, not Chroma
+            if previous is not None and not report.rebuilt:  # counted from the snapshot: no shard to load
                 replaced = set(gone) | {p.id for p in todo}
                 passages_now = previous.passage_count + len(added.owners)
                 passages_now -= sum(previous.count_of(pid) for pid in replaced)

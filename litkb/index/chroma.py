@@ -3,12 +3,14 @@ server. The only module that imports chromadb.
 
 A paper has one vector per passage (see `litkb.index.passages`), with ids `<paper id>#<n>` and metadata
 `paper`, `passage`, `count` and `hash` (of what was embedded), so `litkb index` embeds only what changed
-and notices a paper whose passages are not all there.
+and notices a paper whose passages are not all there. A local index may span several collections, one
+loaded at a time (see `litkb.index.shards`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,7 +25,8 @@ from ..errors import (
     ServerError,
     first_line,
 )
-from .manifest import INDEX_SCHEMA
+from .manifest import INDEX_SCHEMA, Manifest
+from .shards import SHARDS_FILE, ShardMap
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +54,7 @@ class ChromaStore:
         self.model = model
         self._client: Any = None
         self._collection: Any = None
+        self._open_name: str | None = None  # the collection `_collection` is
 
     @property
     def path(self) -> Path:
@@ -60,46 +64,65 @@ class ChromaStore:
         """Whether there may be a collection to read (a server always may)."""
         return self.url is not None or self.path.is_dir()
 
-    def open(self, create: bool, check_model: bool = True) -> Any:
-        """The collection (created when `create`), checked to hold vectors of the knowledge base's model."""
-        if self._collection is not None:
-            return self._collection
-        import chromadb
+    def shards(self) -> ShardMap:
+        """The collections of this index (see `litkb.index.shards`): read again at every call, since
+        another process may have written since."""
+        if self.url is not None:
+            return ShardMap.single(self.collection_name)
+        try:
+            rows = int((Manifest(self.directory).read() or {}).get("passages") or 0)
+        except (LitkbError, TypeError, ValueError):
+            rows = 0
+        return ShardMap.load(self.directory, self.collection_name, rows)
 
+    def open(self, create: bool, check_model: bool = True, name: str | None = None) -> Any:
+        """The collection `name` (the first shard unless named; created when `create`), checked to hold
+        vectors of the knowledge base's model. Locally one collection is open at a time: Chroma keeps
+        every collection it has touched in memory, so opening another lets the previous one go."""
+        name = name or self.collection_name
+        if self._collection is not None and self._open_name == name:
+            return self._collection
+        if self._collection is not None and self.url is None:
+            self.forget()
         if not create and not self.exists():
             raise IndexMissingError("the knowledge base has no index yet; run `litkb index`")
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._collection = None
         with self.guard("open"):
-            if self.url is None:
-                self._client = chromadb.PersistentClient(
-                    path=str(self.path), settings=chroma_settings(local=True)
-                )
-            else:
-                parts = urllib.parse.urlsplit(self.url)
-                self._client = chromadb.HttpClient(
-                    host=str(parts.hostname),
-                    port=int(parts.port or 8000),
-                    ssl=parts.scheme == "https",
-                    settings=chroma_settings(local=False),
-                )
+            if self._client is None:
+                self._client = self._connect()
             if create:
                 self._collection = self._client.get_or_create_collection(
-                    self.collection_name,
+                    name,
                     embedding_function=None,
                     metadata={"litkb_model": self.model, "litkb_schema": INDEX_SCHEMA},
                     configuration={"hnsw": {"space": "cosine"}},
                 )
             else:
-                self._collection = self._client.get_collection(self.collection_name, embedding_function=None)
+                self._collection = self._client.get_collection(name, embedding_function=None)
+        self._open_name = name
         stored = (self._collection.metadata or {}).get("litkb_model")
         if check_model and self.model and stored and stored != self.model:
             self._collection = None
             raise IndexMismatchError(
-                f"the collection '{self.collection_name}' holds vectors of model '{stored}' but the "
+                f"the collection '{name}' holds vectors of model '{stored}' but the "
                 f"knowledge base uses '{self.model}'; run `litkb index --rebuild` (or name another "
                 "collection in config.yaml)"
             )
         return self._collection
+
+    def _connect(self) -> Any:
+        import chromadb
+
+        if self.url is None:
+            return chromadb.PersistentClient(path=str(self.path), settings=chroma_settings(local=True))
+        parts = urllib.parse.urlsplit(self.url)
+        return chromadb.HttpClient(
+            host=str(parts.hostname),
+            port=int(parts.port or 8000),
+            ssl=parts.scheme == "https",
+            settings=chroma_settings(local=False),
+        )
 
     def generation(self) -> str | None:
         """The collection's generation (see `litkb.index.mirror`): one round trip to read its metadata;
@@ -132,6 +155,7 @@ class ChromaStore:
         """Drop the open client (the folder now holds another store)."""
         self._client = None
         self._collection = None
+        self._open_name = None
         forget_clients()
 
     @contextlib.contextmanager
@@ -157,19 +181,31 @@ class ChromaStore:
             ) from exc
 
     def drop(self) -> None:
-        """Remove the collection (already gone is fine)."""
+        """Remove the collection, all its shards (already gone is fine)."""
         if not self.exists():
             return
         self.open(create=True, check_model=False)
-        with contextlib.suppress(Exception):
-            self._client.delete_collection(self.collection_name)
+        names = [self.collection_name]
+        if self.url is None:  # every shard there is, whatever the list of them says (it may be damaged)
+            with contextlib.suppress(Exception):
+                shard = re.compile(re.escape(self.collection_name) + r"-[0-9]+")
+                names += [c.name for c in self._client.list_collections() if shard.fullmatch(c.name)]
+        for name in names:
+            with contextlib.suppress(Exception):
+                self._client.delete_collection(name)
         self._collection = None
+        self._open_name = None
+        (self.directory / SHARDS_FILE).unlink(missing_ok=True)
 
     def pages(
         self, include: list[str], where: dict[str, Any] | None = None
     ) -> Iterator[tuple[str, Any, Any]]:
-        """(vector id, metadata, embedding) of every stored vector (matching `where`), page by page."""
-        collection = self.open(create=True)
+        """(vector id, metadata, embedding) of every stored vector (matching `where`), page by page,
+        shard by shard."""
+        for name in self.shards().names:
+            yield from self._pages(self.open(create=True, name=name), include, where)
+
+    def _pages(self, collection: Any, include: list[str], where: dict[str, Any] | None) -> Iterator[Any]:
         offset = 0
         while True:
             with self.guard("read"):
@@ -198,36 +234,42 @@ class ChromaStore:
         }
 
     def probe(self) -> bool:
-        """Whether a search finds a stored vector (its own nearest): False means the store holds vectors
-        that its search cannot reach."""
-        collection = self.open(create=False)
-        with self.guard("read"):
-            first = collection.get(limit=1, include=["embeddings"])
-            if not first["ids"]:
-                return True
-            found = collection.query(query_embeddings=[first["embeddings"][0]], n_results=1, include=[])
-        return bool(found["ids"] and found["ids"][0])
+        """Whether a search finds a stored vector (its own nearest) in every shard: False means the store
+        holds vectors that its search cannot reach."""
+        for name in self.shards().names:
+            collection = self.open(create=False, name=name)
+            with self.guard("read"):
+                first = collection.get(limit=1, include=["embeddings"])
+                if not first["ids"]:
+                    continue
+                found = collection.query(query_embeddings=[first["embeddings"][0]], n_results=1, include=[])
+            if not (found["ids"] and found["ids"][0]):
+                return False
+        return True
 
     def count(self) -> int:
-        """How many passage vectors the collection holds."""
-        collection = self.open(create=True)
-        with self.guard("read"):
-            return int(collection.count())
+        """How many passage vectors the collection holds (all its shards)."""
+        total = 0
+        for name in self.shards().names:
+            collection = self.open(create=True, name=name)
+            with self.guard("read"):
+                total += int(collection.count())
+        return total
 
     def count_of(self, paper_ids: Sequence[str]) -> int:
         """How many passage vectors the collection holds of these papers."""
-        collection = self.open(create=True)
         found = 0
-        for start in range(0, len(paper_ids), 500):
-            with self.guard("read"):
-                page = collection.get(
-                    where={"paper": {"$in": list(paper_ids[start : start + 500])}}, include=[]
-                )
-            found += len(page["ids"])
+        shards = self.shards()
+        for shard, members in shards.by_shard(paper_ids):
+            collection = self.open(create=True, name=shards.names[shard])
+            for start in range(0, len(members), 500):
+                with self.guard("read"):
+                    page = collection.get(where={"paper": {"$in": members[start : start + 500]}}, include=[])
+                found += len(page["ids"])
         return found
 
     def max_batch(self) -> int:
-        self.open(create=True)
+        self.open(create=True, name=self._open_name)
         with self.guard("open"):
             return int(self._client.get_max_batch_size())
 
@@ -240,44 +282,67 @@ class ChromaStore:
         hashes: Sequence[str],
     ) -> None:
         """Store passage vectors: row i is passage `passages[i]` of `counts[i]` of paper `paper_ids[i]`,
-        embedded from content with hash `hashes[i]`."""
-        collection = self.open(create=True)
-        step = self.max_batch()
-        rows = list(zip(paper_ids, passages, counts, hashes, strict=True))
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            with self.guard("write to"):
-                collection.upsert(
-                    ids=[f"{pid}#{n}" for pid, n, _, _ in chunk],
-                    embeddings=vectors[start : start + step],
-                    metadatas=[{"paper": pid, "passage": n, "count": c, "hash": h} for pid, n, c, h in chunk],
-                )
+        embedded from content with hash `hashes[i]`. A paper goes to its own shard, else to the last
+        (see `litkb.index.shards`); its old vectors must have been deleted first."""
+        rows_of: dict[str, list[int]] = {}
+        for i, pid in enumerate(paper_ids):
+            rows_of.setdefault(pid, []).append(i)
+        shards = self.shards()
+        placed = shards.place(list(rows_of), [len(rows) for rows in rows_of.values()])
+        shards.save()  # before the vectors: a crash leaves the file naming a shard, never missing one
+        for shard, members in placed:
+            collection = self.open(create=True, name=shards.names[shard])
+            step = self.max_batch()
+            rows = [i for pid in members for i in rows_of[pid]]
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                with self.guard("write to"):
+                    collection.upsert(
+                        ids=[f"{paper_ids[i]}#{passages[i]}" for i in chunk],
+                        embeddings=vectors[chunk],
+                        metadatas=[
+                            {"paper": paper_ids[i], "passage": passages[i], "count": counts[i], "hash": h}
+                            for i, h in ((i, hashes[i]) for i in chunk)
+                        ],
+                    )
 
     def delete(self, paper_ids: Sequence[str]) -> None:
         """Remove every passage of these papers."""
         if not paper_ids:
             return
-        collection = self.open(create=True)
-        for start in range(0, len(paper_ids), 500):
-            with self.guard("write to"):
-                collection.delete(where={"paper": {"$in": list(paper_ids[start : start + 500])}})
+        shards = self.shards()
+        for shard, members in shards.by_shard(paper_ids):
+            collection = self.open(create=True, name=shards.names[shard])
+            for start in range(0, len(members), 500):
+                with self.guard("write to"):
+                    collection.delete(where={"paper": {"$in": members[start : start + 500]}})
+        if shards.papers:
+            shards.forget(paper_ids)
+            shards.save()
 
     def passage_rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], list[int], np.ndarray]:
         """(paper id, passage number) of each stored passage vector of some papers or of all, and the
         matrix: rows of a paper together, in passage order (papers in the order of `paper_ids`, or of id)."""
         import numpy as np
 
-        self.open(create=False)
+        self.open(create=False, name=self._open_name)
         found: list[tuple[str, int, Any]] = []
-        chunks = (
-            [None]
-            if paper_ids is None
-            else [list(paper_ids[i : i + 500]) for i in range(0, len(paper_ids), 500)]
-        )
-        for chunk in chunks:
-            where = None if chunk is None else {"paper": {"$in": chunk}}
-            for _, meta, embedding in self.pages(include=["metadatas", "embeddings"], where=where):
-                found.append((str(meta["paper"]), int(meta.get("passage", 0)), embedding))
+        shards = self.shards()
+        if paper_ids is None:
+            rows: Iterator[Any] = self.pages(include=["metadatas", "embeddings"])
+        else:
+            rows = (
+                row
+                for shard, members in shards.by_shard(paper_ids)
+                for start in range(0, len(members), 500)
+                for row in self._pages(
+                    self.open(create=False, name=shards.names[shard]),
+                    ["metadatas", "embeddings"],
+                    {"paper": {"$in": members[start : start + 500]}},
+                )
+            )
+        for _, meta, embedding in rows:
+            found.append((str(meta["paper"]), int(meta.get("passage", 0)), embedding))
         if not found:
             return [], [], np.zeros((0, 0), dtype=np.float32)
         order = {pid: i for i, pid in enumerate(paper_ids)} if paper_ids is not None else None
@@ -286,50 +351,58 @@ class ChromaStore:
         return [row[0] for row in found], [row[1] for row in found], matrix
 
     def rows_in_parts(self, paper_ids: Sequence[str], size: int = READ_PAPERS) -> Iterator[PassageRows]:
-        """The passage vectors of `paper_ids`, `size` papers at a time (never all in memory at once)."""
+        """The passage vectors of `paper_ids`, `size` papers at a time (never all in memory at once), shard
+        by shard."""
         from .snapshot import PassageRows
 
-        for start in range(0, len(paper_ids), size):
-            owners, numbers, matrix = self.passage_rows(paper_ids[start : start + size])
-            yield PassageRows(owners, numbers, matrix)
+        for _, members in self.shards().by_shard(paper_ids):
+            for start in range(0, len(members), size):
+                owners, numbers, matrix = self.passage_rows(members[start : start + size])
+                yield PassageRows(owners, numbers, matrix)
 
     def first_rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
         """Passage 0 of some papers or of all, in the order of `paper_ids` (or of paper id)."""
         import numpy as np
 
-        collection = self.open(create=False)
+        self.open(create=False, name=self._open_name)
         found: dict[str, Any] = {}
+        shards = self.shards()
         if paper_ids is None:
             for _, meta, embedding in self.pages(include=["metadatas", "embeddings"], where={"passage": 0}):
                 found[str(meta["paper"])] = embedding
             order = sorted(found)
         else:
-            for start in range(0, len(paper_ids), _PAGE):
-                chunk = [f"{pid}#0" for pid in paper_ids[start : start + _PAGE]]
-                with self.guard("read"):
-                    page = collection.get(ids=chunk, include=["embeddings"])
-                for vid, embedding in zip(page["ids"], page["embeddings"], strict=True):
-                    found[vid.rsplit("#", 1)[0]] = embedding
+            for shard, members in shards.by_shard(paper_ids):
+                collection = self.open(create=False, name=shards.names[shard])
+                for start in range(0, len(members), _PAGE):
+                    chunk = [f"{pid}#0" for pid in members[start : start + _PAGE]]
+                    with self.guard("read"):
+                        page = collection.get(ids=chunk, include=["embeddings"])
+                    for vid, embedding in zip(page["ids"], page["embeddings"], strict=True):
+                        found[vid.rsplit("#", 1)[0]] = embedding
             order = [pid for pid in paper_ids if pid in found]
         if not order:
             return [], np.zeros((0, 0), dtype=np.float32)
         return order, np.asarray([found[pid] for pid in order], dtype=np.float32)
 
     def nearest(self, vector: np.ndarray, n: int, first_only: bool = False) -> list[tuple[str, int, float]]:
-        """(paper, passage number, cosine) of the `n` passage vectors nearest `vector`, nearest first;
-        `first_only`: passage 0 of each paper only."""
-        collection = self.open(create=False)
-        with self.guard("search"):
-            found = collection.query(
-                query_embeddings=[vector],
-                n_results=n,
-                where={"passage": 0} if first_only else None,
-                include=["metadatas", "distances"],
-            )
-        return [
-            (str(meta["paper"]), int(meta.get("passage", 0)), 1.0 - float(distance))
-            for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True)
-        ]
+        """(paper, passage number, cosine) of the `n` passage vectors nearest `vector`, nearest first
+        (of every shard); `first_only`: passage 0 of each paper only."""
+        found: list[tuple[str, int, float]] = []
+        for name in self.shards().names:
+            collection = self.open(create=False, name=name)
+            with self.guard("search"):
+                hits = collection.query(
+                    query_embeddings=[vector],
+                    n_results=n,
+                    where={"passage": 0} if first_only else None,
+                    include=["metadatas", "distances"],
+                )
+            found += [
+                (str(meta["paper"]), int(meta.get("passage", 0)), 1.0 - float(distance))
+                for meta, distance in zip(hits["metadatas"][0], hits["distances"][0], strict=True)
+            ]
+        return sorted(found, key=lambda hit: -hit[2])[:n]
 
 
 def chroma_not_found() -> type[Exception]:
