@@ -75,6 +75,7 @@ class ShardMap:
         if self.path is None:
             return
         data = {"names": self.names, "rows": self.rows, "papers": self.papers}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, json.dumps(data, separators=(",", ":")) + "\n")
 
     def remove(self) -> None:
