@@ -229,12 +229,14 @@ def test_fuse_scales_both_scores() -> None:
     assert dict(ranked) == pytest.approx({"a": 0.6, "b": 0.5, "c": 0.4})
 
 
-def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(loaded: Path, tmp_path: Path) -> None:
+def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(
+    loaded: Path, tmp_path: Path, monkeypatch
+) -> None:
     """litkb's BM25 weights are bm25s's (Lucene variant, k1 1.5, b 0.75), and an index updated paper by
     paper answers exactly as one built from scratch."""
     import bm25s
 
-    from litkb.index.keyword import KeywordIndex, paper_tokens, query_terms
+    from litkb.index.keyword import KeywordIndex, keyword_hash, paper_tokens, query_terms
     from litkb.text import stems
 
     papers = KnowledgeBase.open(loaded).papers()
@@ -250,15 +252,40 @@ def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(loaded: Path, tmp_
         got = dict(ours.search(query, 20))
         assert got.keys() == expected.keys()
         assert all(abs(got[pid] - expected[pid]) < 1e-4 for pid in got)
-    # update: one paper changed, one removed, one added; then compare with a rebuild
-    changed = [p for p in papers[1:]]
+    # updates: a paper changed, one removed, one added (kept beside the counts, which stay as they were);
+    # then the added one changed again and another removed; then enough to rewrite the counts. After each,
+    # the same answers as an index built from scratch.
+    import copy
+
+    from litkb.index import keyword
+
+    monkeypatch.setattr(keyword, "DELTA_PAPERS", 6)
+    saved = {path.name: path.stat().st_mtime_ns for path in (tmp_path / "bm25").glob("*.npy")}
+    changed = copy.deepcopy(papers[1:])
     changed[0].abstract = "Zebrafinch songs and calls."
     changed.append(Paper(id="new-paper-0000000000", title="A zebrafinch paper", abstract="Songs of birds."))
-    assert ours.sync(changed) and not ours.sync(changed)
-    rebuilt = KeywordIndex(tmp_path / "rebuilt")
-    rebuilt.sync(changed)
-    for query in ("zebrafinch songs", "speculative decoding", "learning"):
-        a, b = ours.search(query, 30), rebuilt.search(query, 30)
-        assert [pid for pid, _ in a] == [pid for pid, _ in b]
-        assert [score for _, score in a] == pytest.approx([score for _, score in b], abs=1e-5)
+    later = copy.deepcopy(changed[1:])
+    later[-1].abstract = "Songs of zebrafinch birds, learning."
+    rewritten = copy.deepcopy(later[5:])
+    for name in (" one", " two", " three", " four"):
+        rewritten[0].title += name
+        rewritten.append(
+            Paper(id=f"more{name.strip()}-0000000000", title=f"Zebrafinch {name}", abstract=name)
+        )
+    for step, now in enumerate((changed, later, rewritten)):
+        assert ours.sync(now) and not ours.sync(now)
+        assert ours.stored_hashes() == {p.id: keyword_hash(p) for p in now}
+        assert (tmp_path / "bm25" / "delta.json").exists() == (step < 2)
+        if step < 2:
+            assert {path.name: path.stat().st_mtime_ns for path in (tmp_path / "bm25").glob("*.npy")} == saved
+        rebuilt = KeywordIndex(tmp_path / f"rebuilt-{step}")
+        rebuilt.sync(now)
+        for query in ("zebrafinch songs", "speculative decoding", "learning", "birds"):
+            a, b = KeywordIndex(tmp_path / "bm25").search(query, 30), rebuilt.search(query, 30)
+            assert [pid for pid, _ in a] == [pid for pid, _ in b]
+            assert [score for _, score in a] == pytest.approx([score for _, score in b], abs=1e-5)
+        found = KeywordIndex(tmp_path / "bm25").scores("zebrafinch")
+        assert [found.of(p.id) for p in now] == pytest.approx(
+            [rebuilt.scores("zebrafinch").of(p.id) for p in now]
+        )
     assert papers[0].id not in {pid for pid, _ in ours.search(papers[0].title, 100)}

@@ -1,16 +1,21 @@
 """The keyword index: BM25 over titles and abstracts (Porter stemmer, stop words dropped from queries).
 
 It lives in the knowledge base (`index/bm25/`), is derived from the records, and `litkb index` brings it
-up to date. It keeps each paper's term counts (a sparse paper-by-term matrix, `counts_*.npy`) with a
-content hash per paper, so an update tokenizes only the papers whose title or abstract changed; the BM25
-weights, which depend on the whole collection (document frequencies, average length), are then
-recomputed from the counts in a few vectorised steps. The title counts twice.
+up to date. It keeps each paper's term counts, by paper (`counts_*.npy`, for rebuilding) and by term
+(`data`, `indices`, `indptr`: column t holds the counts of term t, memory-mapped), each paper's length,
+and a content hash per paper, so an update tokenizes only the papers whose title or abstract changed.
+The title counts twice.
 
-The weights are those of bm25s's default (Lucene) variant, k1 = 1.5, b = 0.75: for term t in paper d,
-idf(t) * tf / (tf + k1 * (1 - b + b * len(d) / avglen)) with idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))
-(a test checks them against bm25s itself). They are saved by term (`data`, `indices`, `indptr`,
-memory-mapped) and a query sums the columns of its terms in numpy: about a millisecond at 20,000 papers
-(SQLite FTS5 took 20-40 ms), with nothing heavier than numpy imported.
+The BM25 weights depend on the whole collection (document frequencies, average length), so they are
+computed at query time, for the query's terms only, from the counts: those of bm25s's default (Lucene)
+variant, k1 = 1.5, b = 0.75: for term t in paper d, idf(t) * tf / (tf + k1 * (1 - b + b * len(d) /
+avglen)) with idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)) (a test checks them against bm25s itself).
+About a millisecond at 20,000 papers (SQLite FTS5 took 20-40 ms), with nothing heavier than numpy.
+
+A small change (up to DELTA_PAPERS papers, or a twentieth of the collection) is written beside the
+counts (`delta.json`: the rows it replaces and the changed papers' term counts) instead of rewriting them,
+and a query counts both, so the scores are exactly those of an index rebuilt from scratch; the next
+larger change folds it in.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from ..text import stems
 
 TITLE_REPEAT = 2
 STATE = "state.json"
+DELTA = "delta.json"
+LAYOUT = 2  # 2: counts by term and lengths, weighed at query time (1: BM25 weights saved)
+DELTA_PAPERS = 200  # changes kept beside the counts (or a twentieth of the papers) before a rewrite
 VOCABULARY = "vocabulary.json"
 MATRIX = ("data", "indices", "indptr")
 K1 = 1.5
@@ -81,38 +89,78 @@ class KeywordIndex:
         self.directory = directory
         self._matrix: _Matrix | None = None
 
-    def stored_hashes(self) -> dict[str, str]:
-        files = [f"{name}.npy" for name in MATRIX] + [f"counts_{name}.npy" for name in MATRIX]
+    def _state(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(state, delta) as saved in the current layout, None when there is none (or it cannot be read:
+        rebuilt by the next sync)."""
+        files = [f"{name}.npy" for name in (*MATRIX, "lengths")] + [f"counts_{name}.npy" for name in MATRIX]
         if not all((self.directory / name).is_file() for name in files):
-            return {}  # none yet, or an older layout: rebuilt by the next sync
+            return None  # none yet, or an older layout
         try:
             state = json.loads((self.directory / STATE).read_text(encoding="utf-8"))
-            return dict(zip(state["ids"], state["hashes"], strict=True))
-        except FileNotFoundError:
+            if state.get("layout") != LAYOUT or len(state["ids"]) != len(state["hashes"]):
+                return None
+            delta = read_delta(self.directory)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return state, delta
+
+    def stored_hashes(self) -> dict[str, str]:
+        """Every paper in the index with the hash of the title and abstract it holds."""
+        found = self._state()
+        if found is None:
             return {}
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}  # damaged: rebuilt by the next sync
+        state, delta = found
+        dead = set(delta["dead"])
+        pairs = enumerate(zip(state["ids"], state["hashes"], strict=True))
+        hashes = {pid: h for row, (pid, h) in pairs if row not in dead}
+        hashes.update((paper["id"], paper["hash"]) for paper in delta["papers"])
+        return hashes
 
     def sync(self, papers: Sequence[Paper]) -> bool:
         """Bring the index up to date with `papers` (only changed papers are tokenized again); say whether
         anything changed."""
         wanted = {p.id: keyword_hash(p) for p in papers}
-        stored = self.stored_hashes()
+        found = self._state()
+        stored = self.stored_hashes() if found is not None else {}
         if wanted == stored:
             return False
+        if found is not None:
+            state, delta = found
+            changed = {pid for pid, digest in wanted.items() if stored.get(pid) != digest}
+            changed |= {pid for pid in stored if pid not in wanted}
+            kept = [paper for paper in delta["papers"] if paper["id"] not in changed]
+            fresh = [p for p in papers if p.id in changed]
+            rows = {pid: row for row, pid in enumerate(state["ids"])}
+            dead = set(delta["dead"]) | {rows[pid] for pid in changed if pid in rows}
+            if len(dead) + len(kept) + len(fresh) <= max(DELTA_PAPERS, len(wanted) // 20):
+                added = [{"id": p.id, "hash": wanted[p.id], "terms": term_counts(p)} for p in fresh]
+                write_delta(self.directory, sorted(dead), kept + added)
+                self._matrix = None
+                return True
+        self._rebuild(papers, wanted, found)
+        return True
+
+    def _rebuild(
+        self,
+        papers: Sequence[Paper],
+        wanted: dict[str, str],
+        found: tuple[dict[str, Any], dict[str, Any]] | None,
+    ) -> None:
+        """Write the counts of every paper anew (the unchanged ones taken from the saved counts)."""
         import numpy as np
         import scipy.sparse as sp
 
-        old = self._load_counts() if stored else None
+        old = self._load_counts() if found is not None else None
         vocabulary: dict[str, int] = dict(old[1]) if old else {}
         kept_ids: list[str] = []
         kept_rows: list[int] = []
-        if old is not None:
-            position = {pid: row for row, pid in enumerate(old[2])}
-            for pid, digest in wanted.items():
-                if stored.get(pid) == digest and pid in position:
+        if old is not None and found is not None:
+            dead = set(found[1]["dead"])
+            hashes = found[0]["hashes"]
+            for row, pid in enumerate(old[2]):
+                if row not in dead and wanted.get(pid) == hashes[row]:
                     kept_ids.append(pid)
-                    kept_rows.append(position[pid])
+                    kept_rows.append(row)
         keep = set(kept_ids)
         fresh = [p for p in papers if p.id not in keep]
         rows: list[int] = []
@@ -135,19 +183,21 @@ class KeywordIndex:
         order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
         counts = sp.vstack(parts).tocsr()[order]
         ids = [ids[i] for i in order]
-        weights = bm25_weights(counts)
+        by_term = counts.tocsc()
+        lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
         staging = self.directory.with_name(self.directory.name + ".new")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        for name, array in (("data", weights.data), ("indices", weights.indices), ("indptr", weights.indptr)):
+        for name, array in (("data", by_term.data), ("indices", by_term.indices), ("indptr", by_term.indptr)):
             np.save(staging / f"{name}.npy", array)
         for name, array in (("data", counts.data), ("indices", counts.indices), ("indptr", counts.indptr)):
             np.save(staging / f"counts_{name}.npy", array)
+        np.save(staging / "lengths.npy", lengths)
         atomic_write_text(staging / VOCABULARY, json.dumps(vocabulary))
-        atomic_write_text(staging / STATE, json.dumps({"ids": ids, "hashes": [wanted[pid] for pid in ids]}))
+        state = {"layout": LAYOUT, "ids": ids, "hashes": [wanted[pid] for pid in ids]}
+        atomic_write_text(staging / STATE, json.dumps(state))
         self.drop()
         staging.rename(self.directory)  # swapped in only when complete
-        return True
 
     def _load_counts(self) -> tuple[Any, dict[str, int], list[str]] | None:
         """(term counts, vocabulary, paper ids) as saved, or None when they cannot be read (rebuilt)."""
@@ -175,15 +225,19 @@ class KeywordIndex:
             if not (self.directory / STATE).exists():
                 raise IndexMissingError("the knowledge base has no keyword index yet; run `litkb index`")
             try:
+                state = json.loads((self.directory / STATE).read_text(encoding="utf-8"))
                 arrays = [np.load(self.directory / f"{name}.npy", mmap_mode="r") for name in MATRIX]
+                # layout 1 (an older litkb's, until the next `litkb index`): the weights themselves
+                lengths = np.load(self.directory / "lengths.npy") if state.get("layout") == LAYOUT else None
                 vocabulary = json.loads((self.directory / VOCABULARY).read_text(encoding="utf-8"))
-                ids = json.loads((self.directory / STATE).read_text(encoding="utf-8"))["ids"]
-            except (OSError, ValueError, KeyError) as exc:
+                delta = read_delta(self.directory)
+                matrix = _Matrix(arrays, lengths, vocabulary, state["ids"], delta)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
                 raise IndexDamagedError(
                     f"the keyword index in {self.directory} is damaged ({exc}); run `litkb doctor --repair`",
                     reason=f"the keyword index is damaged ({exc})",
                 ) from exc
-            self._matrix = _Matrix(arrays[0], arrays[1], arrays[2], vocabulary, ids)
+            self._matrix = matrix
         return self._matrix
 
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
@@ -192,15 +246,31 @@ class KeywordIndex:
 
     def scores(self, query: str) -> KeywordScores:
         """Every paper's BM25 score for `query`."""
-        import numpy as np
-
         matrix = self._load()
-        terms = [matrix.vocabulary[t] for t in stems(query_terms(query)) if t in matrix.vocabulary]
-        scores = np.zeros(len(matrix.ids), dtype=np.float32)
-        for term in terms:  # column `term`: the papers holding it and their BM25 weight for it
-            start, end = int(matrix.indptr[term]), int(matrix.indptr[term + 1])
-            np.add.at(scores, matrix.indices[start:end], matrix.data[start:end])
-        return KeywordScores(matrix, scores)
+        return KeywordScores(matrix, matrix.scores(stems(query_terms(query))))
+
+
+def term_counts(paper: Paper) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for word in paper_tokens(paper) or [EMPTY]:
+        found[word] = found.get(word, 0) + 1
+    return found
+
+
+def read_delta(directory: Path) -> dict[str, Any]:
+    """The small changes saved beside the counts: `dead` (rows of the counts no longer in the index) and
+    `papers` (id, hash, terms: counts), empty when there are none."""
+    try:
+        delta = json.loads((directory / DELTA).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"dead": [], "papers": []}
+    if not isinstance(delta, dict) or not isinstance(delta.get("papers"), list):
+        raise ValueError(f"{DELTA} is not a record of changes")
+    return {"dead": [int(row) for row in delta["dead"]], "papers": delta["papers"]}
+
+
+def write_delta(directory: Path, dead: list[int], papers: list[dict[str, Any]]) -> None:
+    atomic_write_text(directory / DELTA, json.dumps({"dead": dead, "papers": papers}, separators=(",", ":")))
 
 
 class KeywordScores:
@@ -230,45 +300,79 @@ class KeywordScores:
         return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
 
 
-def inverse_frequency(papers: int, frequency: Any) -> Any:
-    """BM25's idf of a term held by `frequency` of `papers` papers (a number or an array)."""
+def bm25(tf: Any, lengths: Any, frequency: int, papers: int, average: float) -> Any:
+    """The BM25 weights of one term in the papers that hold it (`tf` times, of `lengths` words), held by
+    `frequency` of `papers` papers of `average` length."""
     import numpy as np
 
-    return np.log(1 + (papers - frequency + 0.5) / (frequency + 0.5))
-
-
-def bm25_weights(counts: Any, k1: float = K1, b: float = B) -> Any:
-    """The BM25 weight of every (paper, term) with a count, as a sparse matrix by term (CSC)."""
-    import numpy as np
-    import scipy.sparse as sp
-
-    papers, terms = counts.shape
-    if papers == 0:
-        return sp.csc_matrix((0, terms), dtype=np.float32)
-    lengths = np.asarray(counts.sum(axis=1)).ravel()
-    frequency = np.bincount(counts.indices, minlength=terms)
-    idf = inverse_frequency(papers, frequency)
-    row = np.repeat(np.arange(papers), np.diff(counts.indptr))
-    tf = counts.data
-    norm = k1 * ((1 - b) + b * lengths[row] / lengths.mean())
-    data = (idf[counts.indices] * tf / (norm + tf)).astype(np.float32)
-    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape).tocsc()
+    idf = np.log(1 + (papers - frequency + 0.5) / (frequency + 0.5))
+    return idf * tf / (tf + K1 * ((1 - B) + B * lengths / average))
 
 
 class _Matrix:
-    """The saved BM25 weights: column t of the (paper x term) matrix is `data[indptr[t]:indptr[t+1]]` at
-    rows `indices[...]`."""
+    """The saved counts: column t of the (paper x term) matrix is `data[indptr[t]:indptr[t+1]]` at rows
+    `indices[...]`; rows in `delta["dead"]` left out, `delta["papers"]` as rows after the saved ones."""
 
-    def __init__(self, data: Any, indices: Any, indptr: Any, vocabulary: dict[str, int], ids: list[str]):
-        self.data = data
-        self.indices = indices
-        self.indptr = indptr
+    def __init__(
+        self,
+        arrays: list[Any],
+        lengths: Any | None,
+        vocabulary: dict[str, int],
+        ids: list[str],
+        delta: dict[str, Any],
+    ) -> None:
+        import numpy as np
+
+        self.data, self.indices, self.indptr = arrays
+        self.weighed = lengths is None  # layout 1: `data` holds the BM25 weights (and there is no delta)
         self.vocabulary = vocabulary
-        self.ids = ids
+        self.added = [] if self.weighed else delta["papers"]
+        self.ids = list(ids) + [str(paper["id"]) for paper in self.added]
+        added = np.asarray([sum(paper["terms"].values()) for paper in self.added], dtype=np.float32)
+        self.lengths = added if lengths is None else np.concatenate([lengths, added]).astype(np.float32)
+        self.dead = np.zeros(len(self.ids), dtype=bool)
+        if not self.weighed:
+            self.dead[np.asarray(delta["dead"], dtype=np.int64)] = True
+        self.any_dead = bool(self.dead.any())
+        self.papers = int(len(self.ids) - self.dead.sum())
+        live = self.lengths if self.weighed else self.lengths[~self.dead]
+        self.average = float(live.sum()) / max(self.papers, 1)
         self._position: dict[str, int] | None = None
 
+    def scores(self, terms: Sequence[str]) -> Any:
+        """Every row's BM25 score for these (stemmed) terms."""
+        import numpy as np
+
+        scores = np.zeros(len(self.ids), dtype=np.float32)
+        base = len(self.ids) - len(self.added)
+        for term in dict.fromkeys(terms):
+            rows = np.zeros(0, dtype=np.int64)
+            tf = np.zeros(0, dtype=np.float32)
+            column = self.vocabulary.get(term)
+            if column is not None:  # the papers holding it and how often
+                start, end = int(self.indptr[column]), int(self.indptr[column + 1])
+                rows, tf = np.asarray(self.indices[start:end]), np.asarray(self.data[start:end])
+                if self.weighed:
+                    np.add.at(scores, rows, tf)
+                    continue
+                if self.any_dead:
+                    live = ~self.dead[rows]
+                    rows, tf = rows[live], tf[live]
+            extra = [
+                (base + i, paper["terms"][term])
+                for i, paper in enumerate(self.added)
+                if term in paper["terms"]
+            ]
+            if extra:
+                rows = np.concatenate([rows, np.asarray([row for row, _ in extra], dtype=np.int64)])
+                tf = np.concatenate([tf, np.asarray([count for _, count in extra], dtype=np.float32)])
+            if len(rows):
+                weights = bm25(tf, self.lengths[rows], len(rows), self.papers, self.average)
+                np.add.at(scores, rows, weights.astype(np.float32))
+        return scores
+
     def position(self) -> dict[str, int]:
-        """The row of each paper."""
+        """The row of each paper (the live one, for a paper changed since the counts were saved)."""
         if self._position is None:
-            self._position = {pid: row for row, pid in enumerate(self.ids)}
+            self._position = {pid: row for row, pid in enumerate(self.ids) if not self.dead[row]}
         return self._position
