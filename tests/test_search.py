@@ -289,3 +289,41 @@ def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(
             [rebuilt.scores("zebrafinch").of(p.id) for p in now]
         )
     assert papers[0].id not in {pid for pid, _ in ours.search(papers[0].title, 100)}
+
+
+def test_a_keyword_index_of_the_older_layout_is_read_and_rewritten(loaded: Path) -> None:
+    """An index saved by an older litkb (BM25 weights by term, no lengths) answers as before until the
+    next `litkb index`, which rewrites it in the current layout."""
+    import numpy as np
+
+    from litkb.index.keyword import LAYOUT, KeywordIndex, bm25
+
+    kb = KnowledgeBase.open(loaded)
+    folder = kb.keywords.directory
+    queries = ("speculative decoding", "memory for agents", "video generation")
+    before = [KeywordIndex(folder).search(q, 20) for q in queries]
+    matrix = KeywordIndex(folder)._load()
+    held = np.diff(np.asarray(matrix.indptr))
+    column = np.repeat(np.arange(len(held)), held)
+    weights = bm25(
+        np.asarray(matrix.data), matrix.lengths[matrix.indices], held[column], matrix.papers, matrix.average
+    )
+    np.save(folder / "data.npy", weights.astype(np.float32))
+    (folder / "lengths.npy").unlink()
+    state = json.loads((folder / "state.json").read_text())
+    del state["layout"]
+    (folder / "state.json").write_text(json.dumps(state))
+
+    def same(found: list[list[tuple[str, float]]]) -> bool:
+        return all(
+            [pid for pid, _ in a] == [pid for pid, _ in b]
+            and [s for _, s in a] == pytest.approx([s for _, s in b])
+            for a, b in zip(found, before, strict=True)
+        )
+
+    old = KeywordIndex(folder)
+    assert same([old.search(q, 20) for q in queries])
+    assert old.stored_hashes() == {}  # so the next sync rewrites it
+    assert old.sync(kb.papers())
+    assert json.loads((folder / "state.json").read_text())["layout"] == LAYOUT
+    assert same([KeywordIndex(folder).search(q, 20) for q in queries])
