@@ -417,6 +417,12 @@ def main() -> None:
     parser.add_argument("--server", action="store_true", help="also measure searches on a Chroma server")
     parser.add_argument("--new", type=int, default=20_000, help="real abstracts added for --only new")
     parser.add_argument(
+        "--keep-kb",
+        action="store_true",
+        help="use the knowledge base of --papers papers already in --work (as a run before left it, "
+        "less any papers it added) instead of building it again",
+    )
+    parser.add_argument(
         "--only",
         nargs="*",
         default=["search", "index", "throughput", "ingest"],
@@ -431,7 +437,9 @@ def main() -> None:
     table: list[Row] = []
     notes = []
     kb_path = args.work / f"kb-{args.papers}"
-    if {"search", "index", "scale", "new"} & set(args.only) or args.server:
+    if args.keep_kb and kb_path.is_dir():
+        print(f"using the knowledge base in {kb_path}", flush=True)
+    elif {"search", "index", "scale", "new"} & set(args.only) or args.server:
         build_scaled_kb(rows, kb_path, args.papers)
         print(f"built a knowledge base of {args.papers:,} papers in {kb_path}", flush=True)
     if "search" in args.only:

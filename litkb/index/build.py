@@ -22,7 +22,7 @@ from .chroma import forget_clients
 from .manifest import INDEX_SCHEMA
 from .parts import IndexParts
 from .passages import passages, vector_hash
-from .snapshot import PassageRows
+from .snapshot import KeptRows, PassageRows
 
 # Changes of up to this many passages (a few papers) to a local index go to the snapshot at once and to
 # Chroma at the next larger run, so that editing a record and indexing it does not cost importing chromadb
@@ -151,7 +151,8 @@ class IndexBuilder:
                     report.warnings.append(warning)
             # The new vectors are kept for the snapshot when it can be patched, or when they are all of it.
             keep = previous is not None or report.rebuilt or not have
-            added = self._embed(todo, want, progress, keep=keep, store=not deferred)
+            kept = KeptRows() if keep else None
+            added = self._embed(todo, want, progress, kept=kept, store=not deferred)
             report.passages, dim = len(added.owners), added.dim
             report.embedded = len(todo)
             if dim is None:
@@ -171,9 +172,10 @@ class IndexBuilder:
                 hashes = {pid: h for pid, h in have.items() if pid not in gone}
                 hashes.update((p.id, want[p.id]) for p in todo)
                 if previous is not None and not report.rebuilt:  # patch it: no need to read Chroma again
-                    vectors.update_snapshot(previous, hashes, set(gone) | {p.id for p in todo}, added)
-                elif keep and added.matrix is not None and len(added.owners) == vectors.count():
-                    vectors.write_snapshot(hashes, added)  # everything the index holds was embedded now
+                    replaced = set(gone) | {p.id for p in todo}
+                    vectors.update_snapshot(previous, hashes, replaced, kept.parts() if kept else [])
+                elif kept is not None and added.owners and len(added.owners) == vectors.count():
+                    vectors.write_snapshot(hashes, kept.parts())  # all the index holds, embedded now
                 else:
                     vectors.write_snapshot(hashes)
             if not todo:
@@ -188,43 +190,40 @@ class IndexBuilder:
         papers: Sequence[Paper],
         hashes: dict[str, str],
         progress: Progress | None,
-        keep: bool = False,
+        kept: KeptRows | None = None,
         store: bool = True,
     ) -> PassageRows:
-        """Embed every passage of `papers` and store the vectors in Chroma (unless not `store`); the rows
-        embedded (with their vectors when `keep`). Papers go in groups of PAPER_CHUNK, in their order, so
+        """Embed every passage of `papers` and store the vectors in Chroma (unless not `store`) and in
+        `kept` (when given); the rows embedded. Papers go in groups of PAPER_CHUNK, in their order, so
         that the work (and the time left that the progress bar shows) is even from group to group; the
-        encoder sorts each group's passages by length so that batches of like lengths pad least."""
-        import numpy as np
-
-        texts = {p.id: passages(p) for p in papers}
-        total = sum(len(found) for found in texts.values())
+        encoder sorts each group's passages by length so that batches of like lengths pad least. A
+        group's texts are split into passages when it comes (only their number is kept for all)."""
+        counts = {p.id: len(passages(p)) for p in papers}
+        total = sum(counts.values())
         done = PassageRows([], [])
         if not total:
             return done
         encoder = self.parts.encoders.for_passages()
-        kept = []
         if progress:
             progress(0, total)
         for start in range(0, len(papers), PAPER_CHUNK):
-            chunk = [(p.id, n, text, len(texts[p.id])) for p in papers[start : start + PAPER_CHUNK]
-                     for n, text in enumerate(texts[p.id])]  # fmt: skip
+            chunk = [(p.id, n, text, counts[p.id]) for p in papers[start : start + PAPER_CHUNK]
+                     for n, text in enumerate(passages(p))]  # fmt: skip
             vectors = encoder.encode([text for _, _, text, _ in chunk], batch_size=encoder.batch_size)
             done.dim = int(vectors.shape[1])
             owners = [pid for pid, _, _, _ in chunk]
+            numbers = [n for _, n, _, _ in chunk]
             if store:
                 self.parts.vectors.chroma.add(
-                    owners, [n for _, n, _, _ in chunk], [count for _, _, _, count in chunk], vectors,
+                    owners, numbers, [count for _, _, _, count in chunk], vectors,
                     [hashes[pid] for pid in owners],
                 )  # fmt: skip
             done.owners += owners
-            done.passages += [n for _, n, _, _ in chunk]
-            if keep:
-                kept.append(vectors)
+            done.passages += numbers
+            if kept is not None:
+                kept.add(owners, numbers, vectors)
             if progress:
                 progress(len(done.owners), total)
-        if keep and kept:
-            done.matrix = np.concatenate(kept)
         return done
 
     def repair(self, papers: Sequence[Paper], progress: Progress | None = None) -> IndexReport:

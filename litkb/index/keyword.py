@@ -163,26 +163,26 @@ class KeywordIndex:
                     kept_rows.append(row)
         keep = set(kept_ids)
         fresh = [p for p in papers if p.id not in keep]
-        rows: list[int] = []
-        columns: list[int] = []
-        for row, paper in enumerate(fresh):
-            for word in paper_tokens(paper) or [EMPTY]:
-                rows.append(row)
-                columns.append(vocabulary.setdefault(word, len(vocabulary)))
+        words_of: list[Any] = []  # each fresh paper's words as vocabulary numbers (numpy: 4 bytes a word)
+        for paper in fresh:
+            words = paper_tokens(paper) or [EMPTY]
+            found_words = (vocabulary.setdefault(word, len(vocabulary)) for word in words)
+            words_of.append(np.fromiter(found_words, dtype=np.int32, count=len(words)))
         size = len(vocabulary)
-        added = sp.csr_matrix(
+        rows = np.repeat(np.arange(len(fresh), dtype=np.int32), [len(w) for w in words_of])
+        columns = np.concatenate(words_of) if words_of else np.zeros(0, dtype=np.int32)
+        del words_of
+        counts = sp.csr_matrix(
             (np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(len(fresh), size)
         )  # duplicates are summed: term counts
-        parts = [added]
+        del rows, columns
         if old is not None and kept_rows:
-            counts = old[0][kept_rows]
-            parts.insert(
-                0, sp.csr_matrix((counts.data, counts.indices, counts.indptr), shape=(len(kept_rows), size))
-            )
-        ids = kept_ids + [p.id for p in fresh]
-        order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
-        counts = sp.vstack(parts).tocsr()[order]
-        ids = [ids[i] for i in order]
+            kept = old[0][kept_rows]
+            old = None  # one copy of the counts at a time: 100,000 papers hold some 100 MB
+            kept = sp.csr_matrix((kept.data, kept.indices, kept.indptr), shape=(len(kept_rows), size))
+            counts = sp.vstack([kept, counts], format="csr")
+            del kept
+        ids = kept_ids + [p.id for p in fresh]  # in no particular order: ties are broken by id when ranked
         by_term = counts.tocsc()
         lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
         staging = self.directory.with_name(self.directory.name + ".new")

@@ -49,6 +49,44 @@ class PassageRows:
     dim: int | None = None
 
 
+class KeptRows:
+    """Passage vectors kept in memory for the snapshot at the precision it stores them (passage 0 in
+    float32, the others in float16): 124,000 new passages take 110 MB instead of 190 MB. `parts` gives them
+    back as PassageRows, about PART_ROWS rows at a time (one new segment each)."""
+
+    PART_ROWS = 32_768
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[list[str], list[int], Any, Any, Any]] = []
+
+    def add(self, owners: list[str], passages: list[int], matrix: Any) -> None:
+        import numpy as np
+
+        first = np.asarray(passages) == 0
+        self.chunks.append((owners, passages, first, matrix[first].copy(), matrix[~first].astype(REST_DTYPE)))
+
+    def parts(self) -> Iterator[PassageRows]:
+        import numpy as np
+
+        group: list[tuple[list[str], list[int], Any, Any, Any]] = []
+        for i, chunk in enumerate(self.chunks):
+            group.append(chunk)
+            if sum(len(c[0]) for c in group) < self.PART_ROWS and i + 1 < len(self.chunks):
+                continue
+            dim = int(group[0][3].shape[1]) if len(group[0][3]) else int(group[0][4].shape[1])
+            matrix = np.empty((sum(len(c[0]) for c in group), dim), dtype=np.float32)
+            owners: list[str] = []
+            passages: list[int] = []
+            for chunk_owners, chunk_passages, first, first_rows, rest_rows in group:
+                block = matrix[len(owners) : len(owners) + len(chunk_owners)]
+                block[first] = first_rows
+                block[~first] = rest_rows
+                owners += chunk_owners
+                passages += chunk_passages
+            yield PassageRows(owners, passages, matrix, dim)
+            group = []
+
+
 class Segment:
     """One part of the snapshot: passage 0 of paper `papers[i]` is row i of `first`; its other
     `counts[i] - 1` passages are rows `start[i]` onwards of `rest`."""
@@ -318,9 +356,11 @@ def _segment(directory: Path, papers: Iterator[tuple[str, str, Any]], count: int
     return writer.finish()
 
 
-def write(directory: Path, generation: str | None, hashes: dict[str, str], rows: PassageRows) -> None:
+def write(
+    directory: Path, generation: str | None, hashes: dict[str, str], parts: Iterable[PassageRows]
+) -> None:
     """Save passage vectors (of every paper, in any order) as the whole snapshot of `generation`."""
-    save(directory, generation, hashes, [rows])
+    save(directory, generation, hashes, parts)
 
 
 def save(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,10 +207,10 @@ class VectorIndex:
             self.mirror = ServerMirror(self.directory, self.chroma)
         self.chroma.forget()
 
-    def write_snapshot(self, hashes: dict[str, str], rows: PassageRows | None = None) -> None:
-        """Save every passage vector as the snapshot of the current generation: `rows` (all of them), else
-        read from Chroma, READ_PAPERS papers at a time. Only for the embedded store: a server's collection
-        may change under us (see `litkb.index.mirror` for its local copy)."""
+    def write_snapshot(self, hashes: dict[str, str], rows: Iterable[PassageRows] | None = None) -> None:
+        """Save every passage vector as the snapshot of the current generation: `rows` (all of them, in
+        parts), else read from Chroma, READ_PAPERS papers at a time. Only for the embedded store: a
+        server's collection may change under us (see `litkb.index.mirror` for its local copy)."""
         if self.url is not None:
             return
         self._snapshot = None
@@ -238,7 +238,7 @@ class VectorIndex:
             )
 
     def update_snapshot(
-        self, previous: Snapshot, hashes: dict[str, str], replaced: set[str], added: PassageRows
+        self, previous: Snapshot, hashes: dict[str, str], replaced: set[str], added: Iterable[PassageRows]
     ) -> None:
         """Save `previous` less the papers in `replaced`, plus `added`, as the snapshot of the current
         generation (writing only the added rows, as a new segment, most of the time)."""
@@ -246,7 +246,7 @@ class VectorIndex:
             return
         self._snapshot = None
         generation = self.manifest.generation()
-        snapshots.save(self.directory, generation, hashes, [added], previous, replaced)
+        snapshots.save(self.directory, generation, hashes, added, previous, replaced)
 
     # -- the snapshot ----------------------------------------------------------------------------
 
