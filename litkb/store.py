@@ -183,19 +183,20 @@ class RecordStore:
             else:
                 self._compared = (folder, time.monotonic())
                 return same, []
-        papers, problems, keys = self._read_all()
+        papers, problems, keys = self._read_all(listed)
         self._all = {} if problems else {f"{p.id}{RECORD_SUFFIX}": (keys[p.id], p) for p in papers}
         self._compared = (folder, time.monotonic())
         return papers, problems
 
-    def _read_all(self) -> tuple[list[Paper], list[str], dict[str, list[int]]]:
+    def _read_all(
+        self, entries: list[os.DirEntry[str]]
+    ) -> tuple[list[Paper], list[str], dict[str, list[int]]]:
+        """The records of the directory `entries` (sorted by name), from the cache where it is current."""
         cache = self._read_cache()
         keys: dict[str, list[int]] = {}
         fresh: dict[str, list[Any]] = {}
         papers: list[Paper] = []
         problems: list[str] = []
-        with os.scandir(self.root) as scan:
-            entries = sorted((e for e in scan if e.name.endswith(RECORD_SUFFIX)), key=lambda e: e.name)
         for entry in entries:
             try:
                 if not entry.is_file():

@@ -47,6 +47,14 @@ def test_yaml_round_trip_keeps_types() -> None:
     text = dump_record(paper)
     back = parse_record(text, "x.yaml")
     assert back == paper
+    # the records cache's row form, read back without the dataclass's __init__, holds every field
+    import dataclasses
+
+    from litkb.models import RECORD_FIELDS
+
+    assert {f.name for f in dataclasses.fields(Paper)} == set(RECORD_FIELDS)
+    row = Paper.from_row(paper.to_row())
+    assert row == paper and vars(row) == vars(paper) and row.sources[0] == paper.sources[0]
 
 
 def test_hand_edited_scalars_are_read_as_what_the_field_holds() -> None:
