@@ -327,3 +327,18 @@ def test_a_keyword_index_of_the_older_layout_is_read_and_rewritten(loaded: Path)
     assert old.sync(kb.papers())
     assert json.loads((folder / "state.json").read_text())["layout"] == LAYOUT
     assert same([KeywordIndex(folder).search(q, 20) for q in queries])
+
+
+def test_keyword_ties_at_the_limit_go_to_the_first_ids(tmp_path: Path) -> None:
+    """Papers with the same score are ranked by id, also where the limit cuts through them, whatever
+    order the index holds them in."""
+    from litkb.index.keyword import KeywordIndex
+
+    same = [
+        Paper(id=f"zebra-{i:02d}-0000000000", title="Zebra stripes", abstract="Zebra.") for i in range(12)
+    ]
+    other = Paper(id="zz-top-0000000000", title="Zebra zebra zebra stripes", abstract="Zebra zebra.")
+    index = KeywordIndex(tmp_path / "bm25")
+    index.sync([*reversed(same), other])
+    found = [pid for pid, _ in index.search("zebra", 4)]
+    assert found == [other.id] + [p.id for p in same[:3]]

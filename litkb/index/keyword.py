@@ -294,8 +294,12 @@ class KeywordScores:
         found = np.flatnonzero(self._scores > 0)
         if allowed is not None:
             found = found[[ids[int(d)] in allowed for d in found]] if len(found) else found
-        if len(found) > limit:
-            found = found[np.argpartition(-self._scores[found], limit - 1)[:limit]]
+        if len(found) > limit:  # the papers above the limit-th score, and of those at it the first by id
+            scores = self._scores[found]
+            threshold = -np.partition(-scores, limit - 1)[limit - 1]
+            above = found[scores > threshold]
+            tied = sorted(found[scores == threshold].tolist(), key=lambda d: ids[d])
+            found = np.concatenate([above, tied[: limit - len(above)]]).astype(np.int64)
         hits = [(ids[int(d)], float(self._scores[d])) for d in found]
         return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
 
