@@ -245,7 +245,12 @@ def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(
     reference.index([paper_tokens(p) for p in ordered], show_progress=False)
     ours = KeywordIndex(tmp_path / "bm25")
     ours.sync(papers)
-    for query in ("speculative decoding", "continual learning without forgetting", "reasoning models rl"):
+    for query in (
+        "speculative decoding",
+        "continual learning without forgetting",
+        "reasoning models rl",
+        "models reason, reasoning",
+    ):
         terms = [t for t in stems(query_terms(query)) if t in reference.vocab_dict]
         docs, scores = reference.retrieve([terms], k=20, show_progress=False)
         expected = {ordered[int(d)].id: float(s) for d, s in zip(docs[0], scores[0], strict=True) if s > 0}

@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -349,7 +350,8 @@ class _Matrix:
 
         scores = np.zeros(len(self.ids), dtype=np.float32)
         base = len(self.ids) - len(self.added)
-        for term in dict.fromkeys(terms):
+        # A stem that two query words share counts once for each (as in bm25s and Lucene).
+        for term, times in Counter(terms).items():
             rows = np.zeros(0, dtype=np.int64)
             tf = np.zeros(0, dtype=np.float32)
             column = self.vocabulary.get(term)
@@ -357,7 +359,7 @@ class _Matrix:
                 start, end = int(self.indptr[column]), int(self.indptr[column + 1])
                 rows, tf = np.asarray(self.indices[start:end]), np.asarray(self.data[start:end])
                 if self.weighed:
-                    np.add.at(scores, rows, tf)
+                    np.add.at(scores, rows, tf * times)
                     continue
                 if self.any_dead:
                     live = ~self.dead[rows]
@@ -371,7 +373,7 @@ class _Matrix:
                 rows = np.concatenate([rows, np.asarray([row for row, _ in extra], dtype=np.int64)])
                 tf = np.concatenate([tf, np.asarray([count for _, count in extra], dtype=np.float32)])
             if len(rows):
-                weights = bm25(tf, self.lengths[rows], len(rows), self.papers, self.average)
+                weights = bm25(tf, self.lengths[rows], len(rows), self.papers, self.average) * times
                 np.add.at(scores, rows, weights.astype(np.float32))
         return scores
 
