@@ -162,9 +162,9 @@ class IndexBuilder:
                     else self.parts.encoders.embedder.dim
                 )
             changed = bool(todo or gone or report.rebuilt)
+            replaced = set(gone) | {p.id for p in todo}
             passages_now = None
             if previous is not None and not report.rebuilt:  # counted from the snapshot: no shard to load
-                replaced = set(gone) | {p.id for p in todo}
                 passages_now = previous.passage_count + len(added.owners)
                 passages_now -= sum(previous.count_of(pid) for pid in replaced)
             vectors.write_manifest(model, dim, len(want), changed=changed, passages=passages_now)
@@ -172,7 +172,6 @@ class IndexBuilder:
                 hashes = {pid: h for pid, h in have.items() if pid not in gone}
                 hashes.update((p.id, want[p.id]) for p in todo)
                 if previous is not None and not report.rebuilt:  # patch it: no need to read Chroma again
-                    replaced = set(gone) | {p.id for p in todo}
                     vectors.update_snapshot(previous, hashes, replaced, kept.parts() if kept else [])
                 elif kept is not None and added.owners and len(added.owners) == vectors.count():
                     vectors.write_snapshot(hashes, kept.parts())  # all the index holds, embedded now
