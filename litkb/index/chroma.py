@@ -327,10 +327,10 @@ class ChromaStore:
 
         self.open(create=False, name=self._open_name)
         found: list[tuple[str, int, Any]] = []
-        shards = self.shards()
         if paper_ids is None:
             rows: Iterator[Any] = self.pages(include=["metadatas", "embeddings"])
         else:
+            shards = self.shards()
             rows = (
                 row
                 for shard, members in shards.by_shard(paper_ids)

@@ -108,21 +108,14 @@ class KeywordIndex:
     def stored_hashes(self) -> dict[str, str]:
         """Every paper in the index with the hash of the title and abstract it holds."""
         found = self._state()
-        if found is None:
-            return {}
-        state, delta = found
-        dead = set(delta["dead"])
-        pairs = enumerate(zip(state["ids"], state["hashes"], strict=True))
-        hashes = {pid: h for row, (pid, h) in pairs if row not in dead}
-        hashes.update((paper["id"], paper["hash"]) for paper in delta["papers"])
-        return hashes
+        return {} if found is None else live_hashes(*found)
 
     def sync(self, papers: Sequence[Paper]) -> bool:
         """Bring the index up to date with `papers` (only changed papers are tokenized again); say whether
         anything changed."""
         wanted = {p.id: keyword_hash(p) for p in papers}
         found = self._state()
-        stored = self.stored_hashes() if found is not None else {}
+        stored = {} if found is None else live_hashes(*found)
         if wanted == stored:
             return False
         if found is not None:
@@ -249,6 +242,15 @@ class KeywordIndex:
         """Every paper's BM25 score for `query`."""
         matrix = self._load()
         return KeywordScores(matrix, matrix.scores(stems(query_terms(query))))
+
+
+def live_hashes(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, str]:
+    """Each paper's hash: the saved counts' less the rows the delta replaced, plus the delta's."""
+    dead = set(delta["dead"])
+    pairs = enumerate(zip(state["ids"], state["hashes"], strict=True))
+    hashes = {pid: h for row, (pid, h) in pairs if row not in dead}
+    hashes.update((paper["id"], paper["hash"]) for paper in delta["papers"])
+    return hashes
 
 
 def term_counts(paper: Paper) -> dict[str, int]:

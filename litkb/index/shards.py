@@ -48,27 +48,15 @@ class ShardMap:
         except FileNotFoundError:
             return cls([name], [rows], path=path)
         except (OSError, ValueError) as exc:
-            raise IndexDamagedError(
-                f"{path}: the list of the index's collections is damaged ({exc}); "
-                "run `litkb doctor --repair`",
-                reason=f"the list of the index's collections is damaged ({exc})",
-            ) from exc
+            raise damaged(path, str(exc)) from exc
         try:
             names = [str(n) for n in data["names"]]
             counts = [int(n) for n in data["rows"]]
             papers = {str(pid): int(i) for pid, i in data["papers"].items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise IndexDamagedError(
-                f"{path}: the list of the index's collections is damaged ({exc!r}); "
-                "run `litkb doctor --repair`",
-                reason="the list of the index's collections is damaged",
-            ) from exc
+            raise damaged(path, repr(exc)) from exc
         if not names or names[0] != name or len(counts) != len(names):
-            raise IndexDamagedError(
-                f"{path}: the list of the index's collections does not match the collection '{name}'; "
-                "run `litkb doctor --repair`",
-                reason="the list of the index's collections does not match the collection",
-            )
+            raise damaged(path, f"it does not start with the collection '{name}'")
         return cls(names, counts, papers, path)
 
     def save(self) -> None:
@@ -112,3 +100,10 @@ class ShardMap:
     def forget(self, paper_ids: Iterable[str]) -> None:
         for pid in paper_ids:
             self.papers.pop(pid, None)
+
+
+def damaged(path: Path, why: str) -> IndexDamagedError:
+    return IndexDamagedError(
+        f"{path}: the list of the index's collections is damaged ({why}); run `litkb doctor --repair`",
+        reason=f"the list of the index's collections is damaged ({why})",
+    )
