@@ -30,6 +30,7 @@ from .identity import Duplicate, apply_merges, find_duplicates, find_paper
 from .index.build import IndexBuilder, IndexReport, Progress
 from .index.keyword import KeywordIndex
 from .index.parts import IndexParts
+from .index.records import DIGESTS_FILE, IndexRecords
 from .index.search import SEARCH_MODES, Searcher, SearchResult
 from .index.vectors import VectorIndex
 from .ingest import IngestReport, parse_inputs, save_parsed
@@ -192,20 +193,30 @@ class KnowledgeBase:
         if device is not None:
             self.config.device = cfg.check_device(device)
             self.parts.encoders.use_device(self.config.device)
-        papers = self.papers(require=True)
-        report = self.builder.run(papers, rebuild=rebuild, progress=progress, prune=prune)
+        records = self._index_records()
+        report = self.builder.run(records, rebuild=rebuild, progress=progress, prune=prune)
         if report.embedded or report.deleted:
             with self.writing():
-                self.theme_service.after_index(papers)
+                self.theme_service.after_index(records.ids)
         return report
 
     def repair_index(self, progress: Progress | None = None) -> IndexReport:
         """Rebuild the index from the records (on a Chroma server: complete it); see `IndexBuilder.repair`."""
-        papers = self.papers(require=True)
-        report = self.builder.repair(papers, progress)
+        records = IndexRecords.of(self.papers(require=True), self.vectors.model)
+        report = self.builder.repair(records, progress)
         with self.writing():
-            self.theme_service.after_index(papers)
+            self.theme_service.after_index(records.ids)
         return report
+
+    def _index_records(self) -> IndexRecords:
+        """The records as the index sees them: only those changed since the last run are read."""
+        self._check_exists()
+        records = IndexRecords.read(
+            self.store, self.root / cfg.CACHE_DIR / DIGESTS_FILE, self.vectors.model, self.warn
+        )
+        if not records.ids:
+            raise self._empty()
+        return records
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -213,19 +224,26 @@ class KnowledgeBase:
         """Every record. Records that cannot be read are left out and named in `warnings`."""
         if not self.root.is_dir():
             if require:
-                raise NotFoundError(
-                    f"no knowledge base at {self.root}; create one with `litkb ingest FILE` "
-                    "(or choose one with --kb or LITKB_HOME)"
-                )
+                self._check_exists()
             return []
         papers, problems = self.store.load_all()
         for problem in problems:
             self.warn(problem)
         if require and not papers:
-            raise NotFoundError(
-                f"the knowledge base at {self.root} is empty; add papers with `litkb ingest FILE`"
-            )
+            raise self._empty()
         return papers
+
+    def _check_exists(self) -> None:
+        if not self.root.is_dir():
+            raise NotFoundError(
+                f"no knowledge base at {self.root}; create one with `litkb ingest FILE` "
+                "(or choose one with --kb or LITKB_HOME)"
+            )
+
+    def _empty(self) -> NotFoundError:
+        return NotFoundError(
+            f"the knowledge base at {self.root} is empty; add papers with `litkb ingest FILE`"
+        )
 
     def get(self, ref: str) -> Paper:
         """A paper by id, DOI, arXiv id, external id, or forgiving title (case, punctuation, prefix)."""

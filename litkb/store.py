@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import yaml
@@ -127,6 +128,23 @@ class RecordStore:
                 return {e.name[: -len(RECORD_SUFFIX)] for e in entries if e.name.endswith(RECORD_SUFFIX)}
         except FileNotFoundError:
             return set()
+
+    def file_keys(self) -> dict[str, list[int]]:
+        """Each record file's key (modification time, size, inode) by paper id, without reading them."""
+        keys = {}
+        try:
+            with os.scandir(self.root) as entries:
+                for entry in entries:
+                    if entry.name.endswith(RECORD_SUFFIX):
+                        try:
+                            stat = entry.stat()
+                        except OSError:
+                            continue  # removed while we looked
+                        if S_ISREG(stat.st_mode):
+                            keys[entry.name[: -len(RECORD_SUFFIX)]] = _file_key(stat)
+        except FileNotFoundError:
+            pass
+        return keys
 
     def exists(self, paper_id: str) -> bool:
         return is_valid_id(paper_id) and self.path_for(paper_id).is_file()

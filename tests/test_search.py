@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
 from litkb.index.passages import WINDOW, passages
+from litkb.index.records import IndexRecords
 from litkb.index.search import fuse
 from litkb.index.snippets import best_snippet
 from litkb.index.vectors import scores_by_paper as _paper_scores
@@ -244,7 +245,7 @@ def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(
     reference = bm25s.BM25()
     reference.index([paper_tokens(p) for p in ordered], show_progress=False)
     ours = KeywordIndex(tmp_path / "bm25")
-    ours.sync(papers)
+    ours.sync(IndexRecords.of(papers, "m"))
     for query in (
         "speculative decoding",
         "continual learning without forgetting",
@@ -278,13 +279,13 @@ def test_keyword_scores_are_bm25s_and_updates_equal_a_rebuild(
             Paper(id=f"more{name.strip()}-0000000000", title=f"Zebrafinch {name}", abstract=name)
         )
     for step, now in enumerate((changed, later, rewritten)):
-        assert ours.sync(now) and not ours.sync(now)
+        assert ours.sync(IndexRecords.of(now, "m")) and not ours.sync(IndexRecords.of(now, "m"))
         assert ours.stored_hashes() == {p.id: keyword_hash(p) for p in now}
         assert (tmp_path / "bm25" / "delta.json").exists() == (step < 2)
         if step < 2:
             assert {path.name: path.stat().st_mtime_ns for path in (tmp_path / "bm25").glob("*.npy")} == saved
         rebuilt = KeywordIndex(tmp_path / f"rebuilt-{step}")
-        rebuilt.sync(now)
+        rebuilt.sync(IndexRecords.of(now, "m"))
         for query in ("zebrafinch songs", "speculative decoding", "learning", "birds"):
             a, b = KeywordIndex(tmp_path / "bm25").search(query, 30), rebuilt.search(query, 30)
             assert [pid for pid, _ in a] == [pid for pid, _ in b]
@@ -329,7 +330,7 @@ def test_a_keyword_index_of_the_older_layout_is_read_and_rewritten(loaded: Path)
     old = KeywordIndex(folder)
     assert same([old.search(q, 20) for q in queries])
     assert old.stored_hashes() == {}  # so the next sync rewrites it
-    assert old.sync(kb.papers())
+    assert old.sync(IndexRecords.of(kb.papers(), "m"))
     assert json.loads((folder / "state.json").read_text())["layout"] == LAYOUT
     assert same([KeywordIndex(folder).search(q, 20) for q in queries])
 
@@ -344,6 +345,6 @@ def test_keyword_ties_at_the_limit_go_to_the_first_ids(tmp_path: Path) -> None:
     ]
     other = Paper(id="zz-top-0000000000", title="Zebra zebra zebra stripes", abstract="Zebra zebra.")
     index = KeywordIndex(tmp_path / "bm25")
-    index.sync([*reversed(same), other])
+    index.sync(IndexRecords.of([*reversed(same), other], "m"))
     found = [pid for pid, _ in index.search("zebra", 4)]
     assert found == [other.id] + [p.id for p in same[:3]]

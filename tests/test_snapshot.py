@@ -9,11 +9,16 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
 from litkb.doctor import diagnose
+from litkb.index import records as records_view
 from litkb.index import snapshot as snapshots
+from litkb.index.build import IndexReport
+from litkb.index.records import IndexRecords
+from litkb.store import RecordStore
 from tests.conftest import run
 
 QUERIES = ("memory", "reinforcement learning for reasoning", "video generation", "speculative decoding")
@@ -232,3 +237,77 @@ def test_a_large_local_index_is_kept_in_shards_touched_one_at_a_time(
     held = shard_contents(loaded)
     assert sum(len(papers) for papers in held.values()) == 68
     assert sorted(held) == sorted(json.loads((loaded / "index" / shards.SHARDS_FILE).read_text())["names"])
+
+
+def test_an_index_run_reads_only_the_records_whose_files_changed(
+    runner: CliRunner, loaded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`litkb index` keeps each record's hashes under its file's key: a later run reads only the records
+    whose files changed (through litkb or by hand, replaced or edited in place), and the index then holds
+    what reading every record gives."""
+    read: list[str] = []
+    real_load, real_load_all = RecordStore.load, RecordStore.load_all
+    monkeypatch.setattr(RecordStore, "load", lambda self, pid: read.append(pid) or real_load(self, pid))
+    monkeypatch.setattr(RecordStore, "load_all", lambda self: read.append("*") or real_load_all(self))
+
+    warnings: list[str] = []
+
+    def index() -> IndexReport:
+        read.clear()
+        kb = KnowledgeBase.open(loaded)
+        report = kb.index()
+        warnings[:] = kb.warnings
+        return report
+
+    def holds_what_the_records_say() -> bool:
+        kb = KnowledgeBase.open(loaded)
+        every = IndexRecords.of(kb.papers(), kb.vectors.model)
+        snapshot = kb.vectors.current_snapshot()
+        return (
+            snapshot is not None
+            and snapshot.hash_map() == every.vector_hashes
+            and kb.keywords.stored_hashes() == every.keyword_hashes
+        )
+
+    assert index().embedded == 0 and read == []  # the fixture's run kept the hashes
+    monkeypatch.setattr(records_view, "REWRITE_AFTER", 0)  # the cache rewritten after every change
+    pid = change_abstract(loaded, "Hopfield Networks is All You Need", "Associative memory. Two now.")
+    by_hand = KnowledgeBase.open(loaded).get("Bridging Internal Probability and Self-Consistency").id
+    path = loaded / "records" / f"{by_hand}.yaml"
+    inode, text = path.stat().st_ino, path.read_text(encoding="utf-8")
+    with path.open("r+", encoding="utf-8") as handle:  # in place, as some editors save
+        handle.write(text.replace("title: ", "title: Edited ", 1))
+    assert path.stat().st_ino == inode
+    report = index()
+    assert report.embedded == 2 and sorted(read) == sorted([pid, by_hand]), (report, read)
+    assert holds_what_the_records_say()
+    assert index().embedded == 0 and read == []  # nothing changed: nothing read
+
+    # an unreadable record is named, and keeps its vectors until it is fixed
+    path.write_text("title: [unclosed\n", encoding="utf-8")
+    report = index()
+    assert report.deleted == 0 and report.embedded == 0 and read == [by_hand]
+    assert [w for w in warnings if str(path) in w and "invalid YAML" in w], warnings
+    assert by_hand in KnowledgeBase.open(loaded).vectors.current_snapshot().papers
+    path.write_text(text, encoding="utf-8")
+    assert index().embedded == 1 and read == [by_hand] and not warnings
+    assert holds_what_the_records_say()
+
+    # many changes: every record read at once, through the records' cache
+    monkeypatch.setattr(records_view, "READ_ONE_BY_ONE", 1)
+    for title in ("Hopfield Networks is All You Need", "Bridging Internal Probability and Self-Consistency"):
+        change_abstract(loaded, title, f"Changed again: {title}.")
+    assert index().embedded == 2 and read == ["*"]
+    assert holds_what_the_records_say()
+
+    # a damaged cache of hashes: every record read again, nothing embedded again
+    (loaded / ".cache" / records_view.DIGESTS_FILE).write_text("{not json", encoding="utf-8")
+    assert index().embedded == 0 and read == ["*"]
+    assert index().embedded == 0 and read == []
+
+    # by default a few changed records are read again (1 ms each) rather than the cache rewritten
+    monkeypatch.setattr(records_view, "REWRITE_AFTER", 1)
+    pid = change_abstract(loaded, "Hopfield Networks is All You Need", "Changed a third time.")
+    assert index().embedded == 1 and read == [pid]
+    assert index().embedded == 0 and read == [pid]
+    assert holds_what_the_records_say()

@@ -21,7 +21,8 @@ from ..store import RecordStore
 from .chroma import forget_clients
 from .manifest import INDEX_SCHEMA
 from .parts import IndexParts
-from .passages import passages, vector_hash
+from .passages import passages
+from .records import IndexRecords
 from .snapshot import KeptRows, PassageRows
 
 # Changes of up to this many passages (a few papers) to a local index go to the snapshot at once and to
@@ -74,7 +75,7 @@ class IndexBuilder:
 
     def run(
         self,
-        papers: Sequence[Paper],
+        records: IndexRecords,
         rebuild: bool = False,
         progress: Progress | None = None,
         prune: bool = False,
@@ -82,17 +83,17 @@ class IndexBuilder:
         """`update`, and a local index found damaged (say, by a crash in the middle of a write) rebuilt
         from the records, as `litkb doctor --repair` would, with a warning."""
         try:
-            return self.update(papers, rebuild, progress, prune)
+            return self.update(records, rebuild, progress, prune)
         except IndexDamagedError as exc:
             if rebuild or self.server:
                 raise
-            report = self.repair(papers, progress)
+            report = self.repair(records, progress)
             report.warnings.insert(0, f"rebuilt the index from the records: it was damaged ({exc.reason})")
             return report
 
     def update(
         self,
-        papers: Sequence[Paper],
+        records: IndexRecords,
         rebuild: bool = False,
         progress: Progress | None = None,
         prune: bool = False,
@@ -102,6 +103,8 @@ class IndexBuilder:
         date."""
         vectors, keywords = self.parts.vectors, self.parts.keywords
         model = vectors.model
+        if records.model != model:  # hashes taken for another model: this one's
+            records = IndexRecords.of(records.papers(records.ids), model)
         report = IndexReport(model=model)
         with self.writing():
             manifest = vectors.read_manifest() if not rebuild else None
@@ -112,12 +115,12 @@ class IndexBuilder:
                 vectors.drop()
                 keywords.drop()
                 report.rebuilt = True
-            want = {p.id: vector_hash(model, p) for p in papers}
+            want = records.vector_hashes
             # What the index holds: from the snapshot when it is current (no need to open Chroma), else
             # from every vector's metadata.
             previous = vectors.current_snapshot()
             have = previous.hash_map() if previous is not None else vectors.stored_hashes()
-            todo = [p for p in papers if have.get(p.id) != want[p.id]]
+            todo = records.papers([pid for pid in records.ids if have.get(pid) != want[pid]])
             # A record that is there but unreadable keeps its vectors until it is fixed or removed.
             gone = [pid for pid in have if pid not in want and not self.store.exists(pid)]
             if gone and self.server and not prune:
@@ -143,8 +146,8 @@ class IndexBuilder:
             if not deferred:
                 vectors.chroma.delete(gone + [p.id for p in todo if p.id in have])
             report.deleted = len(gone)
-            report.unchanged = len(papers) - len(todo)
-            keywords.sync(papers)
+            report.unchanged = len(records) - len(todo)
+            keywords.sync(records)
             if todo:  # the exported encoders embed papers on the CPU: made once, first
                 warning = self.parts.encoders.export()
                 if warning:
@@ -225,12 +228,12 @@ class IndexBuilder:
                 progress(len(done.owners), total)
         return done
 
-    def repair(self, papers: Sequence[Paper], progress: Progress | None = None) -> IndexReport:
+    def repair(self, records: IndexRecords, progress: Progress | None = None) -> IndexReport:
         """Rebuild the index from the records into a new folder and swap it in when complete. On a Chroma
         server the collection is shared, so it is completed (what is missing or stale embedded again), not
         rebuilt from this copy of the records."""
         if self.server:
-            return self.update(papers, progress=progress)
+            return self.update(records, progress=progress)
         with self.writing():
             live = self.parts.directory
             staging = live.with_name(live.name + ".repair")
@@ -241,7 +244,7 @@ class IndexBuilder:
                 if self.parts.encoders.exported() is not None:
                     shutil.copytree(self.parts.encoders.directory, fresh.encoders.directory)
             report = IndexBuilder(self.store, fresh, contextlib.nullcontext).update(
-                papers, rebuild=True, progress=progress
+                records, rebuild=True, progress=progress
             )
             self.parts.vectors.forget()
             forget_clients()

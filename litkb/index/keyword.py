@@ -26,9 +26,9 @@ import json
 import re
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import IndexDamagedError, IndexMissingError
 from ..fsutil import atomic_write_text
@@ -58,6 +58,16 @@ STOP_WORDS = frozenset(
     yourselves whether via may might must shall within without upon among
     """.split()
 )
+
+
+class Records(Protocol):
+    """What `KeywordIndex.sync` reads of the records (`litkb.index.records.IndexRecords`): every paper's id
+    and hash of its title and abstract (`keyword_hash`), and the papers themselves when it needs them."""
+
+    ids: list[str]
+    keyword_hashes: dict[str, str]
+
+    def papers(self, ids: Iterable[str]) -> list[Paper]: ...
 
 
 def keyword_hash(paper: Paper) -> str:
@@ -110,10 +120,10 @@ class KeywordIndex:
         found = self._state()
         return {} if found is None else live_hashes(*found)
 
-    def sync(self, papers: Sequence[Paper]) -> bool:
-        """Bring the index up to date with `papers` (only changed papers are tokenized again); say whether
-        anything changed."""
-        wanted = {p.id: keyword_hash(p) for p in papers}
+    def sync(self, records: Records) -> bool:
+        """Bring the index up to date with `records` (only changed papers are read and tokenized again); say
+        whether anything changed."""
+        wanted = records.keyword_hashes
         found = self._state()
         stored = {} if found is None else live_hashes(*found)
         if wanted == stored:
@@ -123,7 +133,7 @@ class KeywordIndex:
             changed = {pid for pid, digest in wanted.items() if stored.get(pid) != digest}
             changed |= {pid for pid in stored if pid not in wanted}
             kept = [paper for paper in delta["papers"] if paper["id"] not in changed]
-            fresh = [p for p in papers if p.id in changed]
+            fresh = records.papers(sorted(changed & wanted.keys()))
             rows = {pid: row for row, pid in enumerate(state["ids"])}
             dead = set(delta["dead"]) | {rows[pid] for pid in changed if pid in rows}
             if len(dead) + len(kept) + len(fresh) <= max(DELTA_PAPERS, len(wanted) // 20):
@@ -131,12 +141,12 @@ class KeywordIndex:
                 write_delta(self.directory, sorted(dead), kept + added)
                 self._matrix = None
                 return True
-        self._rebuild(papers, wanted, found)
+        self._rebuild(records, wanted, found)
         return True
 
     def _rebuild(
         self,
-        papers: Sequence[Paper],
+        records: Records,
         wanted: dict[str, str],
         found: tuple[dict[str, Any], dict[str, Any]] | None,
     ) -> None:
@@ -156,7 +166,7 @@ class KeywordIndex:
                     kept_ids.append(pid)
                     kept_rows.append(row)
         keep = set(kept_ids)
-        fresh = [p for p in papers if p.id not in keep]
+        fresh = records.papers(pid for pid in records.ids if pid not in keep)
         words_of: list[Any] = []  # each fresh paper's words as vocabulary numbers (numpy: 4 bytes a word)
         for paper in fresh:
             words = paper_tokens(paper) or [EMPTY]

@@ -78,6 +78,9 @@ class OnnxEncoder:
         options.intra_op_num_threads = 1  # one thread a batch; `encode` runs a batch per core
         options.inter_op_num_threads = 1
         options.enable_mem_pattern = False  # plans kept per input shape: every batch has its own
+        # Weights not repacked when the session opens: 0.06 s sooner, and batches ran no slower (measured
+        # on 32 x 128-token batches: 6.5-8.1 s against 6.8-8.3 s for five).
+        options.add_session_config_entry("session.disable_prepacking", "1")
         self._session = onnxruntime.InferenceSession(
             str(directory / (INT8_FILE if int8 else MODEL_FILE)), options, providers=["CPUExecutionProvider"]
         )

@@ -3,7 +3,7 @@ putting newly indexed papers into the nearest one), looking themes and areas up,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -42,7 +42,7 @@ class ThemeService:
         saved = ThemeSet.load(self.root)
         if saved is not None and not rebuild and k in (None, saved.k) and saved.model == self.model:
             with self.writing():
-                self.assign_new_papers(saved, papers)
+                self.assign_new_papers(saved, [p.id for p in papers])
                 if not saved.areas:  # saved by an older litkb: group its themes, keep the themes as they are
                     self._add_areas(saved, papers)
             return saved
@@ -95,16 +95,17 @@ class ThemeService:
                 saved.assignments.pop(pid, None)
             saved.save(self.root)
 
-    def after_index(self, papers: Sequence[Paper]) -> None:
-        """After the index changed: papers new to it join the nearest saved theme (the caller holds the
-        write lock)."""
+    def after_index(self, ids: Iterable[str]) -> None:
+        """After the index changed: papers (of `ids`, every paper's) new to it join the nearest saved theme
+        (the caller holds the write lock)."""
         saved = ThemeSet.load(self.root)
         if saved is not None and saved.model == self.model:
-            self.assign_new_papers(saved, papers)
+            self.assign_new_papers(saved, ids)
 
-    def assign_new_papers(self, saved: ThemeSet, papers: Sequence[Paper]) -> None:
-        """Put papers indexed since the clustering into the nearest theme; forget removed papers."""
-        current = {p.id for p in papers}
+    def assign_new_papers(self, saved: ThemeSet, ids: Iterable[str]) -> None:
+        """Put papers (of `ids`, every paper's) indexed since the clustering into the nearest theme; forget
+        removed papers."""
+        current = set(ids)
         changed = False
         for gone in [pid for pid in saved.assignments if pid not in current]:
             del saved.assignments[gone]
