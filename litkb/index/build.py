@@ -205,7 +205,7 @@ class IndexBuilder:
         done = PassageRows([], [])
         if not total:
             return done
-        encoder = self.parts.encoders.for_passages()
+        encoder = self.parts.encoders.for_passages(total)
         if progress:
             progress(0, total)
         for start in range(0, len(papers), PAPER_CHUNK):

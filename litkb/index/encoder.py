@@ -142,6 +142,7 @@ class SentenceTransformerEmbedder:
 # On 2 CPU cores, 1,324 passages of 1,000 arXiv abstracts: 49/s in batches of 8, 46/s of 16, 41/s of 32,
 # 38/s of 64 (less padding, warmer caches). 16 keeps nearly all of that with fewer calls.
 CPU_BATCH = 16
+FEW_PASSAGES = 256  # up to this many, the export opens without laying its weights out for large batches
 
 
 def _pick_device(device: str) -> str:
@@ -216,24 +217,26 @@ class Encoders:
             self._embedder = get_embedder(self.model, self.device)
         return self._embedder
 
-    def exported(self, int8: bool = False) -> Embedder | None:
-        """The model's ONNX export (`int8`: its quantized copy), when `litkb index` has made one."""
+    def exported(self, int8: bool = False, repack: bool = True) -> Embedder | None:
+        """The model's ONNX export (`int8`: its quantized copy), when `litkb index` has made one; `repack`:
+        opened for large batches (else for a few texts: sooner)."""
         from .onnx import OnnxEncoder
 
-        return OnnxEncoder.load(self.directory, self.model, int8)
+        return OnnxEncoder.load(self.directory, self.model, int8, repack)
 
     @property
     def query(self) -> Embedder:
         """What embeds queries: the ONNX export when there is one (fast to start), else the model."""
         if self._query is None:
-            self._query = self.exported() or self.embedder
+            self._query = self.exported(repack=False) or self.embedder
         return self._query
 
-    def for_passages(self) -> Embedder:
-        """What embeds papers: on the CPU the int8 export, else the float32 export (see `export`), else the
-        model itself (on a GPU too)."""
+    def for_passages(self, count: int | None = None) -> Embedder:
+        """What embeds papers (`count` passages, when known): on the CPU the int8 export, else the float32
+        export (see `export`), else the model itself (on a GPU too)."""
         if self.device == "cpu" and not self.model.startswith(HASH_PREFIX):
-            found = self.exported(int8=True) or self.exported()
+            repack = count is None or count > FEW_PASSAGES
+            found = self.exported(int8=True, repack=repack) or self.exported(repack=repack)
             if found is not None:
                 return found
         return self.embedder
