@@ -75,16 +75,38 @@ def test_one_changed_abstract_writes_a_segment_of_its_own(
     assert owners == [pid] * 3 and numbers == [0, 1, 2] and matrix.dtype == np.float32
 
 
-def test_segments_are_merged_when_they_grow_and_removed_papers_leave(runner: CliRunner, loaded: Path) -> None:
+def test_segments_are_merged_when_they_grow_and_removed_papers_leave(
+    runner: CliRunner, loaded: Path, tmp_path: Path
+) -> None:
     assert run(runner, loaded, "index").exit_code == 0
     titles = [p.title for p in KnowledgeBase.open(loaded).papers()]
+    first = catalog(loaded)["segments"][0]["name"]
+    first_files = sorted((loaded / "index").glob(f"passages-{first}.*.npy"))
+    stamps = {p.name: p.stat().st_mtime_ns for p in first_files}
     seen = []
-    for i, title in enumerate(titles[: snapshots.MAX_SEGMENTS + 1]):
+    for i, title in enumerate(titles[: snapshots.MAX_SEGMENTS + 2]):
         change_abstract(loaded, title, f"Changed {i}. A sentence about topic {i}.")
         assert run(runner, loaded, "index").exit_code == 0
         seen.append(len(catalog(loaded)["segments"]))
-    # merged into one when there would have been more than MAX_SEGMENTS
-    assert seen == [*range(2, snapshots.MAX_SEGMENTS + 1), 1, 2], seen
+    # when there would have been more than MAX_SEGMENTS, those past the first are merged into one beside it,
+    # whose files stay as they were (its changed papers' rows marked dead)
+    assert seen == [*range(2, snapshots.MAX_SEGMENTS + 1), 2, 3, 4], seen
+    assert catalog(loaded)["segments"][0]["name"] == first
+    assert len(catalog(loaded)["segments"][0]["dead"]) == snapshots.MAX_SEGMENTS + 2
+    assert {p.name: p.stat().st_mtime_ns for p in first_files} == stamps
+    assert len(catalog(loaded)["segments"][1]["papers"]) == snapshots.MAX_SEGMENTS
+    whole = tmp_path / "whole"  # the same answers as a snapshot written whole from the same vectors
+    shutil.copytree(loaded, whole)
+    base = KnowledgeBase.open(whole)
+    base.vectors.write_snapshot(base.vectors.stored_hashes())
+    assert len(catalog(whole)["segments"]) == 1 and answers(loaded) == answers(whole)
+    # all merged into one when the segments past the first hold over a quarter of the rows
+    for i, title in enumerate(titles[snapshots.MAX_SEGMENTS + 2 : 30]):
+        change_abstract(loaded, title, " ".join(f"Sentence {j} on topic {i}." for j in range(12)))
+    assert run(runner, loaded, "index").exit_code == 0
+    parts = catalog(loaded)["segments"]
+    assert len(parts) == 1 and parts[0]["name"] != first and not parts[0].get("dead")
+    assert len(parts[0]["papers"]) == 69
     files = {p.name for p in (loaded / "index").glob("passages-*")}  # only the files the catalog names
     assert files == {
         f"passages-{s['name']}.{k}.npy" for s in catalog(loaded)["segments"] for k in ("first", "rest")

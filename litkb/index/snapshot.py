@@ -11,8 +11,9 @@ It is kept in parts (segments), so that one changed abstract writes a few rows, 
   a few hundred papers are read for a query, and rounding them changes no ranking measurably; see the
   README's Performance section).
 
-A change writes its papers as a new segment and marks their old rows dead; when the segments grow past
-MAX_SEGMENTS or their rows past a quarter of the whole, they are merged into one (`compact`). The catalog
+A change writes its papers as a new segment and marks their old rows dead; when the segments past the
+first hold more than a quarter of the rows, all are merged into one (`compact`); when there are more than
+MAX_SEGMENTS, the ones past the first are merged into one beside it (which costs what they hold). The catalog
 is tagged with the manifest's generation, so a snapshot out of step with the collection is never used; one
 that claims to be current but does not hold what the manifest says is an error (a search must not answer
 from it). Files no catalog names any more are removed when the next one is written."""
@@ -215,9 +216,10 @@ class Snapshot:
             scores.append(found)
         return ids, np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
-    def live(self) -> Iterator[tuple[str, str, Any]]:
-        """Each paper with its hash and all its vectors, in id order."""
-        for pid in self.papers:
+    def live(self, paper_ids: Sequence[str] | None = None) -> Iterator[tuple[str, str, Any]]:
+        """Each paper (of `paper_ids`, in that order; else all, in id order) with its hash and all its
+        vectors."""
+        for pid in self.papers if paper_ids is None else paper_ids:
             s, i = self.where[pid]
             yield pid, self.segments[s].hashes[i], self.segments[s].vectors(i)
 
@@ -373,8 +375,8 @@ def save(
 ) -> None:
     """Save `previous` (its segments kept as they are) less the papers in `dropped` and in `parts`, plus
     `parts` (one new segment each: they may come one at a time from a slow source, so that no more than
-    one part is ever in memory), as the snapshot of `generation`; merged into one segment when the
-    segments have grown (MAX_SEGMENTS, or rows outside the first past a quarter of the whole)."""
+    one part is ever in memory), as the snapshot of `generation`; its segments merged when they have grown
+    (see the module's docstring)."""
     import numpy as np
 
     written: list[dict[str, Any]] = []
@@ -410,19 +412,31 @@ def save(
     segments = kept + written
     _save_catalog(directory, generation, segments)
     live = [sum(part["counts"]) - sum(part["counts"][i] for i in part.get("dead", [])) for part in segments]
-    if len(segments) > MAX_SEGMENTS or (len(segments) > 1 and 4 * sum(live[1:]) > sum(live)):
+    if len(segments) > 1 and 4 * sum(live[1:]) > sum(live):
         compact(directory, generation)
+    elif len(segments) > MAX_SEGMENTS:
+        compact(directory, generation, keep_first=True)
 
 
-def compact(directory: Path, generation: str | None) -> None:
-    """Merge the segments of the snapshot in `directory` into one, reading one paper at a time."""
+def compact(directory: Path, generation: str | None, keep_first: bool = False) -> None:
+    """Merge the segments of the snapshot in `directory` into one, reading one paper at a time;
+    `keep_first`: all but the first (the large one a full merge left), which stays as it is, so that
+    merging the small segments of a few changes costs what they hold, not the whole snapshot."""
     snapshot = load(directory, None, generation)
     if snapshot is None:
         return
-    rest = snapshot.passage_count - len(snapshot.papers)
-    segment = _segment(directory, snapshot.live(), len(snapshot.papers), rest, snapshot.dim)
+    kept: list[dict[str, Any]] = []
+    papers = snapshot.papers
+    if keep_first and len(snapshot.segments) > 1:
+        first = snapshot.segments[0]
+        dead = snapshot.dead[0].nonzero()[0].tolist()
+        kept = [{"name": first.name, "papers": first.papers, "counts": first.counts, "hashes": first.hashes,
+                 "dead": dead}]  # fmt: skip
+        papers = [pid for pid in papers if snapshot.where[pid][0] > 0]
+    rest = sum(snapshot.count_of(pid) for pid in papers) - len(papers)
+    segment = _segment(directory, snapshot.live(papers), len(papers), rest, snapshot.dim)
     del snapshot  # its files are removed next
-    _save_catalog(directory, generation, [segment])
+    _save_catalog(directory, generation, [*kept, segment])
 
 
 def retag(directory: Path, generation: str | None) -> None:
