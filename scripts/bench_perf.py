@@ -136,6 +136,9 @@ def search_speed(kb_path: Path, repeats: int) -> list[Row]:
     ]
 
 
+CHANGED = "One more sentence, changed at"
+
+
 def unchanged_index(kb_path: Path, repeats: int) -> list[Row]:
     floor = wall(litkb_cmd("--help"), repeats)
     unchanged = wall(litkb_cmd("--kb", str(kb_path), "index"), repeats)
@@ -143,7 +146,8 @@ def unchanged_index(kb_path: Path, repeats: int) -> list[Row]:
     for i in range(repeats):  # a different paper each time, each a new process
         kb = KnowledgeBase.open(kb_path)
         paper = kb.store.load(f"paper-{i * 997:07d}")
-        paper.abstract = f"{paper.abstract} One more sentence, changed at {time.time()}."
+        original = (paper.abstract or "").split(CHANGED)[0].rstrip()  # as long each time, however many runs
+        paper.abstract = f"{original} {CHANGED} {time.time()}."
         kb.store.save_many([paper])
         start = time.perf_counter()
         done = subprocess.run(
