@@ -222,11 +222,9 @@ class KnowledgeBase:
 
     def papers(self, require: bool = False) -> list[Paper]:
         """Every record. Records that cannot be read are left out and named in `warnings`."""
-        if not self.root.is_dir():
-            if require:
-                self._check_exists()
-            return []
-        papers, problems = self.store.load_all()
+        if require:
+            self._check_exists()
+        papers, problems = self.store.load_all()  # none when there is no folder
         for problem in problems:
             self.warn(problem)
         if require and not papers:

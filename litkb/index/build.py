@@ -103,8 +103,6 @@ class IndexBuilder:
         date."""
         vectors, keywords = self.parts.vectors, self.parts.keywords
         model = vectors.model
-        if records.model != model:  # hashes taken for another model: this one's
-            records = IndexRecords.of(records.papers(records.ids), model)
         report = IndexReport(model=model)
         with self.writing():
             manifest = vectors.read_manifest() if not rebuild else None

@@ -79,14 +79,7 @@ class IndexRecords:
                 rows[pid] = row
             else:
                 stale.append(pid)
-        papers: dict[str, Paper] = {}
-        if len(stale) > READ_ONE_BY_ONE or not all(map(is_valid_id, stale)):  # as `load_all` says why
-            loaded, problems = store.load_all()
-            for problem in problems:
-                warn(problem)
-            papers = {p.id: p for p in loaded if p.id in keys}
-        else:
-            papers = {pid: paper for pid in stale if (paper := _load(store, pid, warn)) is not None}
+        papers = {pid: paper for pid, paper in _read(store, stale, warn, True).items() if pid in keys}
         for pid, paper in papers.items():
             rows[pid] = [*keys[pid], vector_hash(model, paper), keyword_hash(paper)]
         if len(stale) + len(cached.keys() - keys.keys()) > REWRITE_AFTER:
@@ -101,15 +94,8 @@ class IndexRecords:
         wanted = list(ids)
         missing = [pid for pid in wanted if pid not in self._papers]
         if missing and self._store is not None:
-            warn = self._warn or (lambda message: None)
-            if len(missing) > READ_ONE_BY_ONE:
-                loaded, _ = self._store.load_all()  # its problems were named when the view was made
-                self._papers.update((p.id, p) for p in loaded if p.id in self.vector_hashes)
-            else:
-                for pid in missing:
-                    paper = _load(self._store, pid, warn)
-                    if paper is not None:
-                        self._papers[pid] = paper
+            read = _read(self._store, missing, self._warn or (lambda message: None), False)
+            self._papers.update((pid, paper) for pid, paper in read.items() if pid in self.vector_hashes)
             for pid in missing:
                 if pid in self._papers:
                     self.vector_hashes[pid] = vector_hash(self.model, self._papers[pid])
@@ -117,14 +103,27 @@ class IndexRecords:
         return [self._papers[pid] for pid in wanted if pid in self._papers]
 
 
-def _load(store: RecordStore, pid: str, warn: Callable[[str], None]) -> Paper | None:
-    try:
-        return store.load(pid)
-    except NotFoundError:
-        return None  # removed since the folder was listed
-    except LitkbError as exc:
-        warn(str(exc))
-        return None
+def _read(
+    store: RecordStore, ids: Sequence[str], warn: Callable[[str], None], name_all: bool
+) -> dict[str, Paper]:
+    """The records of `ids` (at least), by id: each read alone, or every record at once through the
+    records' cache when there are many (or a file name is no litkb id: `load_all` says why), whose
+    problems are named to `warn` when `name_all`. A record removed since the folder was listed is left
+    out; one that cannot be read is named and left out."""
+    if len(ids) > READ_ONE_BY_ONE or not all(map(is_valid_id, ids)):
+        loaded, problems = store.load_all()
+        for problem in problems if name_all else []:
+            warn(problem)
+        return {p.id: p for p in loaded}
+    found = {}
+    for pid in ids:
+        try:
+            found[pid] = store.load(pid)
+        except NotFoundError:
+            continue  # removed since the folder was listed
+        except LitkbError as exc:
+            warn(str(exc))
+    return found
 
 
 def _read_digests(path: Path, model: str) -> dict[str, list[Any]]:

@@ -400,15 +400,7 @@ def save(
         dead = set(np.flatnonzero(previous.dead[s]).tolist()) if previous is not None else set()
         dead.update(i for i, pid in enumerate(segment.papers) if pid in replaced)
         if len(dead) < len(segment.papers):  # a segment all of whose papers are gone is left out
-            kept.append(
-                {
-                    "name": segment.name,
-                    "papers": segment.papers,
-                    "counts": segment.counts,
-                    "hashes": segment.hashes,
-                    "dead": sorted(dead),
-                }
-            )
+            kept.append(_entry(segment, sorted(dead)))
     segments = kept + written
     _save_catalog(directory, generation, segments)
     live = [sum(part["counts"]) - sum(part["counts"][i] for i in part.get("dead", [])) for part in segments]
@@ -428,15 +420,18 @@ def compact(directory: Path, generation: str | None, keep_first: bool = False) -
     kept: list[dict[str, Any]] = []
     papers = snapshot.papers
     if keep_first and len(snapshot.segments) > 1:
-        first = snapshot.segments[0]
-        dead = snapshot.dead[0].nonzero()[0].tolist()
-        kept = [{"name": first.name, "papers": first.papers, "counts": first.counts, "hashes": first.hashes,
-                 "dead": dead}]  # fmt: skip
+        kept = [_entry(snapshot.segments[0], snapshot.dead[0].nonzero()[0].tolist())]
         papers = [pid for pid in papers if snapshot.where[pid][0] > 0]
     rest = sum(snapshot.count_of(pid) for pid in papers) - len(papers)
     segment = _segment(directory, snapshot.live(papers), len(papers), rest, snapshot.dim)
     del snapshot  # its files are removed next
     _save_catalog(directory, generation, [*kept, segment])
+
+
+def _entry(segment: Segment, dead: list[int]) -> dict[str, Any]:
+    """A segment as the catalog names it, with the positions of its dead papers."""
+    return {"name": segment.name, "papers": segment.papers, "counts": segment.counts,
+            "hashes": segment.hashes, "dead": dead}  # fmt: skip
 
 
 def retag(directory: Path, generation: str | None) -> None:
