@@ -317,12 +317,17 @@ class KeywordScores:
         return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
 
 
+def inverse_frequency(papers: int, frequency: Any) -> Any:
+    """BM25's idf of a term held by `frequency` of `papers` papers (a number or an array)."""
+    import numpy as np
+
+    return np.log(1 + (papers - frequency + 0.5) / (frequency + 0.5))
+
+
 def bm25(tf: Any, lengths: Any, frequency: int, papers: int, average: float) -> Any:
     """The BM25 weights of one term in the papers that hold it (`tf` times, of `lengths` words), held by
     `frequency` of `papers` papers of `average` length."""
-    import numpy as np
-
-    idf = np.log(1 + (papers - frequency + 0.5) / (frequency + 0.5))
+    idf = inverse_frequency(papers, frequency)
     return idf * tf / (tf + K1 * ((1 - B) + B * lengths / average))
 
 
