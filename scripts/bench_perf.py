@@ -14,7 +14,8 @@ in --work (default /tmp/litkb-bench-perf):
 and prints a table of medians: cold search (a new `litkb search` process) against the same search
 without the exported encoder and the snapshot (sentence-transformers and Chroma loaded, litkb's path
 before the speed work); warm hybrid search against warm semantic search; `litkb index` throughput
-against bare `SentenceTransformer.encode` on the same passages with the same batch size; an unchanged
+(a new process) against bare `SentenceTransformer.encode` of each paper's title and abstract, alternating,
+--repeats times each; an unchanged
 `litkb index` and one with a single changed abstract against a bare `litkb --help`; ingest and loading of
 the large file. With a GPU (`--device cuda`), indexing throughput on the GPU. Nothing here is a test:
 the figures go to the README's performance section.
