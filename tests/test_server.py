@@ -23,6 +23,13 @@ from litkb.doctor import diagnose
 from litkb.index.passages import passages
 from tests.conftest import make_kb_dir, run
 
+SEARCH_PROBE = """
+import sys
+from litkb import KnowledgeBase
+hits = KnowledgeBase.open(sys.argv[1]).search("associative memory networks", k=5)
+print(len(hits), "chromadb" in sys.modules)
+"""
+
 
 class ChromaServer:
     """A `chroma run` process on a free loopback port, serving the folder `path`."""
@@ -209,6 +216,12 @@ def test_a_client_searches_its_copy_of_the_server_and_sees_another_clients_chang
     monkeypatch.setattr(kb.vectors.chroma, "nearest", lambda *a, **k: asked.append(1) or nearest(*a, **k))
     local = kb.search("associative memory networks", k=5)
     assert local and asked == []  # answered from the copy
+    # ... and a search in a new process reads the generation by one HTTP request: no chromadb imported
+    probe = subprocess.run(
+        [sys.executable, "-c", SEARCH_PROBE, str(ann)], capture_output=True, text=True, timeout=120
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["5", "False"], probe.stdout
     # Bob adds a paper and changes one of the shared ones
     (tmp_path / "new.jsonl").write_text(
         json.dumps({"title": "Zebrafish fin regeneration", "abstract": "Zebrafish regrow their fins."}) + "\n"
