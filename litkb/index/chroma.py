@@ -169,9 +169,10 @@ class ChromaStore:
                 if exc.code == 404:
                     return None
                 raise
-            if not isinstance(found, dict):
+            metadata = found.get("metadata") if isinstance(found, dict) else None
+            if not isinstance(metadata, dict | None):
                 raise ValueError(f"unexpected answer for the collection: {str(found)[:80]}")
-        metadata = found.get("metadata") or {}
+        metadata = metadata or {}
         problem = self._other_model(self.collection_name, metadata)
         if problem is not None:
             raise problem
