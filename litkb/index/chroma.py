@@ -137,30 +137,13 @@ class ChromaStore:
         )
 
     def generation(self) -> str | None:
-        """The collection's generation (see `litkb.index.mirror`): one round trip to read its metadata;
-        None when there is none (or no collection yet)."""
-        if self.url is not None:
-            return self._server_generation(self.url)
-        if self._client is None:
-            try:
-                self.open(create=False)
-            except LitkbError as exc:
-                if isinstance(exc.__cause__, chroma_not_found()):
-                    return None
-                raise
-        with self.guard("read"):
-            try:
-                collection = self._client.get_collection(self.collection_name, embedding_function=None)
-            except chroma_not_found():
-                return None
-        value = (collection.metadata or {}).get(GENERATION)
-        return str(value) if value else None
-
-    def _server_generation(self, server: str) -> str | None:
-        """The generation on a server, read by one plain HTTP request: a search whose local copy is current
-        then never imports chromadb (0.6 s of a cold search). The collection's model is checked as `open`
-        checks it."""
-        url = server.rstrip("/") + SERVER_COLLECTIONS + urllib.parse.quote(self.collection_name, safe="")
+        """The generation of the collection on a server (see `litkb.index.mirror`; the embedded store keeps
+        its own in the manifest): None when there is none, or no collection yet. Read by one plain HTTP
+        request, so a search whose local copy is current never imports chromadb (0.6 s of a cold search);
+        the collection's model is checked as `open` checks it."""
+        if self.url is None:
+            return None
+        url = self.url.rstrip("/") + SERVER_COLLECTIONS + urllib.parse.quote(self.collection_name, safe="")
         with self.guard("read"):
             try:
                 with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT) as response:
