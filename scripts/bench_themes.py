@@ -13,8 +13,8 @@ archive's papers, say), repeatable; each is reported apart.
 
 `--ceiling` adds, for each collection, what a classifier *trained on the labels* gets from the same
 vectors (10-fold cross-validation: each paper labelled by a model fitted on the other nine tenths; kNN and
-logistic regression), scored by v-measure like the themes. An unsupervised method cannot be expected to
-beat it, so it says how much room the vectors leave above k-means; it means little where labels hold
+logistic regression), scored by v-measure like the themes. A clustering cannot be expected to do much
+better, so it says how much room the vectors leave above k-means; it means little where labels hold
 only a few papers each (nine tenths of one paper's label is nothing to learn from).
 
 `--unlabelled KB` runs the automatic choice on an indexed knowledge base with no labels (the SciFact corpus
