@@ -43,6 +43,7 @@ RECORD_FIELDS = (
     "status",
     "status_date",
     "rating",
+    "files",
     "sources",
     "extra",
     "conflicts",
@@ -92,6 +93,9 @@ class Paper:
     status: str | None = None  # reading status: to-read, reading or read
     status_date: str | None = None  # when the status last changed
     rating: str | None = None  # like or dislike
+    # Attached files (PDFs): each a mapping with `path` (under the knowledge base's files/ folder, or an
+    # absolute path for a linked file), `sha256`, `size`, `pages`, `extractor` and `linked`.
+    files: list[dict[str, Any]] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     # Values two sources disagree on: field -> {"shown": source file, "values": [{"source", "value"}]}.
@@ -101,7 +105,14 @@ class Paper:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as written to YAML, fields in their documented order."""
+        """The record as written to YAML, fields in their documented order (`files` only when the paper
+        has some, so records without files read as they always have)."""
+        out = self._values()
+        if not out["files"]:
+            del out["files"]
+        return out
+
+    def _values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in RECORD_FIELDS:
             value = getattr(self, name)
@@ -116,7 +127,7 @@ class Paper:
 
     def to_row(self) -> list[Any]:
         """The record's values in RECORD_FIELDS order (a compact form for the records cache)."""
-        return list(self.to_dict().values())
+        return list(self._values().values())
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Paper:
@@ -161,6 +172,7 @@ class Paper:
             status=v.choice("status", STATUSES),
             status_date=v.iso_date("status_date"),
             rating=v.choice("rating", RATINGS),
+            files=v.file_entries(),
             sources=v.sources(),
             extra=v.mapping("extra"),
             conflicts=v.mapping("conflicts"),
@@ -307,6 +319,17 @@ class _Validator:
         if not isinstance(value, dict) or not value.get("name"):
             raise self.fail("organization", "a mapping with 'handle' and 'name'")
         return {"handle": str(value.get("handle") or value["name"]), "name": str(value["name"])}
+
+    def file_entries(self) -> list[dict[str, Any]]:
+        value = self.data.get("files")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail("files", "a list")
+        for item in value:
+            if not isinstance(item, dict) or not item.get("path") or not item.get("sha256"):
+                raise self.fail("files", "a list of mappings with 'path' and 'sha256'")
+        return [{str(k): v for k, v in item.items()} for item in value]
 
     def sources(self) -> list[Source]:
         value = self.data.get("sources")
