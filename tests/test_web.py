@@ -320,3 +320,34 @@ def test_the_inbox_says_how_many_it_shows_of_how_many(site: tuple[TestClient, Pa
     few = client.get("/", params={"theme": "1"}).text
     shown = few.count('class="paper"')
     assert shown < 50 and f"{shown} unread paper" in few and " of " not in few.split('class="hint"')[1][:40]
+
+
+def test_fields_in_any_shape_read_as_text() -> None:
+    """What a hand-edited record may hold (a conflict not in litkb's shape, nested extras, booleans) still
+    reads as words; long author lists are cut after four with the count of the others."""
+    from litkb.models import Paper
+    from litkb.names import display_names
+    from litkb.web.fields import record_fields
+
+    paper = Paper.from_dict(
+        {"id": "x-1", "title": "X", "authors": [f"Family{i}, Given{i}" for i in range(6)],
+         "extra": {"links": [{"rel": "code", "href": "https://example.org/x"}], "peer_reviewed": True},
+         "conflicts": {"year": "2019 or 2020, see the PDF"}}
+    )  # fmt: skip
+    fields = {f.name: f for f in record_fields(paper)}
+    assert fields["authors"].text == "; ".join(f"Given{i} Family{i}" for i in range(6))
+    assert fields["extra"].pairs == [
+        ("links", "rel: code; href: https://example.org/x"),
+        ("peer_reviewed", "yes"),
+    ]
+    [(name, values)] = fields["conflicts"].conflicts
+    assert name == "year" and [(v.value, v.source, v.shown) for v in values] == [
+        ("2019 or 2020, see the PDF", "", False)
+    ]
+    assert (
+        display_names(paper, limit=4)
+        == "Given0 Family0; Given1 Family1; Given2 Family2; Given3 Family3; and 2 more"
+    )
+    paper.extra["more_authors"] = True
+    assert display_names(paper, limit=4).endswith("Given3 Family3; and others")
+    assert display_names(paper).endswith("Given5 Family5; and others")
