@@ -66,11 +66,15 @@ def display_name(name: str) -> str:
     return f"{given} {family}" if given else family
 
 
-def display_names(paper: Paper) -> str:
+def display_names(paper: Paper, limit: int | None = None) -> str:
     """The authors as people read them, `; ` between names (a comma could be inside one), with
-    `and others` when the list is not complete."""
-    names = "; ".join(display_name(n) for n in paper.authors)
-    return f"{names}; and others" if paper.extra.get("more_authors") else names
+    `and others` when the list is not complete; `limit`: only the first names, then `and N more`."""
+    shown = paper.authors if limit is None else paper.authors[:limit]
+    names = "; ".join(display_name(n) for n in shown)
+    if paper.extra.get("more_authors"):
+        return f"{names}; and others"
+    hidden = len(paper.authors) - len(shown)
+    return f"{names}; and {hidden} more" if hidden else names
 
 
 def ascii_fold(text: str) -> str:

@@ -77,6 +77,11 @@ def rank_next(
     return out
 
 
+def awaiting(paper: Paper) -> bool:
+    """A paper `next` and the web inbox offer: unread (see UNREAD) and not rated yet."""
+    return paper.unread and paper.rating is None
+
+
 def suggest(
     papers: Sequence[Paper],
     own_vectors: Callable[[list[str]], tuple[list[str], np.ndarray]],
@@ -91,9 +96,7 @@ def suggest(
             "nothing liked or read yet; mark papers with `litkb like` or `litkb mark PAPER read`"
         )
     negatives = {p.id for p in papers if p.rating == "dislike"}
-    candidates = {
-        p.id for p in papers if p.status != "read" and p.rating is None and (where is None or where(p))
-    }
+    candidates = {p.id for p in papers if awaiting(p) and (where is None or where(p))}
     ids, matrix = own_vectors([p.id for p in papers])
     by_id = {p.id: p for p in papers}
     return [(by_id[s.id], s) for s in rank_next(ids, matrix, positives, negatives, candidates, k)]

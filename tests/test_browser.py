@@ -150,3 +150,83 @@ def test_search_open_like_read_tag_in_chromium(server: tuple[str, Path], browser
     assert urls and all(u.startswith(base) or u.startswith("data:") for u in urls), [
         u for u in urls if not u.startswith(base)
     ]
+
+
+def test_keyboard_triage_moves_on_after_like_and_read(server: tuple[str, Path], browser) -> None:  # type: ignore[no-untyped-def]
+    """`l` and `r` mark the selected paper and select the next one, so triage is one key a paper."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, kb = server
+    wait = WebDriverWait(browser, 15)
+    browser.get(base + "/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "[data-triage] .paper")
+    titles = [r.find_element(By.CSS_SELECTOR, "h3").text for r in rows[:4]]
+
+    def current() -> list[int]:
+        return [i for i, r in enumerate(rows) if "current" in (r.get_attribute("class") or "").split()]
+
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("j")
+    assert current() == [0]
+    body.send_keys("l")
+    assert current() == [1]
+    assert browser.switch_to.active_element == rows[1]  # focus follows, so the next key acts there
+    browser.switch_to.active_element.send_keys("r")
+    assert current() == [2]
+    browser.switch_to.active_element.send_keys("d")
+    assert current() == [3]
+    wait.until(lambda d: record_of(kb, titles[0])["rating"] == "like")
+    wait.until(lambda d: record_of(kb, titles[1])["status"] == "read")
+    wait.until(lambda d: record_of(kb, titles[2])["rating"] == "dislike")
+    wait.until(lambda d: all("done" in (r.get_attribute("class") or "") for r in rows[:3]))
+    assert record_of(kb, titles[3])["rating"] is None and record_of(kb, titles[3])["status"] is None
+    # On the last paper a mark keeps the selection there.
+    browser.switch_to.active_element.send_keys("k")
+    for _ in range(len(rows)):
+        browser.switch_to.active_element.send_keys("j")
+    assert current() == [len(rows) - 1]
+    browser.switch_to.active_element.send_keys("l")
+    assert current() == [len(rows) - 1]
+    last = rows[-1].find_element(By.CSS_SELECTOR, "h3").text
+    wait.until(lambda d: record_of(kb, last)["rating"] == "like")
+
+
+def test_nothing_overflows_a_400_pixel_screen(server: tuple[str, Path], browser) -> None:  # type: ignore[no-untyped-def]
+    """At 400 CSS pixels wide (a phone) no page scrolls sideways: the theme menu, whose options are
+    the themes' labels, shrinks to the screen. With LITKB_SCREENSHOTS=DIR the inbox is saved as
+    inbox-400.png."""
+    from selenium.webdriver.common.by import By
+
+    base, kb = server
+    themes_file = kb / "themes.yaml"
+    saved = yaml.safe_load(themes_file.read_text(encoding="utf-8"))
+    saved["themes"][0]["label"] = (
+        "reinforcement learning from human feedback, reward models, preference optimisation"
+    )
+    themes_file.write_text(yaml.safe_dump(saved, sort_keys=False), encoding="utf-8")
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+    )
+    hydra = record_of(kb, "Hydra")["id"]
+    pages = ["/", "/search?q=speculative+decoding", f"/paper/{hydra}", "/themes", "/reading", "/papers"]
+    for path in pages:
+        browser.get(base + path)
+        width = browser.execute_script("return document.documentElement.clientWidth")
+        assert browser.execute_script("return window.innerWidth") == 400
+        if path == "/":
+            menu = browser.find_element(By.CSS_SELECTOR, "select[name=theme]")
+            assert "preference optimisation" in menu.text  # the long label is there to overflow
+            assert menu.rect["x"] + menu.rect["width"] <= width
+            shots = os.environ.get("LITKB_SCREENSHOTS")
+            if shots:
+                browser.save_screenshot(str(Path(shots) / "inbox-400.png"))
+        wide = browser.execute_script(
+            "var w = document.documentElement.clientWidth;"
+            "return Array.from(document.querySelectorAll('body *'))"
+            ".filter(function (e) { return e.getBoundingClientRect().right > w + 0.5; })"
+            ".map(function (e) { return e.tagName + '.' + e.className; });"
+        )
+        assert not wide, (path, wide)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width, path

@@ -4,6 +4,7 @@ checks), on the shipped listing with the fast embedder."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,155 @@ def test_a_change_while_another_process_writes_is_busy(
 def test_serve_refuses_another_host_without_a_token(runner: CliRunner, loaded: Path) -> None:
     result = run(runner, loaded, "serve", "--host", "0.0.0.0")
     assert result.exit_code == 2 and "--token" in result.stderr
+
+
+def section(html: str, heading: str) -> str:
+    """The text of the page's panel under `<h2>heading`, up to the next panel."""
+    return html.split(f"<h2>{heading}", 1)[1].split("<section", 1)[0]
+
+
+def test_the_record_panel_reads_as_text_not_python(
+    site: tuple[TestClient, Path], runner: CliRunner, tmp_path: Path
+) -> None:
+    """`conflicts`, `extra` and `provenance` as readable, escaped lists and a table; names as people
+    write them, as the CLI shows them."""
+    client, kb = site
+    bib = tmp_path / "hydra.bib"
+    bib.write_text(
+        "@inproceedings{ankner2024hydra,\n"
+        "  title = {Hydra: Sequentially-Dependent Draft Heads for Medusa Decoding},\n"
+        "  author = {Ankner, Zachary and Parthasarathy, Rishab and Nrusimha, Aniruddha},\n"
+        "  year = {2023},\n  booktitle = {Proc. <b>COLM</b>},\n}\n",
+        encoding="utf-8",
+    )
+    other = tmp_path / "hydra.jsonl"
+    other.write_text(
+        json.dumps({"title": "Hydra: Sequentially-Dependent Draft Heads for Medusa Decoding",
+                    "authors": ["Leviathan, Yaniv", "Kalman, Matan"]}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    assert run(runner, kb, "ingest", str(bib), str(other)).exit_code == 0
+    hydra = paper_id(kb, "Hydra")
+    saved = record(kb, hydra)
+    assert {"year", "authors"} <= set(saved["conflicts"]) and saved["extra"]["booktitle"]
+    page = client.get(f"/paper/{hydra}").text
+    panel = section(page, "Record")
+    shown = panel + page.split("<h2>Yours", 1)[0]
+    assert "{&#39;" not in panel and "{'" not in panel and "[&#39;" not in panel  # no dict or list repr
+    assert "Zachary Ankner; Rishab Parthasarathy; Aniruddha Nrusimha" in shown
+    assert "Ankner, Zachary" not in shown
+    # extra: one line per key, escaped.
+    assert "<dt>booktitle</dt><dd>Proc. &lt;b&gt;COLM&lt;/b&gt;</dd>" in panel and "<b>COLM" not in panel
+    assert "<dt>bibtex_type</dt><dd>inproceedings</dd>" in panel
+    # conflicts: a table, a group of rows per field, a row per value with its source, the shown one marked.
+    table = panel.split('<table class="conflicts">', 1)[1].split("</table>", 1)[0]
+    groups = {
+        re.findall(r'<th scope="rowgroup"[^>]*>(.*?)</th>', body)[0]: [
+            "|".join(re.findall(r"<td>(.*?)</td>", row)) for row in body.split("<tr")[1:]
+        ]
+        for body in table.split("<tbody>")[1:]
+    }
+    assert groups["year"] == ["2024|hf-daily-papers-2025-11-18.txt (shown)", "2023|hydra.bib"]
+    assert groups["authors"] == [
+        "Zachary Ankner; Rishab Parthasarathy; Aniruddha Nrusimha|hydra.bib (shown)",
+        "Yaniv Leviathan; Matan Kalman|hydra.jsonl",
+    ]
+    # provenance: which input each shown value came from.
+    assert "<dt>citation_key</dt><dd>hydra.bib</dd>" in panel
+    # The lists show names the same way.
+    listed = client.get("/papers").text
+    assert "Zachary Ankner; Rishab Parthasarathy; Aniruddha Nrusimha" in listed
+
+
+def test_the_status_menu_says_unread_when_there_is_no_status(site: tuple[TestClient, Path]) -> None:
+    client, kb = site
+    hydra = paper_id(kb, "Hydra")
+    page = client.get(f"/paper/{hydra}").text
+    menu = page.split('<select id="status"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="" selected disabled>unread (no status)</option>' in menu
+    assert menu.count("selected") == 1  # not to-read, the first real choice
+    assert '<strong class="status">unread</strong>' in page  # as `litkb show` says
+    token = csrf_of(page)
+    client.post(f"/paper/{hydra}/status", data={"csrf": token, "status": "reading"})
+    page = client.get(f"/paper/{hydra}").text
+    menu = page.split('<select id="status"', 1)[1].split("</select>", 1)[0]
+    assert "unread (no status)" not in menu and "<option selected>reading</option>" in menu
+    assert '<strong class="status">reading</strong>' in page and "(since " in page
+    # Sending the placeholder changes nothing and says why.
+    sent = client.post(f"/paper/{hydra}/status", data={"csrf": token, "status": ""})
+    assert sent.status_code == 400 and record(kb, hydra)["status"] == "reading"
+
+
+def test_search_shows_the_match_word_and_the_weak_notice(
+    site: tuple[TestClient, Path], runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's `match` column (strong, fair, weak) and its "nothing matches well" warning, from the
+    same search. The fast embedder is not calibrated, so the test calibrates it with thresholds that fit
+    its similarities."""
+    import html as html_module
+
+    from litkb.index import search as searching
+
+    client, kb = site
+    plain = client.get("/search", params={"q": "speculative decoding"}).text
+    assert re.search(r'class="closeness"[^>]*>similarity 0\.\d\d<', plain)  # no words for this model
+    assert "strong" not in plain and "nothing here matches" not in plain
+    monkeypatch.setattr(searching, "CALIBRATED", {*searching.CALIBRATED, "hash:256"})
+    monkeypatch.setattr(searching, "STRONG", 0.25)
+    monkeypatch.setattr(searching, "FAIR", 0.2)
+    good = client.get("/search", params={"q": "speculative decoding", "k": "5"}).text
+    words = re.findall(r'class="closeness"[^>]*>(\w+) match · 0\.\d\d<', good)
+    assert words[:2] == ["strong", "fair"] and words[-1] == "weak"
+    assert "nothing here matches" not in good
+    cli = run(runner, kb, "search", "xylophone quantum banana", "-k", "3")
+    notice = next(line for line in cli.stderr.splitlines() if "nothing here matches" in line)
+    bad = client.get("/search", params={"q": "xylophone quantum banana", "k": "3"}).text
+    shown = html_module.unescape(bad.split('class="notices"', 1)[1].split("</div>", 1)[0])
+    assert notice.removeprefix("Warning: ") in " ".join(shown.split())
+    assert re.findall(r'class="closeness"[^>]*>(\w+) match ·', bad) == ["weak"] * 3
+
+
+def test_the_inbox_says_how_many_it_shows_of_how_many(site: tuple[TestClient, Path]) -> None:
+    client, kb = site
+    papers = KnowledgeBase.open(kb).papers()
+    assert len(papers) > 50
+    inbox = client.get("/").text
+    assert inbox.count('class="paper"') == 50 and f"50 of {len(papers)} unread papers" in inbox
+    token = csrf_of(inbox)
+    client.post(f"/paper/{paper_id(kb, 'Hydra')}/like", data={"csrf": token})
+    ranked = client.get("/").text
+    assert "ranked by fit" in ranked and f"50 of {len(papers) - 1} unread papers" in ranked
+    few = client.get("/", params={"theme": "1"}).text
+    shown = few.count('class="paper"')
+    assert shown < 50 and f"{shown} unread paper" in few and " of " not in few.split('class="hint"')[1][:40]
+
+
+def test_fields_in_any_shape_read_as_text() -> None:
+    """What a hand-edited record may hold (a conflict not in litkb's shape, nested extras, booleans) still
+    reads as words; long author lists are cut after four with the count of the others."""
+    from litkb.models import Paper
+    from litkb.names import display_names
+    from litkb.web.fields import record_fields
+
+    paper = Paper.from_dict(
+        {"id": "x-1", "title": "X", "authors": [f"Family{i}, Given{i}" for i in range(6)],
+         "extra": {"links": [{"rel": "code", "href": "https://example.org/x"}], "peer_reviewed": True},
+         "conflicts": {"year": "2019 or 2020, see the PDF"}}
+    )  # fmt: skip
+    fields = {f.name: f for f in record_fields(paper)}
+    assert fields["authors"].text == "; ".join(f"Given{i} Family{i}" for i in range(6))
+    assert fields["extra"].pairs == [
+        ("links", "rel: code; href: https://example.org/x"),
+        ("peer_reviewed", "yes"),
+    ]
+    [(name, values)] = fields["conflicts"].conflicts
+    assert name == "year" and [(v.value, v.source, v.shown) for v in values] == [
+        ("2019 or 2020, see the PDF", "", False)
+    ]
+    assert (
+        display_names(paper, limit=4)
+        == "Given0 Family0; Given1 Family1; Given2 Family2; Given3 Family3; and 2 more"
+    )
+    paper.extra["more_authors"] = True
+    assert display_names(paper, limit=4).endswith("Given3 Family3; and others")
+    assert display_names(paper).endswith("Given5 Family5; and others")

@@ -42,13 +42,17 @@ from ..errors import (
     UsageError,
 )
 from ..filters import PaperFilter, SortKey, newest_first
+from ..index.search import SearchResult
 from ..index.snippets import matched_terms
 from ..kb import KnowledgeBase
 from ..models import STATUSES, Paper, paper_url
-from ..personal import suggestion_objects
+from ..names import display_names
+from ..personal import awaiting, suggestion_objects
 from ..text import sentences
 from ..themes.objects import area_objects, theme_objects
 from ..themes.themeset import THEMES_FILE, ThemeSet
+from ..wording import plural
+from .fields import record_fields
 
 HERE = Path(__file__).parent
 PAGE = 50
@@ -94,7 +98,9 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         return value
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        # What the CLI would say on stderr (a weak match, unindexed papers, a broken record): on the page.
         context.update(csrf=csrf, path=request.url.path, query=dict(request.query_params))
+        context.setdefault("notices", list(kb.warnings))
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     def guarded(handler: Callable[[Request], Response], api: bool = False) -> Callable[[Request], Response]:
@@ -140,16 +146,19 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         where = _filter(request, ("since", "source", "theme", "tag"))
         saved = saved_themes()
         papers = kb.papers(require=True)
+        keep = kb.resolve(where, papers)
+        waiting = [p for p in papers if awaiting(p) and keep(p)]
         if any(p.rating == "like" or (p.status == "read" and p.rating != "dislike") for p in papers):
             found = kb.next_papers(PAGE, where)
             rows = [_row(p, saved, because=s.because, similarity=s.similarity) for p, s in found]
             ranking = "ranked by fit to the papers you liked and read"
         else:
-            keep = kb.resolve(where, papers)
-            chosen = newest_first([p for p in papers if p.unread and p.rating is None and keep(p)])
-            rows = [_row(p, saved) for p in chosen[:PAGE]]
+            rows = [_row(p, saved) for p in newest_first(waiting)[:PAGE]]
             ranking = "newest first: like or read papers and the inbox ranks by what you like"
-        return page(request, "inbox.html", rows=rows, ranking=ranking, themes=_theme_choices(saved))
+        shown = plural(len(waiting), "unread paper")
+        count = f"{len(rows)} of {shown}" if len(rows) < len(waiting) else shown
+        return page(request, "inbox.html", rows=rows, count=count, ranking=ranking,
+                    themes=_theme_choices(saved))  # fmt: skip
 
     def search(request: Request) -> Response:
         q = request.query_params.get("q", "").strip()
@@ -163,6 +172,7 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
             for hit in hits:
                 row = _row(by_id[hit["id"]], saved)
                 row.update(hit=hit, snippet=_mark(hit["snippet"], q if mode != "semantic" else ""))
+                row.update(zip(("closeness", "closeness_title"), _closeness(hit), strict=True))
                 results.append(row)
         return page(request, "search.html", q=q, mode=mode, results=results, themes=_theme_choices(saved))
 
@@ -176,7 +186,7 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         bibtex = kb.export("bibtex", [record])
         return page(
             request, "paper.html", p=_row(record, saved), record=record, related=near, bibtex=bibtex,
-            statuses=STATUSES, fields=_fields(record),
+            statuses=STATUSES, fields=record_fields(record), authors=display_names(record),
         )  # fmt: skip
 
     def themes(request: Request) -> Response:
@@ -432,9 +442,7 @@ def _row(paper: Paper, saved: ThemeSet | None, **extra: Any) -> dict[str, Any]:
     theme_id = saved.assignments.get(paper.id) if saved else None
     theme = next((t for t in saved.themes if t.id == theme_id), None) if saved and theme_id else None
     if paper.authors:
-        shown = ", ".join(paper.authors[:4]) + (
-            f" and {len(paper.authors) - 4} more" if len(paper.authors) > 4 else ""
-        )
+        shown = display_names(paper, limit=4)
     else:
         shown = f"{paper.n_authors} authors" if paper.n_authors else ""
     return {
@@ -454,28 +462,18 @@ def _row(paper: Paper, saved: ThemeSet | None, **extra: Any) -> dict[str, Any]:
 
 
 def _brief(paper: Paper) -> dict[str, Any]:
-    return {"id": paper.id, "title": paper.title, "status": paper.status, "rating": paper.rating,
-            "tags": paper.tags, "notes": paper.notes}  # fmt: skip
+    return {"id": paper.id, "title": paper.title, "status": paper.status, "status_date": paper.status_date,
+            "rating": paper.rating, "tags": paper.tags, "notes": paper.notes}  # fmt: skip
 
 
-def _fields(paper: Paper) -> list[tuple[str, str]]:
-    """Every other field of the record, as text, for the paper page."""
-    shown = []
-    for name, value in paper.to_dict().items():
-        if name in ("title", "abstract", "notes", "tags", "status", "rating", "schema") or value in (
-            None,
-            [],
-            {},
-        ):
-            continue
-        if name == "sources":
-            value = "; ".join(f"{s['file']} ({s['format']})" for s in value)
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value))
-        elif isinstance(value, dict):
-            value = ", ".join(f"{k}: {v}" for k, v in value.items())
-        shown.append((name, str(value)))
-    return shown
+def _closeness(hit: SearchResult) -> tuple[str, str]:
+    """How well a result answers the query, as `litkb search` shows it: the match word (strong, fair,
+    weak) with the similarity, the similarity alone for a model without words, else the keyword score."""
+    if hit["match"] is not None and hit["similarity"] is not None:
+        return f"{hit['match']} match · {hit['similarity']:.2f}", "match, and similarity in meaning"
+    if hit["similarity"] is not None:
+        return f"similarity {hit['similarity']:.2f}", "similarity in meaning"
+    return f"score {hit['score']:.3f}", "keyword score"
 
 
 def _mark(snippet: str, query: str) -> Markup:

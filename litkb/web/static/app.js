@@ -32,6 +32,8 @@
       if (row) {
         var status = row.querySelector(".status");
         if (status && paper.status) { status.textContent = paper.status; }
+        var since = row.querySelector(".since");
+        if (since && paper.status_date) { since.textContent = " (since " + paper.status_date + ")"; }
         var rating = row.querySelector(".rating");
         if (rating && paper.rating) { rating.textContent = paper.rating; }
         if (row.classList.contains("paper") && (paper.rating || paper.status === "read")) { row.classList.add("done"); }
@@ -69,15 +71,21 @@
     var button = rows[current].querySelector(selector);
     if (button) { button.click(); }
   }
+  // A mark (like, dislike, read) is sent and the next paper selected: triage is one key a paper.
+  function mark(selector) {
+    if (current < 0) { return; }
+    press(selector);
+    select(current + 1);
+  }
   document.addEventListener("keydown", function (event) {
     var tag = (event.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea" || tag === "select" || event.ctrlKey || event.metaKey || event.altKey) { return; }
     var key = event.key;
     if (key === "j") { select(current + 1); }
     else if (key === "k") { select(current - 1); }
-    else if (key === "l") { press("button.like"); }
-    else if (key === "d") { press("button.dislike"); }
-    else if (key === "r") { press("button.read"); }
+    else if (key === "l") { mark("button.like"); }
+    else if (key === "d") { mark("button.dislike"); }
+    else if (key === "r") { mark("button.read"); }
     else if (key === "t") { if (current >= 0) { rows[current].querySelector(".tagform input[name=add]").focus(); event.preventDefault(); } }
     else if (key === "o") { if (current >= 0) { rows[current].querySelector("a.open").click(); } }
     else { return; }
