@@ -12,6 +12,7 @@ from ..errors import InputError, UsageError
 from ..filters import PaperFilter
 from ..personal import options_text
 from ..queries import read_queries
+from ..wording import shorten
 from . import open_kb
 from .options import IDS_ONLY, JSON, K, filtered
 
@@ -131,7 +132,7 @@ def saved_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     if not searches:
         render.info("No saved searches yet; save one with litkb search QUERY --save NAME")
     for name, search in sorted(searches.items()):
-        render.out.print(render.escape(f"{name}: {search['query'][:80]}  {options_text(search)}"))
+        render.line(f"{name}: {shorten(search['query'], 80)}  {options_text(search)}")
 
 
 def saved_remove(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..errors import AmbiguousError, LitkbError, NotFoundError, UsageError
 from ..filters import PaperFilter, SortKey
 from ..kb import KnowledgeBase
@@ -26,6 +28,29 @@ def message(exc: LitkbError) -> str:
     if isinstance(exc, AmbiguousError):
         text += "".join(f"\n  {pid} ({year or '?'}) {title}" for pid, year, title in exc.candidates)
     return text
+
+
+def one_or_many(value: Any) -> Any:
+    """A single text where a list of texts is asked for (`tag: "x"`): a list of that one."""
+    return [value] if isinstance(value, str) else value
+
+
+def argument_error(exc: ValidationError) -> str:
+    """The arguments pydantic refused, in one line as litkb says it: `mode 'psychic': use one of ...`."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+        if error["type"] == "missing":
+            parts.append(f"{name}: missing; give a value")
+            continue
+        given = error.get("input")
+        shown = f"{name} {json.dumps(given, ensure_ascii=False)[:60]}".replace('"', "'")
+        if error["type"] == "literal_error":
+            parts.append(f"{shown}: use one of {error['ctx']['expected']}")
+        else:
+            text = error["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+            parts.append(f"{shown}: should be {text}" if text != error["msg"] else f"{shown}: {text}")
+    return "; ".join(parts) or "the arguments do not match the tool's input schema"
 
 
 def where(

@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..parsers import ParseOptions
 from ..parsers.arxiv import NS
 from ..parsers.arxiv import parse as parse_atom
-from .http import Fetched, FetchError, HttpClient
+from .http import Fetched, FetchError, HttpClient, NotAsked
 
 SERVICE = "arXiv"
 PATH = "/api/query"
@@ -61,6 +61,8 @@ def _read(
     try:
         text = client.get_text(SERVICE, url, lifetime, params)
         entries = _check(text, url)
+    except NotAsked:
+        return -1  # summed up by the client's notes
     except FetchError as exc:
         out.failures.append(f"{part}: {exc}")
         return -1
