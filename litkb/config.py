@@ -146,6 +146,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_port_free(host: str, port: int) -> None:
+    """An error, before a server starts, when `port` on `host` cannot be bound (in use, or not allowed)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind(address)
+    except OSError as exc:
+        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror or exc})"
+        raise UsageError(f"port {port} on {host} {why}; choose another with --port") from None
+
+
 def check_base_url(url: str, name: str) -> str:
     """A service's base URL: http(s), a host (and port), nothing after it; without a trailing slash."""
     parts = urllib.parse.urlsplit(url.strip())

@@ -80,7 +80,7 @@ class KnowledgeBase:
         `chroma_url`, else embedded in the knowledge base)."""
         root = cfg.resolve_home(path)
         if root.exists() and not root.is_dir():
-            raise InputError(f"{root}: is a file, not a knowledge-base folder")
+            raise UsageError(f"{root}: is a file, not a knowledge-base folder; name a folder with --kb")
         return cls(root, chroma_url=chroma_url)
 
     # -- the index's parts and the engines that use them -----------------------------------------
