@@ -147,7 +147,10 @@ def saved_remove(
 
 
 def saved_run(
-    ctx: typer.Context, name: str = typer.Argument(..., help="The saved search's name."), as_json: bool = JSON
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The saved search's name."),
+    as_json: bool = JSON,
+    ids_only: bool = IDS_ONLY,
 ) -> None:
     """Run a saved search again.
 
@@ -157,6 +160,8 @@ def saved_run(
     query = str(search["query"])
     if as_json:
         render.print_json(results)
+    elif ids_only:
+        render.print_ids([hit["id"] for hit in results])
     else:
         render.results_table(results, f"{name}: {query}", query=query)
 

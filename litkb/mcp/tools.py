@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import AmbiguousError, LitkbError, NotFoundError, UsageError
+from ..errors import AmbiguousError, LitkbError, NothingLikedError, UsageError
 from ..filters import PaperFilter, SortKey
 from ..kb import KnowledgeBase
 from ..models import STATUSES, Paper
@@ -187,9 +187,7 @@ def whats_new(kb: KnowledgeBase, since: str, k: int) -> dict[str, Any]:
         found = kb.next_papers(k, filt)
         results = [{**summary(p), "similarity": s.similarity, "because": s.because} for p, s in found]
         ranking = "fit to the papers you liked and read"
-    except NotFoundError as exc:
-        if "nothing liked or read yet" not in str(exc):
-            raise
+    except NothingLikedError:
         results = [summary(p) for p in kb.select(filt)[:k]]
         ranking = "newest first (nothing is liked or read yet)"
     return _capped({"since": filt.since, "ranking": ranking, "results": results})
