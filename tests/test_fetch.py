@@ -308,6 +308,8 @@ def test_enrich_fills_only_what_is_missing(
     before = sorted(p.read_text() for p in records.iterdir())
     dry = ok(run(runner, kb_dir, "enrich", SEED_TITLES[0], SEED_TITLES[1], third, "--dry-run"))
     assert "arxiv_id = 2210.02775" in dry.stdout and "would fill" in dry.stderr
+    lines = dry.stdout.splitlines()
+    assert max(map(len, lines)) > 80 and all(line.endswith("(from arxiv-api)") for line in lines)  # unwrapped
     assert sorted(p.read_text() for p in records.iterdir()) == before  # nothing written
     ok(run(runner, kb_dir, "enrich", SEED_TITLES[0], SEED_TITLES[1], third))
     paper = record(kb_dir, SEED_TITLES[0])
