@@ -38,8 +38,7 @@ from .lock import write_lock
 from .models import Paper, is_valid_id, remove_tags
 from .names import citation_keys
 from .personal import SavedSearches, Suggestion, saved_filter, saved_form, suggest
-from .sources.http import TIME_LIMIT
-from .sources.service import Change, FetchReport, Sources
+from .sources.service import TIME_LIMIT, Change, FetchReport, Sources
 from .store import RecordStore
 from .themes.service import ThemeService
 from .themes.themeset import Area, Theme, ThemeSet
@@ -513,5 +512,5 @@ class KnowledgeBase:
         """One Markdown note per paper (`<id>.md`, YAML front matter) in `directory`."""
         context = self.export_context()
         return write_new_files(
-            directory, [(f"{p.id}.md", paper_note(p, context)) for p in papers], force, "notes"
+            directory, [(f"{p.id}.md", paper_note(p, context)) for p in papers], force, "note"
         )

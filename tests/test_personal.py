@@ -53,7 +53,6 @@ def test_errors_name_the_problem(runner: CliRunner, loaded: Path) -> None:
     assert ambiguous.exit_code != 0 and "give one of these ids" in ambiguous.stderr
 
 
-
 def test_next_with_nothing_liked_shows_the_newest_and_how_to_start(runner: CliRunner, loaded: Path) -> None:
     nothing = run(runner, loaded, "next", "-k", "3")
     assert nothing.exit_code == 0, nothing.output

@@ -17,7 +17,8 @@ from ..ingest import IngestReport, save_parsed
 from ..models import Paper, normalize_title
 from ..wording import plural
 from . import arxiv, crossref, hf
-from .http import TIME_LIMIT, Fetched, HttpClient
+from .http import TIME_LIMIT as TIME_LIMIT  # the default, for the callers
+from .http import Fetched, HttpClient
 
 if TYPE_CHECKING:
     from ..store import RecordStore
