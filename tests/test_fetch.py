@@ -238,9 +238,11 @@ def test_arxiv_by_id_and_by_query_with_pages(
         )
     result = ok(run(runner, kb_dir, "fetch", "arxiv", "2505.12340v2", "arXiv:2505.12341", "--json"))
     assert json.loads(result.stdout)["imported"] == 2
-    assert (
-        record(kb_dir, "Speculative decoding, part 0")["arxiv_id"] == "2505.12340"
-    )  # stored without version
+    fetched = record(kb_dir, "Speculative decoding, part 0")
+    assert fetched["arxiv_id"] == "2505.12340"  # stored without version
+    assert fetched["urls"][0] == "https://arxiv.org/abs/2505.12340"  # the abstract page, as enrich gives it
+    dry = ok(run(runner, kb_dir, "enrich", "Speculative decoding, part 0", "--dry-run"))
+    assert "urls" not in dry.stdout and "would fill 0 values" in dry.stderr  # nothing left for enrich
     monkeypatch.setattr(arxiv_source, "PAGE", 2)
     ok(run(runner, kb_dir, "fetch", "arxiv", "--query", 'abs:"speculative decoding"', "--max", "5"))
     assert len(KnowledgeBase.open(kb_dir).papers()) == 5

@@ -69,6 +69,9 @@ def _read(
     result = parse_atom(text, ParseOptions(source_name="arxiv-api"))
     for paper in result.papers:
         paper.arxiv_id = check_id(paper.arxiv_id) if paper.arxiv_id else None
+        if paper.arxiv_id:  # the abstract page first, as a Daily Papers record has it
+            abstract_page = f"https://arxiv.org/abs/{paper.arxiv_id}"
+            paper.urls = [abstract_page, *(u for u in paper.urls if u != abstract_page)]
     out.papers += result.papers
     out.warnings += result.warnings
     out.skipped += result.skipped
