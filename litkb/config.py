@@ -81,7 +81,8 @@ class KBConfig:
         known = {"model", "collection", "device", "chroma_url", "mailto", *SERVICE_URLS}
         unknown = set(data) - known
         if unknown:
-            raise LitkbError(f"{path}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
+            noun = "setting" if len(unknown) == 1 else "settings"
+            raise LitkbError(f"{path}: unknown {noun} {', '.join(sorted(map(str, unknown)))}")
         config = cls()
         for key in known:
             if key in data:

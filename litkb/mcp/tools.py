@@ -13,6 +13,7 @@ from ..errors import AmbiguousError, LitkbError, NothingLikedError, UsageError
 from ..filters import PaperFilter, SortKey
 from ..kb import KnowledgeBase
 from ..models import STATUSES, Paper
+from ..wording import plural
 
 PAGE = 10
 MAX_K = 50
@@ -280,8 +281,9 @@ def instructions(kb: KnowledgeBase) -> str:
         about = f" Its {saved.k} themes include: {labels}."
     except LitkbError:
         about = ""
+    size = plural(len(papers), "research paper")
     return (
-        f"litkb: the user's own literature knowledge base of {len(papers)} research papers (titles, "
+        f"litkb: the user's own literature knowledge base of {size} (titles, "
         f"abstracts, their tags, notes and reading status).{about} Search it before answering questions "
         "about papers the user has; cite with `export`; read one paper in full with `get_paper` or the "
         "resource litkb://paper/<id>."
