@@ -12,9 +12,10 @@ from ..filters import PaperFilter
 from ..sources import http
 from ..sources.service import FetchReport
 from . import open_kb
-from .options import JSON, filtered
+from .options import filtered
 
 REFRESH = typer.Option(False, "--refresh", help="Ask the service again even when the cache holds the answer.")
+REPORT_JSON = typer.Option(False, "--json", help="Print the report as one JSON object.")
 INDEX = typer.Option(False, "--index", help="Also index what was added (as `litkb index`).")
 TIME_LIMIT = typer.Option(
     http.TIME_LIMIT,
@@ -37,7 +38,7 @@ def hf(
     refresh: bool = REFRESH,
     index: bool = INDEX,
     time_limit: float = TIME_LIMIT,
-    as_json: bool = JSON,
+    as_json: bool = REPORT_JSON,
 ) -> None:
     """Fetch the Hugging Face Daily Papers of a day, a week, a month or a range (all pages).
 
@@ -55,7 +56,7 @@ def arxiv(
     refresh: bool = REFRESH,
     index: bool = INDEX,
     time_limit: float = TIME_LIMIT,
-    as_json: bool = JSON,
+    as_json: bool = REPORT_JSON,
 ) -> None:
     """Fetch papers from arXiv by id, or by a search query (one request every 3 seconds, as arXiv asks).
 
@@ -70,7 +71,7 @@ def doi(
     refresh: bool = REFRESH,
     index: bool = INDEX,
     time_limit: float = TIME_LIMIT,
-    as_json: bool = JSON,
+    as_json: bool = REPORT_JSON,
 ) -> None:
     """Fetch papers by DOI from Crossref.
 
@@ -121,7 +122,7 @@ def enrich(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be filled in."),
     refresh: bool = REFRESH,
     time_limit: float = TIME_LIMIT,
-    as_json: bool = JSON,
+    as_json: bool = REPORT_JSON,
     *,
     where: PaperFilter,
 ) -> None:
