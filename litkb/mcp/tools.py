@@ -13,7 +13,7 @@ from ..errors import AmbiguousError, LitkbError, NothingLikedError, UsageError
 from ..filters import PaperFilter, SortKey
 from ..kb import KnowledgeBase
 from ..models import STATUSES, Paper
-from ..wording import plural
+from ..wording import plural, shorten
 
 PAGE = 10
 MAX_K = 50
@@ -45,7 +45,8 @@ def argument_error(exc: ValidationError) -> str:
             parts.append(f"{name}: missing; give a value")
             continue
         given = error.get("input")
-        shown = f"{name} {json.dumps(given, ensure_ascii=False)[:60]}".replace('"', "'")
+        value = f"'{given}'" if isinstance(given, str) else json.dumps(given, ensure_ascii=False, default=str)
+        shown = f"{name} {shorten(value, 60)}"
         if error["type"] == "literal_error":
             parts.append(f"{shown}: use one of {error['ctx']['expected']}")
         else:
