@@ -81,7 +81,8 @@ class KBConfig:
         known = {"model", "collection", "device", "chroma_url", "mailto", *SERVICE_URLS}
         unknown = set(data) - known
         if unknown:
-            raise LitkbError(f"{path}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
+            noun = "setting" if len(unknown) == 1 else "settings"
+            raise LitkbError(f"{path}: unknown {noun} {', '.join(sorted(map(str, unknown)))}")
         config = cls()
         for key in known:
             if key in data:
@@ -144,6 +145,21 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """An error, before a server starts, when `port` on `host` cannot be bound (in use, or not allowed)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind(address)
+    except OSError as exc:
+        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror or exc})"
+        raise UsageError(f"port {port} on {host} {why}; choose another with --port") from None
 
 
 def check_base_url(url: str, name: str) -> str:

@@ -38,7 +38,7 @@ from .lock import write_lock
 from .models import Paper, is_valid_id, remove_tags
 from .names import citation_keys
 from .personal import SavedSearches, Suggestion, saved_filter, saved_form, suggest
-from .sources.service import Change, FetchReport, Sources
+from .sources.service import TIME_LIMIT, Change, FetchReport, Sources
 from .store import RecordStore
 from .themes.service import ThemeService
 from .themes.themeset import Area, Theme, ThemeSet
@@ -79,7 +79,7 @@ class KnowledgeBase:
         `chroma_url`, else embedded in the knowledge base)."""
         root = cfg.resolve_home(path)
         if root.exists() and not root.is_dir():
-            raise InputError(f"{root}: is a file, not a knowledge-base folder")
+            raise UsageError(f"{root}: is a file, not a knowledge-base folder; name a folder with --kb")
         return cls(root, chroma_url=chroma_url)
 
     # -- the index's parts and the engines that use them -----------------------------------------
@@ -157,10 +157,12 @@ class KnowledgeBase:
             save_parsed(self.store, parsed, report)
         return report
 
-    def fetch(self, source: str, refresh: bool = False, **options: Any) -> FetchReport:
+    def fetch(
+        self, source: str, refresh: bool = False, time_limit: float = TIME_LIMIT, **options: Any
+    ) -> FetchReport:
         """Papers from an online source (`hf`, `arxiv`, `doi`; see `litkb.sources`) saved as records, like
         ingest. What failed is in `report.failures`; what was fetched is written all the same."""
-        return self._sources(refresh).fetch_into(self.store, self.writing, source, **options)
+        return self._sources(refresh, time_limit).fetch_into(self.store, self.writing, source, **options)
 
     def enrich(
         self,
@@ -168,15 +170,16 @@ class KnowledgeBase:
         ids: Sequence[str] = (),
         dry_run: bool = False,
         refresh: bool = False,
+        time_limit: float = TIME_LIMIT,
     ) -> tuple[list[Change], list[str]]:
         """Fill what the selected records lack (arXiv id, DOI, authors, links) from arXiv and Crossref,
         never overwriting a value; `dry_run`: only say what would change. The changes, and the lookups
         that failed."""
         papers = self.select(where, ids=list(ids) or None)
-        return self._sources(refresh).enrich(papers, None if dry_run else self.update_record)
+        return self._sources(refresh, time_limit).enrich(papers, None if dry_run else self.update_record)
 
-    def _sources(self, refresh: bool) -> Sources:
-        return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh)
+    def _sources(self, refresh: bool, time_limit: float) -> Sources:
+        return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh, time_limit)
 
     def index(
         self,
@@ -509,5 +512,5 @@ class KnowledgeBase:
         """One Markdown note per paper (`<id>.md`, YAML front matter) in `directory`."""
         context = self.export_context()
         return write_new_files(
-            directory, [(f"{p.id}.md", paper_note(p, context)) for p in papers], force, "notes"
+            directory, [(f"{p.id}.md", paper_note(p, context)) for p in papers], force, "note"
         )

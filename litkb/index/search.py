@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypedDict
 from ..errors import IndexDamagedError, IndexMissingError, NotFoundError
 from ..models import Paper
 from ..store import RecordStore
+from ..wording import plural
 from .keyword import KeywordScores
 from .parts import IndexParts
 from .snippets import best_snippet, passage_text
@@ -166,10 +167,11 @@ class Searcher:
         matched (dense search always returns the nearest papers)."""
         manifest = self.vectors.read_manifest() or {}
         if int(manifest.get("count") or 0) > 0:
+            held = plural(int(manifest["count"]), "paper")
             raise IndexDamagedError(
-                f"the vector index holds {manifest['count']} papers but found none; run `litkb doctor` "
+                f"the vector index holds {held} but found none; run `litkb doctor` "
                 "(`litkb doctor --repair` rebuilds it from the records)",
-                reason=f"the vector index holds {manifest['count']} papers but found none",
+                reason=f"the vector index holds {held} but found none",
             )
 
     def results(

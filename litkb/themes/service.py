@@ -11,7 +11,7 @@ from ..errors import IndexMissingError, NotFoundError, UsageError
 from ..fsutil import atomic_write_text
 from ..index.vectors import VectorIndex
 from ..models import Paper, paper_url
-from ..wording import count_is
+from ..wording import count_is, plural
 from .build import add_areas, build_theme_set
 from .cluster import centroids
 from .map import MapPoint, layout_2d, render_map
@@ -52,7 +52,8 @@ class ThemeService:
                 "themes need at least 2 indexed papers; add papers with `litkb ingest` and run `litkb index`"
             )
         if k is not None and k > len(ids):
-            raise UsageError(f"asked for {k} themes but the knowledge base has {len(ids)} indexed papers")
+            indexed = plural(len(ids), "indexed paper")
+            raise UsageError(f"asked for {k} themes but the knowledge base has {indexed}")
         if len(ids) < len(papers):
             self.warn(f"{count_is(len(papers) - len(ids), 'paper')} not indexed yet; run `litkb index`")
         by_id = {p.id: p for p in papers}
