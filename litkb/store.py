@@ -233,7 +233,7 @@ class RecordStore:
                 text = path.read_text(encoding="utf-8")
                 paper = self._checked(parse_record(text, str(path)), path)
             except (RecordError, OSError, UnicodeDecodeError) as exc:
-                problems.append(str(exc) if isinstance(exc, RecordError) else f"{path}: {exc}")
+                problems.append(str(exc) if isinstance(exc, RecordError) else f"{path}: cannot read: {exc}")
                 continue
             fresh[entry.name] = [*key, *paper.to_row()]
             papers.append(paper)
