@@ -85,6 +85,12 @@ def parse_record(text: str, where: str) -> Paper:
         data = yaml.load(text, Loader=RecordLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        start = exc.context_mark.line + 1 if exc.context_mark and exc.context else line
+        if start != line:  # a quote or bracket left open: name the line it opens on, where the fix goes
+            raise RecordError(
+                f"{where}:{start}: invalid YAML: {exc.problem} at line {line}, {exc.context} that starts on "
+                f"line {start}"
+            ) from exc
         raise RecordError(f"{where}:{line}: invalid YAML: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise RecordError(f"{where}: invalid YAML: {exc}") from exc
