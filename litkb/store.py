@@ -260,6 +260,11 @@ class RecordStore:
             self._write_cache(entries)
         return count
 
+    def remove(self, paper_ids: Iterable[str]) -> None:
+        """Remove records (the caller holds the write lock)."""
+        for paper_id in paper_ids:
+            self.path_for(paper_id).unlink()
+
     def _checked(self, paper: Paper, path: Path) -> Paper:
         expected = path.name[: -len(RECORD_SUFFIX)]
         if paper.id != expected:

@@ -14,9 +14,17 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
-from ..errors import IndexDamagedError, IndexMissingError, LitkbError, NotFoundError
+from ..errors import (
+    IndexDamagedError,
+    IndexMissingError,
+    InputError,
+    LitkbError,
+    NotFoundError,
+    UsageError,
+)
 from ..models import Paper
 from ..store import RecordStore
+from ..wording import count_is
 from .keyword import KeywordScores
 from .parts import IndexParts
 from .snippets import best_snippet, passage_text
@@ -78,6 +86,11 @@ class Searcher:
         self, queries: Sequence[str], k: int, mode: str, allowed: set[str] | None
     ) -> list[list[SearchResult]]:
         """The `k` best papers for each query (of the `allowed` ones, when given), one encoding pass."""
+        missing = self.vectors.unindexed(self.store)
+        if missing:
+            self.warn(
+                f"{count_is(missing, 'paper')} not indexed yet, so no search finds them; run `litkb index`"
+            )
         vectors = self.encode(list(queries)) if mode != "keyword" else None
         answers = []
         for i, query in enumerate(queries):
@@ -249,6 +262,14 @@ class Searcher:
                 )
             )
         return results
+
+
+def check_queries(queries: Sequence[str], mode: str) -> None:
+    """An error for an unknown search mode or an empty query."""
+    if mode not in SEARCH_MODES:
+        raise UsageError(f"unknown search mode '{mode}'; known modes: {', '.join(SEARCH_MODES)}")
+    if any(not q.strip() for q in queries):
+        raise InputError("empty query: say what to search for")
 
 
 def fuse(

@@ -322,6 +322,12 @@ class VectorIndex:
             return snapshot.first_rows(paper_ids)
         return self.chroma.first_rows(paper_ids)
 
+    def own_vectors_if_current(self, paper_ids: Sequence[str]) -> tuple[list[str], np.ndarray] | None:
+        """`own_vectors`, when the index holds vectors of the knowledge base's model (else None)."""
+        if (self.manifest.read() or {}).get("model") != self.model:
+            return None
+        return self.own_vectors(paper_ids)
+
     # -- dense ranking ---------------------------------------------------------------------------
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
