@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import LitkbError, UsageError, first_line
+from .errors import LitkbError, NotFoundError, UsageError, first_line
 from .fsutil import atomic_write_text
 
 ENV_HOME = "LITKB_HOME"
@@ -100,6 +100,12 @@ class KBConfig:
             raise LitkbError(f"{path}: {exc}") from None
         return config
 
+    def vector_server(self, given: str | None) -> str | None:
+        """The Chroma server the vectors are on: `given` (--chroma-url), else $LITKB_CHROMA_URL, else
+        config.yaml's `chroma_url`; None: embedded in the knowledge base."""
+        url = given or os.environ.get(ENV_CHROMA_URL) or self.chroma_url
+        return check_url(url) if url else None
+
     def service_url(self, key: str) -> str:
         """A service's base URL: its environment variable (LITKB_HF_URL, ...), else config.yaml's, else
         the real service."""
@@ -111,6 +117,17 @@ class KBConfig:
         if self.chroma_url:
             data["chroma_url"] = self.chroma_url
         return yaml.safe_dump(data, sort_keys=False)
+
+
+def missing_error(root: Path) -> NotFoundError:
+    return NotFoundError(
+        f"no knowledge base at {root}; create one with `litkb ingest FILE` (or choose one with --kb or "
+        "LITKB_HOME)"
+    )
+
+
+def empty_error(root: Path) -> NotFoundError:
+    return NotFoundError(f"the knowledge base at {root} is empty; add papers with `litkb ingest FILE`")
 
 
 def new_collection_name() -> str:

@@ -172,6 +172,11 @@ def saved_form(query: str, k: int, mode: str, where: PaperFilter) -> dict[str, A
     return {"query": query, "k": k, "mode": mode, **where.typed}
 
 
+def saved_query(search: dict[str, Any]) -> tuple[str, int, str]:
+    """The query, -k and mode a saved search asks for."""
+    return str(search["query"]), int(search.get("k", 10)), str(search.get("mode", "hybrid"))
+
+
 def saved_filter(search: dict[str, Any]) -> PaperFilter:
     """The filter a saved search asks for."""
     return PaperFilter.from_options(
