@@ -149,7 +149,7 @@ class Paper:
             authors=v.text_list("authors"),
             n_authors=v.integer("n_authors"),
             organization=v.organization(),
-            date=v.iso_date("date"),
+            date=v.iso_date("date", month_only=True),
             date_raw=v.text("date_raw"),
             year=v.integer("year"),
             upvotes=v.integer("upvotes"),
@@ -267,7 +267,8 @@ class _Validator:
             raise self.fail(name, "a whole number")
         return value
 
-    def iso_date(self, name: str) -> str | None:
+    def iso_date(self, name: str, month_only: bool = False) -> str | None:
+        """`YYYY-MM-DD`; with `month_only` also `YYYY-MM` (a date known to the month, as BibTeX gives)."""
         value = self.data.get(name)
         if value is None:
             return None
@@ -275,7 +276,9 @@ class _Validator:
             return value.isoformat()
         if isinstance(value, str) and parse_iso_date(value) is not None:
             return value
-        raise self.fail(name, "a date as YYYY-MM-DD")
+        if month_only and isinstance(value, str) and _YEAR_MONTH.fullmatch(value):
+            return value
+        raise self.fail(name, "a date as YYYY-MM-DD" + (" or YYYY-MM" if month_only else ""))
 
     def text_list(self, name: str) -> list[str]:
         value = self.data.get(name)
@@ -339,15 +342,18 @@ def parse_iso_date(text: str) -> Date | None:
 
 
 _ANY_YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
+_YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def parse_loose_date(text: str) -> tuple[str | None, int | None]:
     """A date as written in an input (`2021-03-04`, `2021-03`, `2021`, `Mon, 2 Apr 2007 19:18:42 GMT`)
-    as (ISO date or None, year or None)."""
+    as (ISO date or None, year or None); `2021-03` stays a date known to the month."""
     text = text.strip()
     full = parse_iso_date(text[:10])
     if full is not None:
         return full.isoformat(), full.year
+    if _YEAR_MONTH.fullmatch(text):
+        return text, int(text[:4])
     try:
         stamp = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
