@@ -79,8 +79,8 @@ def unicode_declarations(chars: str) -> str:
     and LuaTeX (no UTF-8 input layer: they typeset the characters), and a character that the document or
     a package (CJK, T2A) already declared, are left alone."""
     lines = [
-        f"\\ifcsname u8:\\detokenize{{{c}}}\\endcsname\\else\\expandafter\\gdef\\csname u8:\\detokenize{{{c}}}"
-        "\\endcsname{?}\\fi"
+        f"\\ifcsname u8:\\detokenize{{{c}}}\\endcsname\\else"
+        f"\\expandafter\\gdef\\csname u8:\\detokenize{{{c}}}\\endcsname{{?}}\\fi"
         for c in sorted(set(chars))
     ]
     return "\\ifcsname UTFviii@defined\\endcsname\n" + "\n".join(lines) + "\n\\fi"

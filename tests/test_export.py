@@ -25,6 +25,8 @@ from litkb.models import Paper
 from litkb.names import citation_keys, split_name
 from tests.conftest import GOLDEN, check_golden, run
 
+INPUTS = Path(__file__).parent / "inputs"
+
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "csl-data.json").read_text())
 HOSTILE = [
     {"id": "h1", "title": r"\input{/etc/passwd} & 100% of $x$ #1 under_score {braces} ~tilde^ \\ end",
@@ -118,6 +120,54 @@ def test_bibtex_round_trip_gives_back_titles_abstracts_years_ids(
         assert latex_unescape(entry.fields_dict["abstract"].value) == expected
 
 
+@pytest.mark.parametrize("ascii", [True, False], ids=["ascii", "utf-8"])
+def test_bibtex_round_trip_keeps_entry_types_standard_fields_months_links_and_math(
+    runner: CliRunner, kb_dir: Path, tmp_path: Path, ascii: bool
+) -> None:
+    assert run(runner, kb_dir, "ingest", str(INPUTS / "fields.bib")).exit_code == 0
+    text = export(runner, kb_dir, "-f", "bibtex", *(["--ascii"] if ascii else []))
+    out = bibtexparser.parse_string(text)
+    source = bibtexparser.parse_string((INPUTS / "fields.bib").read_text())
+    assert not out.failed_blocks
+    standard = ("volume", "number", "pages", "publisher", "editor", "series", "school", "institution",
+                "address", "isbn", "edition", "chapter", "booktitle", "type")  # fmt: skip
+    for entry in source.entries:
+        if entry.key == "conf2022":  # a crossref parent: its fields are in child2022's entry
+            assert entry.key not in out.entries_dict
+            continue
+        again = out.entries_dict[entry.key]
+        assert again.entry_type == entry.entry_type, entry.key
+        for name in standard:
+            if name in entry.fields_dict and "#" not in str(entry[name]):  # a `#` join: checked below
+                value = str(entry[name])
+                assert latex_unescape(again[name]) == value.replace("--", "–"), (entry.key, name)
+    sort = out.entries_dict["muller2023sort"]
+    assert sort["title"] == r"An {$\mathcal{O}(n \log n)$} Sort for {GPUs}"  # the TeX as written
+    assert sort["url"] == "https://example.org/~muller/paper_v2.pdf" and sort["doi"] == "10.5555/abc_def.12"
+    assert sort["booktitle"] == "Advances in Neural Information Processing Systems 36 (NeurIPS 2023)"
+    assert "month = apr," in text and "date = {2023-04}" in text and "month = oct," in text
+    assert out.entries_dict["child2022"]["publisher"] == "ACM"  # inherited from the crossref parent
+    # and read back, the same record
+    fresh = tmp_path / "fresh"
+    assert run(runner, fresh, "ingest", str(_write(tmp_path / "out.bib", text))).exit_code == 0
+    before = {p.id: p for p in KnowledgeBase.open(kb_dir).papers()}
+    after = {p.id: p for p in KnowledgeBase.open(fresh).papers()}
+    assert before.keys() == after.keys()
+    for pid, paper in before.items():
+        again_paper = after[pid]
+        assert (again_paper.title, again_paper.date, again_paper.urls, again_paper.doi) == (
+            paper.title, paper.date, paper.urls, paper.doi,
+        ), pid  # fmt: skip
+        for name in standard:
+            assert again_paper.extra.get(name) == paper.extra.get(name), (pid, name)
+        assert again_paper.extra["bibtex_type"] == paper.extra["bibtex_type"], pid
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 def test_citation_keys_are_stable_and_independent_of_the_selection(runner: CliRunner, seed_kb: Path) -> None:
     everything = bibtexparser.parse_string(export(runner, seed_kb, "-f", "bibtex"))
     one = bibtexparser.parse_string(export(runner, seed_kb, "-f", "bibtex", "--ids", "hopfield networks"))
@@ -133,38 +183,90 @@ def test_latex_escaping_and_protection() -> None:
         r"\textasciicircum{} \textbackslash{}"
     )
     assert latex_escape("Gödel – α") == r"G{\"{o}}del -- $\alpha$"
-    assert latex_escape("日本") == "??"
+    assert latex_escape("日本") == "??" and latex_escape("日本", ascii=False) == "日本"
     assert protect_title("Hydra: Sequentially-Dependent Heads with LLM") == (
         "Hydra: Sequentially-Dependent Heads with {LLM}"
     )
     assert split_name("Jan van der Berg") == ("van der Berg", "Jan")
+    # the math of an imported title goes back as it was, unless it could do more than typeset math
+    assert protect_title(r"An $\mathcal{O}(n)$ Sort", math=[r"$\mathcal{O}(n)$"]) == (
+        r"An {$\mathcal{O}(n)$} Sort"
+    )
+    assert protect_title(r"A $\input{x}$ B", math=[r"$\input{x}$"]) == (
+        r"A \$\textbackslash{}input\textbraceleft{}x\textbraceright{}\$ B"
+    )
+    assert protect_title("Costs $5 and $10") == r"Costs \$5 and \$10"  # not from BibTeX: no math
 
 
-def test_a_document_citing_every_entry_builds_with_bibtex(
-    runner: CliRunner, hostile_kb: Path, tmp_path: Path
+@pytest.fixture
+def tex_kb(runner: CliRunner, hostile_kb: Path, tmp_path: Path) -> Path:
+    """The hostile papers and the shipped listing, with BibTeX's own fields and a paper in Greek, math
+    and CJK."""
+    rows = tmp_path / "scripts.jsonl"
+    rows.write_text(json.dumps(GREEK_CJK) + "\n")
+    assert run(runner, hostile_kb, "ingest", str(INPUTS / "fields.bib"), str(rows)).exit_code == 0
+    return hostile_kb
+
+
+GREEK_CJK = {
+    "id": "g1", "title": "Greek αβγ and Ω: 日本語の論文 on $x$", "year": 2022,
+    "authors": ["Γιάννης Παπαδόπουλος", "山田 太郎", "Łukasz Émile Żółć"], "abstract": "Uses α; 中文摘要.",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("processor", "style"),
+    [("bibtex", "plain"), ("bibtex", "abbrv"), ("bibtex", "unsrturl"), ("biber", "biblatex")],
+)
+def test_a_document_citing_every_entry_builds_with_pdflatex(
+    runner: CliRunner, tex_kb: Path, tmp_path: Path, processor: str, style: str
 ) -> None:
-    if not (shutil.which("latex") and shutil.which("bibtex")):
-        pytest.skip("LaTeX and BibTeX are not installed (Debian: texlive-latex-base; .ci/run installs it)")
-    (tmp_path / "refs.bib").write_text(export(runner, hostile_kb, "-f", "bibtex"))
+    """The default export (Greek, math, CJK, accented names, urls with `~` and `_`) builds with pdflatex
+    and BibTeX (no warning) or biber (no warning), every entry cited; the urls reach the document as
+    they are."""
+    if not (shutil.which("pdflatex") and shutil.which(processor)):
+        pytest.skip(
+            f"pdflatex and {processor} are not installed (Debian: texlive-latex-base, texlive-binaries; "
+            "biber, texlive-bibtex-extra, texlive-latex-recommended for biber; .ci/run installs them)"
+        )
+    if style == "unsrturl" and not shutil.which("kpsewhich"):
+        pytest.skip("kpsewhich is not installed")
+    if style == "unsrturl" and not subprocess.run(["kpsewhich", "unsrturl.bst"], capture_output=True).stdout:
+        pytest.skip("unsrturl.bst is not installed (Debian: texlive-bibtex-extra; .ci/run installs it)")
+    (tmp_path / "refs.bib").write_text(export(runner, tex_kb, "-f", "bibtex"))
+    if processor == "biber":
+        preamble = "\\usepackage[backend=biber]{biblatex}\n\\addbibresource{refs.bib}\n"
+        body = "\\nocite{*}\n\\printbibliography\n"
+    else:
+        preamble = "\\usepackage{hyperref}\n"
+        body = f"\\nocite{{*}}\n\\bibliographystyle{{{style}}}\n\\bibliography{{refs}}\n"
     (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\n\\begin{document}\n\\nocite{*}\n"
-        "\\bibliographystyle{plain}\n\\bibliography{refs}\n\\end{document}\n"
+        f"\\documentclass{{article}}\n{preamble}\\begin{{document}}\n{body}\\end{{document}}\n"
     )
     env = {**os.environ, "openout_any": "p"}
 
     def step(*cmd: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
 
-    assert step("latex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex").returncode == 0
-    bib = step("bibtex", "doc")
-    assert bib.returncode == 0 and "Warning" not in bib.stdout and "error" not in bib.stdout.lower(), (
+    latex = ("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex")
+    first = step(*latex)
+    assert first.returncode == 0, first.stdout[-3000:]
+    bib = step(processor, "doc")
+    assert bib.returncode == 0 and "WARN" not in bib.stdout.upper() and "ERROR" not in bib.stdout.upper(), (
         bib.stdout
     )
     for _ in range(2):
-        final = step("latex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex")
+        final = step(*latex)
         assert final.returncode == 0, final.stdout[-3000:]
-    assert "passwd" not in (tmp_path / "doc.log").read_text().split("refs.bbl")[-1].split("Output written")[0]
-    assert (tmp_path / "doc.bbl").read_text().count("\\bibitem") == 71
+    bbl = (tmp_path / "doc.bbl").read_text()
+    assert "passwd" not in (tmp_path / "doc.log").read_text().split("doc.bbl")[-1].split("Output written")[0]
+    assert bbl.count("\\bibitem" if processor == "bibtex" else "\\entry{") == 78
+    assert "Unicode character" not in (tmp_path / "doc.log").read_text()
+    if style == "unsrturl":  # urls and DOIs as they are: no `\_`
+        assert "\\url{https://example.org/~muller/paper_v2.pdf}" in bbl and "paper\\_v2" not in bbl
+        assert "{\\path{doi:10.5555/abc_def.12}}" in bbl
+    if processor == "biber":
+        assert "\\verb https://example.org/~muller/paper_v2.pdf" in bbl
 
 
 def test_markdown_reading_list_renders_cleanly(runner: CliRunner, hostile_kb: Path) -> None:

@@ -14,7 +14,9 @@ A paper keeps the citation key it was imported with; `and others` and the title'
 
 from __future__ import annotations
 
+import itertools
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from ..latex import latex_escape, safe_math, unicode_declarations
@@ -102,11 +104,26 @@ def _names(paper: Paper, ascii: bool) -> str:
     formatted = []
     for name in paper.authors:
         family, given = split_name(name)
-        family_tex = f"{{{latex_escape(family, ascii)}}}"
-        formatted.append(f"{family_tex}, {latex_escape(given, ascii)}" if given else family_tex)
+        family_tex = f"{{{_name_tex(family, ascii)}}}"
+        formatted.append(f"{family_tex}, {_name_tex(given, ascii)}" if given else family_tex)
     if paper.extra.get("more_authors"):
         formatted.append("others")
     return " and ".join(formatted)
+
+
+def _name_tex(name: str, ascii: bool) -> str:
+    """A name escaped, each run of characters that are not Latin letters (CJK, Greek) braced as
+    `{\\relax ...}`: BibTeX abbreviates given names byte by byte, and takes such a group whole."""
+    out: list[str] = []
+    for other, run in itertools.groupby(name, key=lambda c: ord(c) > 127 and not _latin(c)):
+        text = latex_escape("".join(run), ascii)
+        out.append(f"{{\\relax {text}}}" if other else text)
+    return "".join(out)
+
+
+def _latin(char: str) -> bool:
+    """A letter that is a Latin letter with accents (or `ß`, `ø`...): an accent command in BibTeX."""
+    return unicodedata.normalize("NFD", char)[0].isascii() or latex_escape(char).startswith("{\\")
 
 
 def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[str, str]]]:
@@ -158,9 +175,10 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
             fields.append(("primaryclass", esc(primary)))
     elif _text(extra.get("eprint")):
         fields.append(("eprint", verbatim(str(extra["eprint"]), ascii)))
-    if paper.doi:
-        fields.append(("doi", verbatim(paper.doi, ascii)))
-    url = paper_url(paper)
+    if paper.doi:  # styles put the DOI in a macro's argument (`\\href`, `\\doi`): a bare `%` or `#` breaks it
+        fields.append(("doi", re.sub(r"([%#])", r"\\\1", verbatim(paper.doi, ascii))))
+    # What the BibTeX said is the paper's url goes back; otherwise its DOI or arXiv page, or first link.
+    url = paper.urls[0] if paper.urls and extra.get("bibtex_type") else paper_url(paper)
     if url:
         fields.append(("url", verbatim(url, ascii)))
     if paper.abstract:
@@ -177,7 +195,10 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
 
 
 def _text(value: object) -> str:
-    return " ".join(str(value).split()) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    """A field's value as one line of text; "" for none (or a value that is not text or a number)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return " ".join(str(value).split())
 
 
 def _entry_type(source: object, fields: dict[str, str], authors: bool, year: bool) -> str:

@@ -217,7 +217,8 @@ def _inherit(fields: dict[str, str], parent_type: str, parent: dict[str, str]) -
     for inherited in _INHERITED:
         if parent.get(inherited) and not merged.get(inherited):
             merged[inherited] = parent[inherited]
-    if not merged.get("booktitle") and parent.get("title") and ("book" in parent_type or "proc" in parent_type):
+    container = "book" in parent_type or "proc" in parent_type
+    if container and not merged.get("booktitle") and parent.get("title"):
         merged["booktitle"] = parent["title"]
     return {k: v for k, v in merged.items() if v != ""}
 
