@@ -163,6 +163,14 @@ def test_bibtex_round_trip_keeps_entry_types_standard_fields_months_links_and_ma
         assert again_paper.extra["bibtex_type"] == paper.extra["bibtex_type"], pid
 
 
+def _tex_file(name: str) -> bool:
+    """Whether TeX finds this file (a style, a package)."""
+    if shutil.which("kpsewhich") is None:
+        return False
+    found = subprocess.run(["kpsewhich", name], capture_output=True, text=True, timeout=60)
+    return bool(found.stdout.strip())
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -229,10 +237,13 @@ def test_a_document_citing_every_entry_builds_with_pdflatex(
             f"pdflatex and {processor} are not installed (Debian: texlive-latex-base, texlive-binaries; "
             "biber, texlive-bibtex-extra, texlive-latex-recommended for biber; .ci/run installs them)"
         )
-    if style == "unsrturl" and not shutil.which("kpsewhich"):
-        pytest.skip("kpsewhich is not installed")
-    if style == "unsrturl" and not subprocess.run(["kpsewhich", "unsrturl.bst"], capture_output=True).stdout:
-        pytest.skip("unsrturl.bst is not installed (Debian: texlive-bibtex-extra; .ci/run installs it)")
+    needs = {"unsrturl": ["unsrturl.bst"], "biblatex": ["biblatex.sty", "etoolbox.sty"]}.get(style, [])
+    absent = [name for name in needs if not _tex_file(name)]
+    if absent:
+        pytest.skip(
+            f"{', '.join(absent)} not installed (Debian: texlive-bibtex-extra, texlive-latex-recommended; "
+            ".ci/run installs them)"
+        )
     (tmp_path / "refs.bib").write_text(export(runner, tex_kb, "-f", "bibtex"))
     if processor == "biber":
         preamble = "\\usepackage[backend=biber]{biblatex}\n\\addbibresource{refs.bib}\n"

@@ -1,15 +1,18 @@
-"""BibTeX export that classic BibTeX, biber, bibtexparser and pybtex all read.
+"""BibTeX export that classic BibTeX, biber, bibtexparser and pybtex all read, and pdflatex typesets.
 
 Every field value is escaped: LaTeX's special characters become text commands (braces as
 `\\textbraceleft{}` so that BibTeX's own brace counting stays balanced), so no title or abstract can
-break a LaTeX build or run a command. Other characters stay as they are, in UTF-8 (biber, and LaTeX
-since 2018, read it; CJK and other scripts are kept). With `--ascii` (`ExportContext.ascii`) the output
-is plain ASCII instead: accented Latin letters become accent commands (`{\\'e}`), common symbols and
-Greek letters their LaTeX forms, and any other character a `?`.
+break a LaTeX build or run a command. What pdflatex cannot typeset goes out in LaTeX form: accented Latin
+letters as accent commands (`{\\'e}`), Greek letters and common symbols in math (`$\\alpha$`). Characters
+with no LaTeX form (CJK, ...) stay in UTF-8, declared in a `@preamble` that has pdflatex print `?` for
+them where nothing else set them up; with `--ascii` (`ExportContext.ascii`) they are `?` and the output
+is plain ASCII.
 
-A paper keeps the citation key it was imported with; `and others` and the title's protected phrases
-(`{Medusa}`) are written back; the organisation that posted a Daily Papers entry goes in
-`organization`, never in `author`; the month is BibTeX's macro (`month = oct`).
+A paper keeps the citation key it was imported with, and its entry type and standard fields (`volume`,
+`pages`, `publisher`, `school`, ...); `and others`, the title's protected phrases (`{Medusa}`) and its
+math (`$\\mathcal{O}(n)$`, where `safe_math` allows) are written back; `url` and `doi` are verbatim; the
+organisation that posted a Daily Papers entry goes in `organization`, never in `author`; the month is
+BibTeX's macro (`month = oct`).
 """
 
 from __future__ import annotations
