@@ -183,6 +183,8 @@ def resolve_value(raw: str, strings: dict[str, str]) -> str:
     """A field value as BibTeX reads it: `{...}` and `"..."` parts without their delimiters, numbers as
     they are, `@string` macros (and the month macros `jan`..`dec`) replaced, joined at `#`. A value that is
     not made of such parts is given back as it is."""
+    if "#" not in raw and len(raw) >= 2 and (raw[0], raw[-1]) in (("{", "}"), ('"', '"')):
+        return raw[1:-1]  # one delimited part (most values): no scan needed
     parts, depth, current, quoted = [], 0, "", False
     for char in raw:
         if char == "{":
@@ -258,7 +260,7 @@ def _paper(
     if fields.get("primaryclass"):
         extra["primary_category"] = fields["primaryclass"]
     if math:
-        extra["title_math"] = math  # `$\\mathcal{O}(n)$`: TeX kept as written, exported unchanged
+        extra["title_math"] = math  # `$\mathcal{O}(n)$`: TeX kept as written, exported unchanged
     note = decode_latex(fields.get("note", ""))
     counted = _COUNT_NOTE.match(note)
     if note and not counted:
