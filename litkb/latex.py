@@ -99,7 +99,7 @@ _MATH_WORDS = frozenset(
     "Leftrightarrow mapsto gets mid vert Vert langle rangle lfloor rfloor lceil rceil ell hbar prime star "
     "ast circ bullet dagger top bot perp parallel oplus otimes odot ll gg prec succ preceq succeq colon "
     "quad qquad backslash not imath jmath Re Im aleph angle triangle square Box diamond lbrace rbrace "
-    "uparrow downarrow longrightarrow infty".split()
+    "uparrow downarrow longrightarrow".split()
 )
 _MATH_TOKEN = re.compile(r"\\([A-Za-z]+)|\\[{}|,;:! _%&#$]|[A-Za-z0-9\s+\-*/=<>()\[\]|,.;:!?'^_{}]")
 
@@ -109,6 +109,8 @@ def safe_math(segment: str) -> bool:
     letters, digits, operators and common math commands (so no `\\input`, `%`, `#` or `\\def`)."""
     body = segment[1:-1]
     if not (len(segment) > 2 and segment.startswith("$") and segment.endswith("$") and body.strip()):
+        return False
+    if "^^" in body:  # TeX reads `^^5c` as a backslash: `^^5cinput` is `\\input`
         return False
     depth, position = 0, 0
     while position < len(body):

@@ -19,8 +19,8 @@ from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
-from litkb.exporters.bibtex import protect_title
-from litkb.latex import latex_escape, latex_unescape
+from litkb.exporters.bibtex import protect_title, verbatim
+from litkb.latex import latex_escape, latex_unescape, safe_math
 from litkb.models import Paper
 from litkb.names import citation_keys, split_name
 from tests.conftest import GOLDEN, check_golden, run
@@ -204,6 +204,11 @@ def test_latex_escaping_and_protection() -> None:
         r"A \$\textbackslash{}input\textbraceleft{}x\textbraceright{}\$ B"
     )
     assert protect_title("Costs $5 and $10") == r"Costs \$5 and \$10"  # not from BibTeX: no math
+    assert not safe_math("$^^5cinput^^7bx^^7d$") and not safe_math(r"$x % y$") and safe_math(r"$a_{i}^2$")
+    assert (
+        verbatim(r"https://x.org/~a/b_c#d?e=1%20{\x^^5c}")
+        == "https://x.org/~a/b_c#d?e=1%20%7B%5Cx%5E%5E5c%7D"
+    )
 
 
 @pytest.fixture

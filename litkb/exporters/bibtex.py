@@ -221,9 +221,10 @@ def _entry_type(source: object, fields: dict[str, str], authors: bool, year: boo
 
 def verbatim(value: str, ascii: bool = False) -> str:
     """A `url` or `doi` as it is (`~` and `_` too: biber and the `url` package read these fields
-    verbatim); only what would unbalance the entry (braces, backslash, spaces), and with `ascii` any
-    non-ASCII character, is percent-encoded."""
-    unsafe = r"[{}\\\s]|[^\x00-\x7f]" if ascii else r"[{}\\\s]"
+    verbatim); only what would unbalance the entry (braces, backslash, spaces) or make a command in a
+    macro's argument (`^^5c` is a backslash to TeX), and with `ascii` any non-ASCII character, is
+    percent-encoded (none of them belongs in a URL as it is)."""
+    unsafe = r"[{}\\\s^]|[^\x00-\x7f]" if ascii else r"[{}\\\s^]"
     return re.sub(unsafe, lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode()), value.strip())
 
 
