@@ -276,7 +276,7 @@ class _Validator:
             return value.isoformat()
         if isinstance(value, str) and parse_iso_date(value) is not None:
             return value
-        if month_only and isinstance(value, str) and _YEAR_MONTH.fullmatch(value):
+        if month_only and isinstance(value, str) and YEAR_MONTH.fullmatch(value):
             return value
         raise self.fail(name, "a date as YYYY-MM-DD" + (" or YYYY-MM" if month_only else ""))
 
@@ -342,18 +342,16 @@ def parse_iso_date(text: str) -> Date | None:
 
 
 _ANY_YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
-_YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # a date known to the month (BibTeX's year and month)
 
 
 def parse_loose_date(text: str) -> tuple[str | None, int | None]:
     """A date as written in an input (`2021-03-04`, `2021-03`, `2021`, `Mon, 2 Apr 2007 19:18:42 GMT`)
-    as (ISO date or None, year or None); `2021-03` stays a date known to the month."""
+    as (ISO date or None, year or None)."""
     text = text.strip()
     full = parse_iso_date(text[:10])
     if full is not None:
         return full.isoformat(), full.year
-    if _YEAR_MONTH.fullmatch(text):
-        return text, int(text[:4])
     try:
         stamp = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

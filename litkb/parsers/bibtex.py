@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from ..latex import decode_simple
-from ..models import Paper, Source, parse_loose_date
+from ..models import YEAR_MONTH, Paper, Source, parse_loose_date
 from . import ParseOptions, Parser, ParseResult, register
 
 FORMAT = "bibtex"
@@ -239,6 +239,8 @@ def _paper(
         return None
     fields = {k: (verbatim(v) if k in ("url", "doi", "eprint") else v) for k, v in fields.items()}
     date, year = parse_loose_date(fields["date"]) if "date" in fields else (None, None)
+    if date is None and YEAR_MONTH.fullmatch(fields.get("date", "").strip()):  # BibLaTeX `date = {2023-04}`
+        date, year = fields["date"].strip(), int(fields["date"].strip()[:4])
     if year is None and fields.get("year"):
         _, year = parse_loose_date(decode_latex(fields["year"]))
     month = parse_month(decode_latex(fields.get("month", "")))
