@@ -161,7 +161,7 @@ class Paper:
             authors=v.text_list("authors"),
             n_authors=v.integer("n_authors"),
             organization=v.organization(),
-            date=v.iso_date("date"),
+            date=v.iso_date("date", month_only=True),
             date_raw=v.text("date_raw"),
             year=v.integer("year"),
             upvotes=v.integer("upvotes"),
@@ -280,7 +280,8 @@ class _Validator:
             raise self.fail(name, "a whole number")
         return value
 
-    def iso_date(self, name: str) -> str | None:
+    def iso_date(self, name: str, month_only: bool = False) -> str | None:
+        """`YYYY-MM-DD`; with `month_only` also `YYYY-MM` (a date known to the month, as BibTeX gives)."""
         value = self.data.get(name)
         if value is None:
             return None
@@ -288,7 +289,9 @@ class _Validator:
             return value.isoformat()
         if isinstance(value, str) and parse_iso_date(value) is not None:
             return value
-        raise self.fail(name, "a date as YYYY-MM-DD")
+        if month_only and isinstance(value, str) and YEAR_MONTH.fullmatch(value):
+            return value
+        raise self.fail(name, "a date as YYYY-MM-DD" + (" or YYYY-MM" if month_only else ""))
 
     def text_list(self, name: str) -> list[str]:
         value = self.data.get(name)
@@ -363,6 +366,7 @@ def parse_iso_date(text: str) -> Date | None:
 
 
 _ANY_YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
+YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # a date known to the month (BibTeX's year and month)
 
 
 def parse_loose_date(text: str) -> tuple[str | None, int | None]:
