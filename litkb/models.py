@@ -24,6 +24,7 @@ RATINGS = ("like", "dislike")
 RECORD_FIELDS = (
     "schema",
     "id",
+    "aliases",
     "external_id",
     "citation_key",
     "title",
@@ -74,6 +75,8 @@ class Paper:
 
     title: str
     id: str = ""
+    # Ids of records merged into this one (`litkb dedup --apply`): each still names this paper.
+    aliases: list[str] = field(default_factory=list)
     external_id: str | None = None
     citation_key: str | None = None  # the key the paper was cited by in its BibTeX; export keeps it
     abstract: str | None = None
@@ -101,10 +104,13 @@ class Paper:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as written to YAML, fields in their documented order."""
+        """The record as written to YAML, fields in their documented order (`aliases` only when there
+        are some: most records never had another id)."""
         out: dict[str, Any] = {}
         for name in RECORD_FIELDS:
             value = getattr(self, name)
+            if name == "aliases" and not value:
+                continue
             if name == "sources":
                 value = [s.to_dict() for s in value]
             elif isinstance(value, list):
@@ -116,7 +122,8 @@ class Paper:
 
     def to_row(self) -> list[Any]:
         """The record's values in RECORD_FIELDS order (a compact form for the records cache)."""
-        return list(self.to_dict().values())
+        data = self.to_dict()
+        return [data.get(name, []) for name in RECORD_FIELDS]
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Paper:
@@ -142,6 +149,7 @@ class Paper:
         return cls(
             schema=v.integer("schema") or SCHEMA_VERSION,
             id=v.text("id") or "",
+            aliases=v.id_list("aliases"),
             external_id=v.text("external_id"),
             citation_key=v.citation_key(),
             title=title,
@@ -289,6 +297,12 @@ class _Validator:
                 raise self.fail(name, "a list of text")
             out.append(str(item))
         return out
+
+    def id_list(self, name: str) -> list[str]:
+        values = self.text_list(name)
+        if any(not is_valid_id(value) for value in values):
+            raise self.fail(name, "a list of litkb ids")
+        return values
 
     def mapping(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)
