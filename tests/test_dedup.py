@@ -90,7 +90,9 @@ def test_dedup_keeps_the_listing_over_a_csv_row_and_the_dropped_id_still_resolve
     assert KnowledgeBase.open(kb_dir).get(LISTED).tags == ["hopfield"]
     assert tools.get_paper(KnowledgeBase.open(kb_dir), copy_id, 4000)["id"] == LISTED
     assert tools.tag(KnowledgeBase.open(kb_dir), copy_id, ["mcp"])["id"] == LISTED
-    app = create_app(KnowledgeBase.open(kb_dir), Settings(hosts=["testserver"], origins=["http://testserver"]))
+    app = create_app(
+        KnowledgeBase.open(kb_dir), Settings(hosts=["testserver"], origins=["http://testserver"])
+    )
     client = TestClient(app, follow_redirects=False)
     page = client.get(f"/paper/{copy_id}")
     assert page.status_code == 200 and "Hopfield Networks is All You Need" in page.text
@@ -163,7 +165,8 @@ def test_an_ingest_changes_year_and_date_together_or_not_at_all() -> None:
     kept = merge(listed, other)  # another kind of input: the listing's year and date stay, together
     assert (kept.year, kept.date) == (2020, "2020-07-16")
     assert kept.conflicts["year"]["values"] == [
-        {"source": "day1.txt", "value": 2020}, {"source": "r.bibtex", "value": 2019}
+        {"source": "day1.txt", "value": 2020},
+        {"source": "r.bibtex", "value": 2019},
     ]
     assert kept.conflicts["date"]["values"][1] == {"source": "r.bibtex", "value": "2019-03-01"}
     # A CSV row merged into a listing's record by `dedup` does not take the listing's values over when
