@@ -39,6 +39,11 @@ def warn(message: str) -> None:
     err.print(f"[yellow]Warning:[/yellow] {escape(message)}")
 
 
+def error(message: str) -> None:
+    """An error the command goes on after (it exits non-zero at its end): one line, as the CLI says them."""
+    err.print(f"[red]Error:[/red] {escape(message)}")
+
+
 def info(message: str) -> None:
     err.print(escape(message))
 
