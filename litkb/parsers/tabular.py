@@ -208,12 +208,11 @@ def parse_csv(text: str, options: ParseOptions) -> ParseResult:
     result = ParseResult()
     text = text.lstrip("\ufeff")
     reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text.split("\n", 1)[0]))
-    headers = [h.strip() for h in reader.fieldnames or []]
-    found = _columns(headers)
     columns = _Columns()
     start = 2  # line 1 is the header
     try:
-        if "title" not in found:  # not one row can have a title: say so once
+        headers = [h.strip() for h in reader.fieldnames or []]
+        if "title" not in _columns(headers):  # not one row can have a title: say so once
             result.skipped = sum(1 for _ in reader)
             named = ", ".join(h for h in headers[:8] if h) + (", ..." if len(headers) > 8 else "")
             result.problem = (
