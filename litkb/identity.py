@@ -123,6 +123,7 @@ class Catalog:
         self._title: dict[str, list[str]] = defaultdict(list)
         self._place: dict[tuple[str, str, int], str] = {}  # (file, format, position) -> id
         self._alias: dict[str, str] = {}  # id of a record merged away -> the record it was merged into
+        self._alias_slugs: set[str] = set()  # their slugs (the id without its hash): most titles have none
         for paper in papers:
             self.put(paper)
 
@@ -143,6 +144,7 @@ class Catalog:
                 self._place[(source.file, source.format, source.position)] = paper.id
         for alias in paper.aliases:
             self._alias.setdefault(alias, paper.id)
+            self._alias_slugs.add(alias.rpartition("-")[0])
 
     def match(self, paper: Paper) -> Paper | None:
         """The existing record that is the same paper, if any: same DOI, same arXiv id, the same title at
@@ -158,9 +160,10 @@ class Catalog:
             seen = self._place.get((source.file, source.format, source.position or -1))
             if seen is not None and normalize_title(self.by_id[seen].title) == title:
                 return self.by_id[seen]
-        for would_be in itertools.islice(_possible_ids(paper), 10) if self._alias else ():
-            if (kept := self._alias.get(would_be)) is not None and kept in self.by_id:
-                return self.by_id[kept]
+        if self._alias and make_id(paper.title).rpartition("-")[0] in self._alias_slugs:
+            for would_be in itertools.islice(_possible_ids(paper), 10):
+                if (kept := self._alias.get(would_be)) is not None and kept in self.by_id:
+                    return self.by_id[kept]
         for candidate_id in self._title.get(normalize_title(paper.title), []):
             candidate = self.by_id[candidate_id]
             if not _conflicts(candidate, paper) and _same_year(candidate, paper):

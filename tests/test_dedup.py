@@ -178,3 +178,20 @@ def test_an_ingest_changes_year_and_date_together_or_not_at_all() -> None:
     rows_again = dataclasses.replace(rows, id="", authors=["Ann Smith", "Bo Li"])
     again = merge(joined, rows_again)
     assert (again.title, again.year, again.authors) == ("Deep Widgets", 2020, ["Ann Smith", "Bo Li"])
+
+
+def test_an_ingest_finds_the_record_a_copy_was_merged_into() -> None:
+    from litkb.identity import Catalog
+    from litkb.models import make_id
+
+    kept = paper("deep-widgets-1", "hf-daily", year=2020, aliases=[make_id("Deep widgets (preprint)")])
+    years = [{"source": "x", "value": 2020}, {"source": "rows.csv (y)", "value": 2016}]
+    kept.conflicts = {"year": {"shown": "x", "values": years}}
+    catalog = Catalog([kept])
+    # Another title, but its id would be an alias: the record it was merged into.
+    assert catalog.match(Paper(title="Deep Widgets (Preprint)", year=2031)) is kept
+    # The same title with a year the record was given (under conflicts): the same paper.
+    assert catalog.match(Paper(title="Deep widgets", year=2016)) is kept
+    assert catalog.match(Paper(title="Deep widgets", year=2010)) is None
+    # An alias is never given to a new record.
+    assert catalog.new_id(Paper(title="Deep widgets (preprint)")) != make_id("Deep widgets (preprint)")
