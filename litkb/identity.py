@@ -195,10 +195,13 @@ def merge(existing: Paper, incoming: Paper, keep_shown: bool = False) -> Paper:
     """`existing` updated with what `incoming` knows; neither argument is changed.
 
     A value the input lacks never erases one the record has. Where the record has no value, the input's
-    fills it. Where both have different values: an input of a format the record was already read from
-    (a newer copy of a listing) updates it, unless `keep_shown` (merging two records: the kept one's
-    values stay shown); otherwise the shown value stays and both are recorded under `conflicts`, each
-    credited to the input file it really came from. Tags and notes (the user's) are only ever added to.
+    fills it. Where both have different values: an input of the format the shown value came from (a
+    newer copy of a listing) updates it, unless `keep_shown` (merging two records: the kept one's values
+    stay shown); otherwise the shown value stays and both are recorded under `conflicts`, each credited
+    to the input file it really came from. The year and the date go together: where the input's disagree
+    with the record's, both are taken (from a newer copy of their input; a date it lacks is then gone) or
+    neither, never a year from one input beside a date from another. Tags and notes (the user's) are
+    only ever added to.
     """
     merged = dataclasses.replace(
         existing,
