@@ -62,6 +62,7 @@ _WOS_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _TITLE_NAMES = "Title (any case), Article Title, Document Title or TI"
 _AUTHOR_IDS = re.compile(r"\s*\(\d+\)")  # Scopus's "Smith, Anna (57200000001)"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # what JSON writes a surrogate as (a pair or not)
 
 
 def _header_key(name: str) -> str:
@@ -159,21 +160,17 @@ def parse_jsonl(text: str, options: ParseOptions) -> ParseResult:
     return result
 
 
-def _unicode_only(
-    rows: Iterable[tuple[int, Any]], name: str, result: ParseResult, what: str
-) -> Iterator[tuple[int, Any]]:
-    """The rows without a lone surrogate (JSON's `\\ud800` escapes one; no file can store it): each
-    other one skipped with a warning naming it."""
-    for line_no, row in rows:
-        bad = lone_surrogate(row)
-        if bad is None:
-            yield line_no, row
-            continue
-        result.warnings.append(
-            f"{name}:{line_no}: skipped {what} whose text is not valid Unicode "
-            f"(a lone surrogate \\u{ord(bad):04x})"
-        )
-        result.skipped += 1
+def _not_unicode(row: Any, where: str, what: str, result: ParseResult) -> bool:
+    """Whether a loaded row holds a lone surrogate (JSON's `\\ud800` escapes one; no file can store it):
+    if so it is skipped, with a warning naming it."""
+    bad = lone_surrogate(row)
+    if bad is None:
+        return False
+    result.warnings.append(
+        f"{where}: skipped {what} whose text is not valid Unicode (a lone surrogate \\u{ord(bad):04x})"
+    )
+    result.skipped += 1
+    return True
 
 
 def _json_rows(text: str, options: ParseOptions, result: ParseResult) -> Iterator[tuple[int, Any]]:
@@ -188,20 +185,23 @@ def _json_rows(text: str, options: ParseOptions, result: ParseResult) -> Iterato
         if not isinstance(rows, list):
             result.warnings.append(f"{name}: expected a JSON array of objects")
             return
-        yield from _unicode_only(enumerate(rows, start=1), name, result, "an object")
+        check = _SURROGATE_ESCAPE.search(text) is not None
+        for number, row in enumerate(rows, start=1):
+            if not (check and _not_unicode(row, f"{name}:{number}", "an object", result)):
+                yield number, row
         return
-    yield from _unicode_only(_json_lines(text, name, result), name, result, "a line")
-
-
-def _json_lines(text: str, name: str, result: ParseResult) -> Iterator[tuple[int, Any]]:
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield line_no, json.loads(line)
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
             result.warnings.append(f"{name}:{line_no}: skipped a line that is not valid JSON ({exc.msg})")
             result.skipped += 1
+            continue
+        if _SURROGATE_ESCAPE.search(line) and _not_unicode(row, f"{name}:{line_no}", "a line", result):
+            continue
+        yield line_no, row
 
 
 def parse_csv(text: str, options: ParseOptions) -> ParseResult:
@@ -249,14 +249,15 @@ def _add_row(
         return
     row = {k: _blank_to_none(v) for k, v in row.items()}
     taken: dict[str, str] = {}  # column -> field, for what this row's values gave
-
-    def get(name: str) -> Any:
-        column = next((c for c in columns.get(name, []) if row.get(c) is not None), None)
-        if column is None:
-            return None
-        taken[column] = name
-        return row[column]
-
+    value: dict[str, Any] = {}  # field -> the value of the first of its columns filled in this row
+    for name, names in columns.items():
+        for column in names:
+            if row.get(column) is not None:
+                taken[column] = name
+                value[name] = row[column]
+                if name != "urls":
+                    break
+    get = value.get
     title = _text(get("title"))
     if not title:
         result.warnings.append(f"{where}: skipped a row without a title")
@@ -275,8 +276,7 @@ def _add_row(
             year = year_given
         elif year_given != year:  # they disagree: the year column is kept under extra
             taken.pop(next(c for c, n in taken.items() if n == "year"))
-    urls = [url for column in columns.get("urls", []) for url in _list(row.get(column))]
-    taken.update({column: "urls" for column in columns.get("urls", []) if row.get(column) is not None})
+    urls = [url for column in columns.get("urls", ()) for url in _list(row.get(column))]
     try:
         n_authors = _int(get("n_authors"))
         upvotes = _int(get("upvotes"))
@@ -284,15 +284,12 @@ def _add_row(
         result.warnings.append(f"{where}: skipped a row: {exc}")
         result.skipped += 1
         return
-    external_id, abstract, doi, arxiv_id = (
-        _text(get(n)) for n in ("external_id", "abstract", "doi", "arxiv_id")
-    )
-    tags, notes = _list(get("tags"), separators=(";", ",")), _text(get("notes"))
+    tags = _list(get("tags"), separators=(";", ","))
     result.papers.append(
         Paper(
             title=" ".join(title.split()),
-            external_id=external_id,
-            abstract=abstract,
+            external_id=_text(get("external_id")),
+            abstract=_text(get("abstract")),
             authors=authors,
             n_authors=n_authors if n_authors is not None else (len(authors) or None),
             date=date,
@@ -300,15 +297,16 @@ def _add_row(
             year=year,
             upvotes=upvotes,
             urls=list(dict.fromkeys(urls)),
-            doi=doi,
-            arxiv_id=arxiv_id,
+            doi=_text(get("doi")),
+            arxiv_id=_text(get("arxiv_id")),
             tags=tags,
-            notes=notes,
+            notes=_text(get("notes")),
             sources=[Source(file=options.source_file, format=fmt, position=len(result.papers) + 1)],
             extra={k: v for k, v in row.items() if k not in taken and k not in _KNOWN and v is not None},
         )
     )
-    used.update((column, name) for column, name in taken.items() if column not in used)
+    if not taken.keys() <= used.keys():
+        used.update(taken)
 
 
 def _blank_to_none(value: Any) -> Any:
