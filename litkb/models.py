@@ -24,6 +24,7 @@ RATINGS = ("like", "dislike")
 RECORD_FIELDS = (
     "schema",
     "id",
+    "aliases",
     "external_id",
     "citation_key",
     "title",
@@ -49,6 +50,8 @@ RECORD_FIELDS = (
     "conflicts",
     "provenance",
 )
+# Fields left out of the YAML while empty (added by later versions; older records read as before).
+_WRITTEN_WHEN_SET = ("aliases", "files")
 
 
 @dataclass
@@ -75,6 +78,8 @@ class Paper:
 
     title: str
     id: str = ""
+    # Ids of records merged into this one (`litkb dedup --apply`): each still names this paper.
+    aliases: list[str] = field(default_factory=list)
     external_id: str | None = None
     citation_key: str | None = None  # the key the paper was cited by in its BibTeX; export keeps it
     abstract: str | None = None
@@ -105,11 +110,12 @@ class Paper:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as written to YAML, fields in their documented order (`files` only when the paper
-        has some, so records without files read as they always have)."""
+        """The record as written to YAML, fields in their documented order (`aliases` and `files` only
+        when there are some: most records never had another id or a file)."""
         out = self._values()
-        if not out["files"]:
-            del out["files"]
+        for name in _WRITTEN_WHEN_SET:
+            if not out[name]:
+                del out[name]
         return out
 
     def _values(self) -> dict[str, Any]:
@@ -154,6 +160,7 @@ class Paper:
         return cls(
             schema=v.integer("schema") or SCHEMA_VERSION,
             id=v.text("id") or "",
+            aliases=v.id_list("aliases"),
             external_id=v.text("external_id"),
             citation_key=v.citation_key(),
             title=title,
@@ -305,6 +312,12 @@ class _Validator:
                 raise self.fail(name, "a list of text")
             out.append(str(item))
         return out
+
+    def id_list(self, name: str) -> list[str]:
+        values = self.text_list(name)
+        if any(not is_valid_id(value) for value in values):
+            raise self.fail(name, "a list of litkb ids")
+        return values
 
     def mapping(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)
