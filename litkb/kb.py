@@ -26,6 +26,7 @@ from .exporters import ExportContext, get_exporter
 from .exporters.markdown import paper_note
 from .filters import PaperFilter, SortKey, newest_first, sort_papers
 from .fsutil import remove_stale_temp_files, write_new_files
+from .fulltext.service import FullText, PdfReport
 from .identity import Duplicate, apply_merges, find_duplicates, find_paper
 from .index.build import IndexBuilder, IndexReport, Progress
 from .index.keyword import KeywordIndex
@@ -174,6 +175,19 @@ class KnowledgeBase:
         that failed."""
         papers = self.select(where, ids=list(ids) or None)
         return self._sources(refresh).enrich(papers, None if dry_run else self.update_record)
+
+    @property
+    def fulltext(self) -> FullText:
+        """Attached files (PDFs) and their text: `add`, `attach`, `detach`, `text`, `path`."""
+        return FullText(self.root, self.store, self.writing, lambda: self._sources(False))
+
+    def ingest_files(
+        self, paths: Sequence[str], recursive: bool = False, **options: Any
+    ) -> tuple[Any, PdfReport]:
+        """Listings and PDFs (folders of them with `recursive`); `options`: fetch, link, progress, and
+        ingest's format, year, stdin, encoding for the listings. See `FullText.ingest`."""
+        listing = {k: options.pop(k) for k in ("format", "year", "stdin", "encoding") if k in options}
+        return self.fulltext.ingest(paths, lambda named: self.ingest(named, **listing), recursive, **options)
 
     def _sources(self, refresh: bool) -> Sources:
         return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh)
@@ -422,6 +436,7 @@ class KnowledgeBase:
             for paper in papers:
                 self.store.path_for(paper.id).unlink()
             self.theme_service.forget([p.id for p in papers])
+            self.fulltext.after_remove(papers)  # their copied files, where no other record has them
         return papers
 
     def record_text(self, paper_id: str) -> str:

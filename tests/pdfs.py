@@ -176,3 +176,28 @@ def bomb_pdf(target: Path, megabytes: int = 400) -> Path:
         )
     )
     return target
+
+
+@pytest.fixture(scope="session")
+def made_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The papers (when pdflatex is there) and the hostile files, made once."""
+    folder = tmp_path_factory.mktemp("pdfs")
+    out: dict[str, Path] = {}
+    if HAVE_LATEX:
+        stamp = f"arXiv:{ARXIV_ID}v2 [cs.LG] 7 Feb 2024"
+        out["two"] = latex_pdf(folder, "two", paper_tex(two_column=True, stamp=stamp))
+        out["one"] = latex_pdf(folder, "one", paper_tex())
+        named = folder / f"{ARXIV_ID}v2.pdf"
+        named.write_bytes(out["one"].read_bytes())
+        out["named"] = named
+        out["long"] = latex_pdf(folder, "long", paper_tex(pages=40, references=False))
+        out["encrypted"] = encrypted(out["one"], folder / "encrypted.pdf")
+        out["truncated"] = folder / "truncated.pdf"
+        out["truncated"].write_bytes(out["one"].read_bytes()[: len(out["one"].read_bytes()) * 2 // 5])
+    out["empty"] = folder / "empty.pdf"
+    out["empty"].write_bytes(b"")
+    out["html"] = folder / "page.pdf"
+    out["html"].write_text("<!DOCTYPE html><html><body>Not found</body></html>", encoding="utf-8")
+    out["scan"] = image_only_pdf(folder / "scan.pdf")
+    out["bomb"] = bomb_pdf(folder / "bomb.pdf", megabytes=400)
+    return out

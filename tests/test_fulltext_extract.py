@@ -17,32 +17,14 @@ from litkb.fulltext.pages import load_text
 from litkb.fulltext.reading import read_files
 from litkb.fulltext.workers import Limits, extract_files
 from tests import pdfs
-from tests.pdfs import needs_latex
+from tests.pdfs import made_pdfs, needs_latex
+
+__all__ = ["made_pdfs"]  # the session's PDFs, made once for every test module that imports it
 
 
-@pytest.fixture(scope="session")
-def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The papers (when pdflatex is there) and the hostile files, made once."""
-    folder = tmp_path_factory.mktemp("pdfs")
-    out: dict[str, Path] = {}
-    if pdfs.HAVE_LATEX:
-        stamp = f"arXiv:{pdfs.ARXIV_ID}v2 [cs.LG] 7 Feb 2024"
-        out["two"] = pdfs.latex_pdf(folder, "two", pdfs.paper_tex(two_column=True, stamp=stamp))
-        out["one"] = pdfs.latex_pdf(folder, "one", pdfs.paper_tex())
-        named = folder / f"{pdfs.ARXIV_ID}v2.pdf"
-        named.write_bytes(out["one"].read_bytes())
-        out["named"] = named
-        out["long"] = pdfs.latex_pdf(folder, "long", pdfs.paper_tex(pages=40, references=False))
-        out["encrypted"] = pdfs.encrypted(out["one"], folder / "encrypted.pdf")
-        out["truncated"] = folder / "truncated.pdf"
-        out["truncated"].write_bytes(out["one"].read_bytes()[: len(out["one"].read_bytes()) * 2 // 5])
-    out["empty"] = folder / "empty.pdf"
-    out["empty"].write_bytes(b"")
-    out["html"] = folder / "page.pdf"
-    out["html"].write_text("<!DOCTYPE html><html><body>Not found</body></html>", encoding="utf-8")
-    out["scan"] = pdfs.image_only_pdf(folder / "scan.pdf")
-    out["bomb"] = pdfs.bomb_pdf(folder / "bomb.pdf", megabytes=400)
-    return out
+@pytest.fixture
+def made(made_pdfs: dict[str, Path]) -> dict[str, Path]:
+    return made_pdfs
 
 
 def page_of(raw: RawPdf, text: str) -> list[int]:

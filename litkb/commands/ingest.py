@@ -8,13 +8,20 @@ import sys
 import typer
 
 from .. import render
+from ..errors import InputError
+from ..fulltext.service import anything_added
 from ..parsers import format_names
 from . import open_kb
+from .fulltext import say
 
 
 def ingest(
     ctx: typer.Context,
-    files: list[str] = typer.Argument(..., help="Listing files to read; - reads stdin.", show_default=False),
+    files: list[str] = typer.Argument(
+        ...,
+        help="Listing files and PDFs to read (folders with --recursive); - reads stdin.",
+        show_default=False,
+    ),
     format: str | None = typer.Option(
         None,
         "--format",
@@ -32,20 +39,37 @@ def ingest(
         None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and warnings as JSON."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Read the PDFs and listings in folders."),
+    fetch: bool = typer.Option(False, "--fetch", help="Fill a PDF's new record from arXiv or Crossref."),
+    link: bool = typer.Option(
+        False, "--link", help="Keep only the PDFs' paths (no copy in the knowledge base)."
+    ),
 ) -> None:
-    """Parse listings into YAML records, one per paper. Running it again changes nothing;
-    a newer copy of a listing updates what changed and keeps your tags and notes.
+    """Parse listings into YAML records, one per paper; PDFs are identified (arXiv id, DOI, title),
+    attached to their record or made one. Running it again changes nothing; a newer copy of a listing
+    updates what changed and keeps your tags and notes.
 
-    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt
+    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt ~/Downloads/2402.05109v2.pdf
     """
     kb = open_kb(ctx)
-    report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
+    options = {"format": format, "year": year, "stdin": sys.stdin.buffer.read, "encoding": encoding}
+    with render.progress_bar("reading PDFs") as update:
+        listed, pdfs = kb.ingest_files(
+            files, recursive, fetch=fetch, link=link, progress=None if as_json else update, **options
+        )
     if as_json:
-        render.print_json(dataclasses.asdict(report))
-        return
-    for warning in report.warnings:
-        render.warn(warning)
-    render.info(report.summary())
+        data = dataclasses.asdict(listed) if listed else {}
+        render.print_json({**data, "pdfs": [dataclasses.asdict(o) for o in pdfs.outcomes]})
+    else:
+        for warning in (listed.warnings if listed else []) + pdfs.warnings:
+            render.warn(warning)
+        say(pdfs.outcomes)
+        if listed:
+            render.info(listed.summary())
+        if pdfs.outcomes:
+            render.info(pdfs.summary())
+    if not anything_added(listed, pdfs):
+        raise InputError("nothing was added (each file's line above says why)")
 
 
 def index(

@@ -67,7 +67,7 @@ _NAME_WORD = re.compile(
 
 @dataclass
 class Identified:
-    """What a PDF says it is. `year` comes from the arXiv stamp's date."""
+    """What a PDF says it is. `year` is its arXiv id's (the first version's, not the stamp's)."""
 
     title: str | None = None
     abstract: str | None = None
@@ -115,20 +115,29 @@ def identify(pdf: RawPdf, name: str) -> Identified:
 
 
 def arxiv_id(raw_text: str, name: str) -> tuple[str | None, int | None]:
-    """The arXiv id (no version) from the stamp, the file name, or an arXiv DOI; and the stamp's year."""
+    """The arXiv id (no version) from the stamp, the file name, or an arXiv DOI; and the year it gives."""
+    found: str | None = None
     stamp = ARXIV_STAMP.search(raw_text)
     if stamp:
-        year = re.search(r"(\d{4})\s*$", stamp.group(0))
-        return stamp.group(1), int(year.group(1)) if year else None
+        found = stamp.group(1)
     stem = Path(name).name
-    for match in _NEW_ID.finditer(stem):
+    for match in [] if found else _NEW_ID.finditer(stem):
         if 1 <= int(match.group(2)) <= 12:
-            return f"{match.group(1)}{match.group(2)}.{match.group(3)}", None
-    old = _OLD_ID_NAME.search(stem)
+            found = f"{match.group(1)}{match.group(2)}.{match.group(3)}"
+            break
+    old = None if found else _OLD_ID_NAME.search(stem)
     if old:
-        return f"{old.group(1).lower()}/{old.group(2)}", None
-    by_doi = _ARXIV_DOI.search(raw_text)
-    return (by_doi.group(1), None) if by_doi else (None, None)
+        found = f"{old.group(1).lower()}/{old.group(2)}"
+    by_doi = None if found else _ARXIV_DOI.search(raw_text)
+    if by_doi:
+        found = by_doi.group(1)
+    return found, _id_year(found) if found else None
+
+
+def _id_year(arxiv: str) -> int:
+    """The year an arXiv id was first submitted in (its first two digits: 2402.05109, math/0501170)."""
+    two = int(arxiv.rpartition("/")[2][:2])
+    return 1900 + two if two >= 91 else 2000 + two
 
 
 def _clean_doi(value: str) -> str | None:
