@@ -12,8 +12,10 @@ import typer
 
 from .. import render
 from ..errors import LitkbError, UsageError
+from ..filters import PaperFilter
 from ..fulltext.service import FileOutcome
 from . import open_kb
+from .options import filtered
 
 PAPER = typer.Argument(..., help="A paper's id or title (forgiving: case, punctuation, unique prefix).")
 WHICH = typer.Option(
@@ -33,20 +35,41 @@ def say(outcomes: list[FileOutcome]) -> None:
 
 def attach(
     ctx: typer.Context,
-    paper: str = PAPER,
-    file: Path = typer.Argument(..., help="The PDF to attach.", show_default=False),
+    args: list[str] = typer.Argument(
+        None,
+        help="PAPER FILE.pdf: the paper (id or title) and its PDF; with --download, the papers to download "
+        "for (default: every selected paper with an arXiv id and no file).",
+        show_default=False,
+    ),
     link: bool = typer.Option(
         False, "--link", help="Keep only the file's path (no copy in the knowledge base)."
     ),
+    download: bool = typer.Option(
+        False, "--download", help="Download the papers' PDFs from arXiv and attach them."
+    ),
+    *,
+    where: PaperFilter,
 ) -> None:
     """Attach a PDF to a paper: copied into the knowledge base's files/ folder (or, with --link, only its
-    path kept) and its text extracted for `litkb index`.
+    path kept) and its text extracted for `litkb index`. With --download: fetch from arXiv the PDFs of
+    the papers named or selected (one request every 3 seconds, as arXiv asks).
 
-    Example: litkb attach "hydra sequentially" ~/Downloads/hydra.pdf
+    Example: litkb attach "hydra sequentially" ~/Downloads/hydra.pdf    (or: litkb attach --download --tag x)
     """
     kb = open_kb(ctx)
-    record = kb.get(paper)
-    say([kb.fulltext.attach(record.id, file.expanduser(), link=link)])
+    if download:
+        papers = kb.select(where, ids=args or None)
+        with render.progress_bar("reading PDFs") as update:
+            report = kb.fulltext.download(papers, progress=update, named=bool(args))
+        say(report.outcomes)
+        render.info(report.summary())
+        if report.failed and not report.added:
+            raise LitkbError("no PDF was downloaded (each paper's line above says why)")
+        return
+    if len(args or []) != 2 or where.active():
+        raise UsageError("give a paper and a PDF (litkb attach PAPER FILE.pdf), or --download")
+    record = kb.get(args[0])
+    say([kb.fulltext.attach(record.id, Path(args[1]).expanduser(), link=link)])
 
 
 def detach(
@@ -115,6 +138,6 @@ def open_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(attach)
+    app.command()(filtered("theme", "area", "tag", "status")(attach))
     app.command()(detach)
     app.command("open")(open_command)

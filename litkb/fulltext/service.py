@@ -270,6 +270,59 @@ class FullText:
             notes,
         )
 
+    def download(
+        self,
+        papers: Sequence[Paper],
+        progress: Callable[[int, int], None] | None = None,
+        named: bool = True,
+    ) -> PdfReport:
+        """Download from arXiv the PDF of each paper that has an arXiv id and no file, and attach it. A
+        paper without an arXiv id, or whose download or file failed, is a failed outcome saying why;
+        unless not `named` (a selection, not papers asked for by name): those are left out silently."""
+        report = PdfReport()
+        if not named:
+            papers = [p for p in papers if p.arxiv_id and not p.files]
+        wanting = []
+        for paper in papers:
+            if paper.files:
+                report.outcomes.append(
+                    FileOutcome(paper.id, "already", f"{paper.id}: has a file already", paper.id)
+                )
+            elif not paper.arxiv_id:
+                report.outcomes.append(
+                    FileOutcome(paper.id, "failed", f"{paper.id}: no arXiv id; nothing to download")
+                )
+            else:
+                wanting.append(paper)
+        if not wanting or self.sources is None:
+            return report
+        got, failed = self.sources().pdfs([str(p.arxiv_id) for p in wanting])
+        for paper in wanting:
+            if str(paper.arxiv_id) in failed:
+                report.outcomes.append(
+                    FileOutcome(paper.id, "failed", f"{paper.id}: {failed[str(paper.arxiv_id)]}")
+                )
+        fetched = [p for p in wanting if str(p.arxiv_id) in got]
+        read = read_files(self.root, [got[str(p.arxiv_id)] for p in fetched], self.limits, progress)
+        with self.writing():
+            batch = _Batch(self.root)
+            for paper, item in zip(fetched, read, strict=True):
+                name = f"{paper.arxiv_id}.pdf".replace("/", "-")
+                if item.problem or item.text is None:
+                    report.outcomes.append(
+                        FileOutcome(name, "failed", f"{paper.id}: the PDF arXiv sent: {item.problem}")
+                    )
+                    continue
+                current = self.store.load(paper.id)  # as it is now (it may have changed meanwhile)
+                if holder([current], item.sha256) is None:
+                    current = batch.attach(current, item, False, name=name)
+                message = f"{paper.id}: downloaded {name} and attached it"
+                report.outcomes.append(
+                    FileOutcome(name, "attached", message, paper.id, paper.title, item.notes)
+                )
+            batch.commit(self.store)
+        return report
+
     # -- removing --------------------------------------------------------------------------------
 
     def detach(
@@ -359,13 +412,20 @@ class _Batch:
         self.papers: dict[str, Paper] = {}
         self.created: list[Path] = []
 
-    def attach(self, paper: Paper, item: ReadFile, link: bool, shared: dict[str, Any] | None = None) -> Paper:
+    def attach(
+        self,
+        paper: Paper,
+        item: ReadFile,
+        link: bool,
+        shared: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> Paper:
         if shared is not None:
             path = str(shared["path"])
         elif link:
             path = str(item.path.resolve())
         else:
-            path, made = copy_in(self.root, paper.id, item.path, item.sha256)
+            path, made = copy_in(self.root, paper.id, item.path, item.sha256, name)
             if made:
                 self.created.append(self.root / path)
         entry = make_entry(path, item.sha256, item.size, item.pages, extractor_name(), link)
