@@ -511,7 +511,10 @@ class KnowledgeBase:
     def export_context(self, ascii: bool = False) -> ExportContext:
         """Citation keys over the whole knowledge base (so a paper's key never depends on the selection)."""
         return ExportContext(
-            citekeys=citation_keys(self.papers()), themes=ThemeSet.load(self.root), ascii=ascii
+            citekeys=citation_keys(self.papers()),
+            themes=ThemeSet.load(self.root),
+            ascii=ascii,
+            files_root=self.root,
         )
 
     def export(self, format: str, papers: Sequence[Paper | str], ascii: bool = False) -> str:

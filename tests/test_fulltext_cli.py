@@ -257,3 +257,23 @@ def test_open_uses_the_platforms_opener_and_says_when_there_is_none(
     missing = run(runner, kb_dir, "open", paper_id)
     assert missing.exit_code == 1 and "no program to open files with" in missing.stderr
     assert str(stored) in missing.stderr.replace("\n", "")
+
+
+@needs_latex
+def test_exports_name_the_file_bibtex_as_jabref_and_zotero_read_it(
+    runner: CliRunner, kb_dir: Path, made: dict[str, Path]
+) -> None:
+    import bibtexparser
+    import pybtex.database
+
+    run(runner, kb_dir, "ingest", str(made["two"]))
+    [(paper_id, record)] = records(kb_dir).items()
+    stored = (kb_dir / record["files"][0]["path"]).resolve()
+    bib = run(runner, kb_dir, "export", "-f", "bibtex")
+    assert bib.exit_code == 0, bib.output
+    [entry] = bibtexparser.parse_string(bib.stdout).entries
+    escaped = str(stored).replace("\\", "\\\\").replace(":", "\\:").replace(";", "\\;")
+    assert entry.fields_dict["file"].value == f":{escaped}:PDF"
+    assert pybtex.database.parse_string(bib.stdout, "bibtex").entries  # BibTeX tools take the field
+    md = run(runner, kb_dir, "export", "-f", "markdown")
+    assert f"PDF: [two.pdf](<{stored.as_uri()}>)" in md.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..models import Paper, paper_url
 from ..registry import Registry
@@ -22,6 +23,18 @@ class ExportContext:
     citekeys: dict[str, str] = field(default_factory=dict)
     themes: ThemeSet | None = None
     ascii: bool = False  # BibTeX: plain ASCII (accent commands, `?` for other scripts) instead of UTF-8
+    files_root: Path | None = None  # the knowledge base's folder: attached files are shown by absolute path
+
+    def file_paths(self, paper: Paper) -> list[Path]:
+        """Where a paper's attached files are: absolute (a copy's path under `files_root`; a linked file's
+        own), or as recorded when there is no root."""
+        out = []
+        for entry in paper.files:
+            path = Path(str(entry.get("path", "")))
+            if not path.is_absolute() and self.files_root is not None:
+                path = (self.files_root / path).resolve()
+            out.append(path)
+        return out
 
     def theme_label(self, paper_id: str) -> str | None:
         if self.themes is None or paper_id not in self.themes.assignments:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..latex import latex_escape
 from ..models import Paper
@@ -129,10 +130,27 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
         fields.append(("abstract", esc(paper.abstract)))
     if paper.tags:
         fields.append(("keywords", esc(", ".join(paper.tags))))
+    files = file_field(context.file_paths(paper))
+    if files:
+        fields.append(("file", files))
     if notes:
         fields.append(("note", esc("; ".join(notes))))
     fields.append(("litkbid", paper.id))
     return entry_type, fields
+
+
+def file_field(paths: Sequence[Path]) -> str:
+    """The `file` field as JabRef writes it and Zotero and JabRef read it: `Description:path:Type` for
+    each file, `;` between them; backslash, `:` and `;` in a path escaped with a backslash. A path with a
+    brace (which BibTeX cannot hold unbalanced) is left out."""
+    entries = []
+    for path in paths:
+        text = str(path)
+        if "{" in text or "}" in text:
+            continue
+        text = text.replace("\\", "\\\\").replace(":", "\\:").replace(";", "\\;")
+        entries.append(f":{text}:PDF")
+    return ";".join(entries)
 
 
 def _first(value: object) -> str | None:
