@@ -267,7 +267,7 @@ def test_exports_name_the_file_bibtex_as_jabref_and_zotero_read_it(
     import pybtex.database
 
     run(runner, kb_dir, "ingest", str(made["two"]))
-    [(paper_id, record)] = records(kb_dir).items()
+    [(_paper_id, record)] = records(kb_dir).items()
     stored = (kb_dir / record["files"][0]["path"]).resolve()
     bib = run(runner, kb_dir, "export", "-f", "bibtex")
     assert bib.exit_code == 0, bib.output

@@ -13,7 +13,7 @@ from litkb import KnowledgeBase
 from litkb.sources import arxiv as arxiv_source
 from litkb.sources import http
 from tests import pdfs
-from tests.conftest import run
+from tests.conftest import make_kb_dir, run
 from tests.fake_services import Answer, ArxivPaper, FakeServices
 from tests.pdfs import made_pdfs, needs_latex
 
@@ -110,3 +110,30 @@ def test_downloads_keep_arxivs_interval_use_the_cache_and_the_size_cap(
     too_big = run(runner, kb_dir, "attach", "--download")
     assert too_big.exit_code == 1 and "over 1,000 bytes; not read" in too_big.stderr
     assert all(p.files == [] for p in KnowledgeBase.open(kb_dir).papers())
+
+
+def test_ingest_fetch_fills_a_new_record_from_arxiv(
+    runner: CliRunner, kb_dir: Path, services: FakeServices, made_pdfs: dict[str, Path], tmp_path: Path
+) -> None:
+    services.arxiv[pdfs.ARXIV_ID] = ArxivPaper(
+        pdfs.ARXIV_ID,
+        "Hydra: Sequentially-Dependent Draft Heads",
+        "arXiv's abstract.",
+        ["Zachary Ankner", "Rishab P."],
+    )
+    result = run(runner, kb_dir, "ingest", str(made_pdfs["named"]), "--fetch")  # 2402.05109v2.pdf
+    assert result.exit_code == 0, result.output
+    paper = KnowledgeBase.open(kb_dir).get(pdfs.ARXIV_ID)
+    assert (
+        paper.title == "Hydra: Sequentially-Dependent Draft Heads" and paper.abstract == "arXiv's abstract."
+    )
+    assert [s.format for s in paper.sources] == ["arxiv", "pdf"] and len(paper.files) == 1
+    assert any(r.startswith("/api/query") for r in services.requests)
+    # arXiv failing: a warning, and the record is made from the file alone
+    services.script("/api/query", *[Answer(500, "down")] * http.MAX_TRIES)
+    elsewhere = make_kb_dir(tmp_path / "kb2")
+    other = run(runner, elsewhere, "ingest", str(made_pdfs["two"]), "--fetch")
+    assert other.exit_code == 0, other.output
+    assert "Warning: --fetch: " in other.stderr and "arXiv: " in other.stderr
+    assert "the records are made from the files alone" in other.stderr
+    assert KnowledgeBase.open(elsewhere).get(pdfs.ARXIV_ID).title == pdfs.TITLE

@@ -230,7 +230,9 @@ class FullText:
             except LitkbError as exc:
                 report.warnings.append(f"--fetch: {exc}; the records are made from the files alone")
                 continue
-            report.warnings += [f"--fetch: {f}" for f in got.failures]
+            report.warnings += [
+                f"--fetch: {f}; the records are made from the files alone" for f in got.failures
+            ]
             for paper in got.papers:
                 for key in (paper.arxiv_id, (paper.doi or "").lower()):
                     if key:
