@@ -5,7 +5,8 @@ the folder's INDEX.tsv (title, arxiv_id, doi per file).
 
 A title counts as right when it equals the index's with case, punctuation and spacing aside (litkb's
 identity rule for titles); an id when it is the same id. Files the index gives no arXiv id or DOI count
-as right when none is found (a wrong one found is wrong). `-v` lists every miss.
+as right when none is found (a wrong one found is wrong). How many abstracts and author lists were found
+is counted too (the index has neither to check them against). `-v` lists every miss.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     right = {"title": 0, "arXiv id": 0, "DOI": 0}
     have = {"title": 0, "arXiv id": 0, "DOI": 0}
     misses: list[str] = []
+    abstracts = authors = 0
     for name, row in rows.items():
         result = results[args.folder / name]
         if isinstance(result, str):
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
             found = None
         else:
             found = identify(result, name)
+            abstracts += bool(found.abstract)
+            authors += bool(found.authors)
         pairs = {
             "title": (normalize_title(row["title"]), normalize_title(found.title or "") if found else ""),
             "arXiv id": (row["arxiv_id"], (found.arxiv_id or "") if found else ""),
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(rows)} PDFs, read in {seconds:.1f} s")
     for what in right:
         print(f"{what:<9} right for {right[what]:>2} of {len(rows)} files ({have[what]} have one)")
+    print(f"abstract found for {abstracts}, authors for {authors} (INDEX.tsv has neither: not checked)")
     if args.verbose:
         print("\n".join(misses))
 

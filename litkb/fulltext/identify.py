@@ -57,7 +57,7 @@ _AFFILIATION = re.compile(
     r"\binc\b|corporation|company|center|centre|academy|faculty|hospital|street|road|avenue|\busa\b|"
     r"china|germany|france|canada|japan|korea|india|\buk\b|email|e-mail|google|microsoft|facebook|amazon|"
     r"\bibm\b|\bmeta\b|correspond|contributed|equal contribution|submitted|published|received|"
-    r"\bcs\b|\bai\b|ltd|gmbh|group|team|national|state key|key lab",
+    r"\bcs\b|\bai\b|ltd|gmbh|group|team|national|state key|key lab|\buc\b|\bmit\b|\beth\b",
     re.I,
 )
 _NAME_WORD = re.compile(
@@ -298,6 +298,7 @@ def find_abstract(page: str) -> str | None:
 def _names(text: str) -> list[str]:
     text = normalize(text).replace("\n", " ")
     text = re.sub(rf"[{re.escape(_MARKERS)}\d]+", ",", text)
+    text = re.sub(r"(?<=[a-z])ID\b", "", text)  # an ORCID badge read as text ("BovenID")
     parts = re.split(r",|;|\band\b|&|·|\|", text)
     out: list[str] = []
     for part in parts:
@@ -307,7 +308,15 @@ def _names(text: str) -> list[str]:
         if not all(_NAME_WORD.match(w) for w in words):
             return []  # not a line of names
         plain = all(len(w) > 2 and w[0].isupper() and "." not in w for w in words)
-        if (len(words) > 4 and len(words) % 2 == 0) or (len(words) == 4 and plain):
+        if len(words) > 4 and any(len(w) == 1 for w in words):
+            # initials before each family name, set apart by space alone ("S E Robertson S Walker")
+            name: list[str] = []
+            for word in words:
+                name.append(word)
+                if len(word.rstrip(".")) > 1:
+                    out.append(" ".join(name))
+                    name = []
+        elif (len(words) > 4 and len(words) % 2 == 0) or (len(words) == 4 and plain):
             # names set apart by space alone: two words each
             out += [" ".join(words[i : i + 2]) for i in range(0, len(words), 2)]
         elif 2 <= len(words) <= 4:
