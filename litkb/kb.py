@@ -26,7 +26,7 @@ from .exporters import ExportContext, get_exporter
 from .exporters.markdown import paper_note
 from .filters import PaperFilter, SortKey, newest_first, sort_papers
 from .fsutil import remove_stale_temp_files, write_new_files
-from .fulltext.service import FullText, PdfReport
+from .fulltext.service import FullText
 from .identity import Duplicate, apply_merges, find_duplicates, find_paper
 from .index.build import IndexBuilder, IndexReport, Progress
 from .index.keyword import KeywordIndex
@@ -178,16 +178,8 @@ class KnowledgeBase:
 
     @property
     def fulltext(self) -> FullText:
-        """Attached files (PDFs) and their text: `add`, `attach`, `detach`, `text`, `path`."""
+        """Attached files (PDFs) and their text: `ingest`, `attach`, `detach`, `download`, `pages`, `path`."""
         return FullText(self.root, self.store, self.writing, lambda: self._sources(False))
-
-    def ingest_files(
-        self, paths: Sequence[str], recursive: bool = False, **options: Any
-    ) -> tuple[Any, PdfReport]:
-        """Listings and PDFs (folders of them with `recursive`); `options`: fetch, link, progress, and
-        ingest's format, year, stdin, encoding for the listings. See `FullText.ingest`."""
-        listing = {k: options.pop(k) for k in ("format", "year", "stdin", "encoding") if k in options}
-        return self.fulltext.ingest(paths, lambda named: self.ingest(named, **listing), recursive, **options)
 
     def _sources(self, refresh: bool) -> Sources:
         return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh)

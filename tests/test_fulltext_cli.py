@@ -277,3 +277,30 @@ def test_exports_name_the_file_bibtex_as_jabref_and_zotero_read_it(
     assert pybtex.database.parse_string(bib.stdout, "bibtex").entries  # BibTeX tools take the field
     md = run(runner, kb_dir, "export", "-f", "markdown")
     assert f"PDF: [two.pdf](<{stored.as_uri()}>)" in md.stdout
+
+
+@needs_latex
+def test_a_record_that_cannot_be_written_takes_its_new_copy_with_it(
+    runner: CliRunner, kb_dir: Path, made: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from litkb.errors import LitkbError
+    from litkb.store import RecordStore
+
+    def full_disk(self: RecordStore, papers: object) -> int:
+        raise LitkbError("cannot write records/x.yaml: No space left on device; nothing was changed")
+
+    monkeypatch.setattr(RecordStore, "save_many", full_disk)
+    result = run(runner, kb_dir, "ingest", str(made["one"]))
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    assert not list(kb_dir.glob("files/**/*.pdf")) and not list(kb_dir.glob("records/*.yaml"))
+
+
+@needs_latex
+def test_the_text_is_extracted_again_when_its_cache_is_gone(
+    runner: CliRunner, kb_dir: Path, made: dict[str, Path]
+) -> None:
+    run(runner, kb_dir, "ingest", str(made["one"]))
+    paper_id = next(iter(records(kb_dir)))
+    shutil.rmtree(kb_dir / ".cache" / "text")
+    result = run(runner, kb_dir, "show", paper_id, "--text", "--page", "1")
+    assert result.exit_code == 0 and pdfs.TITLE.split()[0] in result.stdout

@@ -10,6 +10,7 @@ import typer
 from .. import render
 from ..errors import InputError
 from ..fulltext.service import anything_added
+from ..ingest import IngestReport
 from ..parsers import format_names
 from . import open_kb
 from .fulltext import say
@@ -52,10 +53,14 @@ def ingest(
     Example: litkb ingest data/hf-daily-papers-2025-11-18.txt ~/Downloads/2402.05109v2.pdf
     """
     kb = open_kb(ctx)
-    options = {"format": format, "year": year, "stdin": sys.stdin.buffer.read, "encoding": encoding}
+
+    def listings(named: list[str]) -> IngestReport:
+        return kb.ingest(named, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
+
     with render.progress_bar("reading PDFs") as update:
-        listed, pdfs = kb.ingest_files(
-            files, recursive, fetch=fetch, link=link, progress=None if as_json else update, **options
+        progress = None if as_json else update
+        listed, pdfs = kb.fulltext.ingest(
+            files, listings, recursive, fetch=fetch, link=link, progress=progress
         )
     if as_json:
         data = dataclasses.asdict(listed) if listed else {}
