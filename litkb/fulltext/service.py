@@ -158,18 +158,25 @@ class FullText:
             papers, problems = self.store.load_all()
             report.warnings += problems
             catalog = Catalog(papers)
+            held = {str(f.get("sha256")): p for p in papers for f in p.files}  # digest -> who has it
             batch = _Batch(self.root)
             for item in usable:
-                report.outcomes.append(self._place(item, catalog, batch, fetched, link))
+                report.outcomes.append(self._place(item, catalog, held, batch, fetched, link))
             batch.commit(self.store)
         return report
 
     def _place(
-        self, item: ReadFile, catalog: Catalog, batch: _Batch, fetched: dict[str, Paper], link: bool
+        self,
+        item: ReadFile,
+        catalog: Catalog,
+        held: dict[str, Paper],
+        batch: _Batch,
+        fetched: dict[str, Paper],
+        link: bool,
     ) -> FileOutcome:
         name = str(item.path)
         found = item.identified
-        have = holder([*catalog.by_id.values()], item.sha256)
+        have = held.get(item.sha256)
         if have is not None:
             return FileOutcome(name, "already", f"{name}: already attached to {have.id}", have.id, have.title)
         candidate = Paper(
@@ -185,6 +192,7 @@ class FullText:
         if match is not None:
             paper = batch.attach(match, item, link)
             catalog.put(paper)
+            held[item.sha256] = paper
             return FileOutcome(
                 name,
                 "attached",
@@ -203,6 +211,7 @@ class FullText:
             return FileOutcome(name, "failed", f"{name}: {exc}")
         paper = batch.attach(candidate, item, link)
         catalog.put(paper)
+        held[item.sha256] = paper
         guessed = "" if found.title else "; its title is the file's name (no title was found in it)"
         missing = "" if remote is not None else _describe(found)
         return FileOutcome(
