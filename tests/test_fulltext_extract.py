@@ -152,3 +152,21 @@ def test_read_files_caches_the_text_by_digest_and_reads_a_file_once(
     assert first[0].identified.title == pdfs.TITLE
     again = read_files(tmp_path, [made["one"]])  # from the cache: the same text
     assert again[0].text == first[0].text
+
+
+def test_a_stamp_or_a_proceedings_header_is_never_the_title() -> None:
+    from litkb.fulltext.extract import Line
+
+    def raw(lines: list[Line]) -> RawPdf:
+        text = "\n".join(line.text for line in lines)
+        return RawPdf(1, [text], None, text, lines, 792.0)
+
+    stamp = Line("arXiv:2402.05109v2 [cs.LG] 7 Feb 2024", 20.0, 20, 600, 580)
+    header = Line("Proceedings of the 62nd Annual Meeting of the ACL, pages 1-12", 18.0, 72, 740, 728)
+    venue = Line("Published as a conference paper at ICLR 2024", 17.5, 72, 720, 708)
+    title = Line("Sequentially Dependent Draft Heads", 17.2, 120, 690, 674)
+    body = [Line(f"Body text line {n} of the paper.", 10.0, 72, 600 - 12 * n, 590 - 12 * n) for n in range(30)]
+    found = identify(raw([stamp, header, venue, title, *body]), "x.pdf")
+    assert found.title == "Sequentially Dependent Draft Heads" and found.arxiv_id == "2402.05109"
+    nothing = identify(raw([stamp, header, *body]), "x.pdf")
+    assert nothing.title is None and "title" in nothing.missing()

@@ -190,6 +190,15 @@ def body_size(lines: list[Line]) -> float:
     return max(weights, key=lambda k: weights[k]) if weights else 0.0
 
 
+def _title_like(text: str) -> bool:
+    """A line set like a title: not a sentence (no closing full stop), in capitals or Title Case."""
+    text = text.strip(_MARKERS + " ")
+    words = [w for w in text.split() if len(w) > 3 and w[0].isalpha()]
+    if text.endswith(".") or not words or len(text.split()) > 20:
+        return False
+    return text.isupper() or sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
 def find_title(lines: list[Line], height: float) -> list[Line]:
     """The lines of page 1 that make the title (empty when none stands out)."""
     body = body_size(lines)
@@ -199,6 +208,11 @@ def find_title(lines: list[Line], height: float) -> list[Line]:
     largest = max(line.size for line in candidates)
     distinct = largest > body * 1.08
     first = next(line for line in candidates if line.size >= largest - 0.5)
+    if not distinct:  # no text larger than the body's: only a line that reads as a title will do
+        titled = [line for line in candidates if line.size >= largest - 0.5 and _title_like(line.text)]
+        if not titled:
+            return []
+        first = titled[0]
     if first.estimated:  # heights are rough (a tall glyph box makes a line "large"): the first large line
         first = next((line for line in candidates if line.size >= 1.25 * body), first)
     chosen = [first]
