@@ -89,9 +89,13 @@ def detach(
     kb = open_kb(ctx)
     record, detached, deleted = kb.fulltext.detach(kb.get(paper).id, which, delete)
     for path in detached:
-        render.info(
-            f"{record.id}: detached {path}" + ("; deleted" if path in deleted else "; the file is kept")
-        )
+        if path in deleted:
+            fate = "; deleted"
+        elif delete:
+            fate = "; the file is kept: another record has it, or it is a linked file"
+        else:
+            fate = "; the file is kept"
+        render.info(f"{record.id}: detached {path}{fate}")
 
 
 def _opener() -> list[str] | None:
