@@ -152,6 +152,14 @@ def test_read_files_caches_the_text_by_digest_and_reads_a_file_once(
     assert first[0].identified.title == pdfs.TITLE
     again = read_files(tmp_path, [made["one"]])  # from the cache: the same text
     assert again[0].text == first[0].text
+    from litkb.fulltext import reading
+    from litkb.fulltext.pages import save_text
+
+    cached.meta["identify_version"] = -1  # an older litkb's identification: the file is read again
+    cached.meta["identified"]["title"] = "Stale"
+    save_text(tmp_path, cached)
+    assert read_files(tmp_path, [made["one"]])[0].identified.title == pdfs.TITLE
+    assert reading.IDENTIFY_VERSION >= 1
 
 
 def test_a_stamp_or_a_proceedings_header_is_never_the_title() -> None:
@@ -165,7 +173,9 @@ def test_a_stamp_or_a_proceedings_header_is_never_the_title() -> None:
     header = Line("Proceedings of the 62nd Annual Meeting of the ACL, pages 1-12", 18.0, 72, 740, 728)
     venue = Line("Published as a conference paper at ICLR 2024", 17.5, 72, 720, 708)
     title = Line("Sequentially Dependent Draft Heads", 17.2, 120, 690, 674)
-    body = [Line(f"Body text line {n} of the paper.", 10.0, 72, 600 - 12 * n, 590 - 12 * n) for n in range(30)]
+    body = [
+        Line(f"Body text line {n} of the paper.", 10.0, 72, 600 - 12 * n, 590 - 12 * n) for n in range(30)
+    ]
     found = identify(raw([stamp, header, venue, title, *body]), "x.pdf")
     assert found.title == "Sequentially Dependent Draft Heads" and found.arxiv_id == "2402.05109"
     nothing = identify(raw([stamp, header, *body]), "x.pdf")

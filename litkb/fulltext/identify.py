@@ -24,6 +24,8 @@ from typing import Any
 from .clean import ARXIV_STAMP, normalize
 from .extract import Line, RawPdf
 
+VERSION = 1  # a change of what identifying finds is a new number: cached identifications are made again
+
 _NEW_ID = re.compile(r"(?<![\d.])(\d{2})(\d{2})\.(\d{4,5})(?:v\d+)?(?![\d])")
 _OLD_ARCHIVES = (
     "astro-ph|cond-mat|cs|gr-qc|hep-ex|hep-lat|hep-ph|hep-th|math|math-ph|nlin|nucl-ex|nucl-th|physics|"

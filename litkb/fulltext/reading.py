@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .extract import RawPdf, extractor_name
+from .identify import VERSION as IDENTIFY_VERSION
 from .identify import Identified, identify
 from .pages import ExtractedText, load_text, save_text
 from .workers import Limits, extract_files
@@ -60,6 +61,7 @@ def to_text(raw: RawPdf, sha256: str, identified: Identified) -> ExtractedText:
             "page_count": raw.page_count,
             "problem": raw.problem,
             "identified": identified.to_dict(),
+            "identify_version": IDENTIFY_VERSION,
             "metadata": raw.metadata,
         },
     )
@@ -100,7 +102,7 @@ def read_files(
             item.problem = f"cannot be read ({exc.strerror or exc})"
             continue
         cached = load_text(root, item.sha256)
-        if cached is not None and cached.extractor == extractor_name() and "identified" in cached.meta:
+        if cached is not None and cached.extractor == extractor_name() and _current(cached):
             _found(item, cached)
         else:
             todo.setdefault(item.sha256, []).append(item)
@@ -114,6 +116,11 @@ def read_files(
             save_text(root, text)
             _found(item, text)
     return out
+
+
+def _current(text: ExtractedText) -> bool:
+    """Whether a cached text's identification is this version's (else the file is read again)."""
+    return "identified" in text.meta and text.meta.get("identify_version") == IDENTIFY_VERSION
 
 
 def _found(item: ReadFile, text: ExtractedText) -> None:
