@@ -14,7 +14,10 @@ from . import open_kb
 
 def ingest(
     ctx: typer.Context,
-    files: list[str] = typer.Argument(..., help="Listing files to read; - reads stdin.", show_default=False),
+    files: list[str] = typer.Argument(
+        ..., help="Listing files to read (or Zotero's zotero.sqlite or data folder); - reads stdin.",
+        show_default=False,
+    ),
     format: str | None = typer.Option(
         None,
         "--format",
@@ -31,15 +34,24 @@ def ingest(
     year: int | None = typer.Option(
         None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."
     ),
+    collection: str | None = typer.Option(
+        None,
+        "--collection",
+        help='Of a Zotero library, only this collection and its subcollections (its path: "Thesis/Related work").',
+        metavar="PATH",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and warnings as JSON."),
 ) -> None:
     """Parse listings into YAML records, one per paper. Running it again changes nothing;
     a newer copy of a listing updates what changed and keeps your tags and notes.
+    A Zotero library (zotero.sqlite, read without changing it) is kept in step the same way.
 
-    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt
+    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt   (or: litkb ingest ~/Zotero/zotero.sqlite)
     """
     kb = open_kb(ctx)
-    report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
+    report = kb.ingest(
+        files, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding, collection=collection
+    )
     if as_json:
         render.print_json(dataclasses.asdict(report))
         return
