@@ -213,12 +213,21 @@ def replace_zotero_notes(notes: str | None, block: str | None) -> str | None:
 
 
 def searchable_notes(notes: str | None) -> str:
-    """The notes as the index reads them: the Zotero block's two marker lines left out."""
+    """The notes as the index reads them: the Zotero block's marker lines and headings left out."""
     if not notes:
         return ""
     if ZOTERO_NOTES_START not in notes:
         return notes
-    return "\n".join(line for line in notes.splitlines() if line not in (ZOTERO_NOTES_START, ZOTERO_NOTES_END))
+    lines, inside = [], False
+    for line in notes.splitlines():
+        if line in (ZOTERO_NOTES_START, ZOTERO_NOTES_END):
+            inside = line == ZOTERO_NOTES_START
+        elif not (inside and _ZOTERO_HEADING.fullmatch(line)):
+            lines.append(line)
+    return "\n".join(lines)
+
+
+_ZOTERO_HEADING = re.compile(r"Note:|Annotations \(.*\):")
 
 
 def remove_tags(paper: Paper, tags: Sequence[str]) -> list[str]:

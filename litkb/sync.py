@@ -94,7 +94,7 @@ class LibrarySync:
             paper.id = self.catalog.new_id(paper)
             if self.exists(paper.id):  # there, but unreadable: never overwrite it
                 self.outcome.unreadable.append(
-                    f"{paper.id}.yaml cannot be read, so '{paper.title[:60]}' was not updated; fix or remove it"
+                    f"{paper.id}.yaml cannot be read, so '{paper.title[:60]}' was not saved; fix or remove it"
                 )
                 return None
             paper.extra[KEY] = {**paper.extra[KEY], "fields": _fields(paper)}
@@ -217,7 +217,8 @@ def summary(outcome: Outcome, states: Sequence[LibraryState]) -> list[str]:
     if outcome.removed:
         lines.append(
             f"removed {len(outcome.removed)} record(s) whose Zotero item was deleted or trashed "
-            f"(they came from Zotero alone): " + ", ".join(f"'{t}'" for t in outcome.removed_titles[:5])
+            f"(they came from Zotero alone): "
+            + ", ".join(f"'{t}'" for t in outcome.removed_titles[:5])
             + (" ..." if len(outcome.removed) > 5 else "")
         )
     if outcome.detached:

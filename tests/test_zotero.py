@@ -61,7 +61,14 @@ def build_sample(folder: Path, version: str, home: Path) -> Sample:
         "<script>alert(1)</script></div>",
     )
     pdf = lib.stored_pdf(ids["article"], "Vaswani - 2017 - Attention.pdf")
-    lib.annotation(pdf, 1, "Self-attention relates positions of a single sequence", "the key idea", "3", "00002|000100|00050")
+    lib.annotation(
+        pdf,
+        1,
+        "Self-attention relates positions of a single sequence",
+        "the key idea",
+        "3",
+        "00002|000100|00050",
+    )
     lib.annotation(pdf, 2, "", "Compare with convolutional seq2seq", "5", "00004|000000|00010")
     lib.annotation(pdf, 3, "", "", "6", "00005|000000|00010")  # an image without a comment: nothing to keep
     ids["conference"] = lib.item(
@@ -96,20 +103,33 @@ def build_sample(folder: Path, version: str, home: Path) -> Sample:
     lib.add(related, ids["preprint"])
     ids["book"] = lib.item(
         "book",
-        {"title": "Handbook of Edited Things", "publisher": "MIT Press", "place": "Cambridge, MA",
-         "ISBN": "978-0-262-03384-8", "date": "2019-00-00 2019"},
+        {
+            "title": "Handbook of Edited Things",
+            "publisher": "MIT Press",
+            "place": "Cambridge, MA",
+            "ISBN": "978-0-262-03384-8",
+            "date": "2019-00-00 2019",
+        },
         [("editor", "Grace", "Hopper"), ("editor", "Alan", "Turing")],
     )
     ids["chapter"] = lib.item(
         "bookSection",
-        {"title": "A Chapter of Things", "bookTitle": "Handbook of Edited Things", "pages": "1-20",
-         "date": "2019-00-00 2019"},
+        {
+            "title": "A Chapter of Things",
+            "bookTitle": "Handbook of Edited Things",
+            "pages": "1-20",
+            "date": "2019-00-00 2019",
+        },
         [("author", "Barbara", "Liskov"), ("bookAuthor", "Donald", "Knuth"), ("editor", "Grace", "Hopper")],
     )
     ids["thesis"] = lib.item(
         "thesis",
-        {"title": "On Thinking Machines", "university": "University of Somewhere", "thesisType": "PhD thesis",
-         "date": "2020-09-00 September 2020"},
+        {
+            "title": "On Thinking Machines",
+            "university": "University of Somewhere",
+            "thesisType": "PhD thesis",
+            "date": "2020-09-00 September 2020",
+        },
         [("author", "Claude", "Shannon")],
     )
     ids["report"] = lib.item(
@@ -119,7 +139,8 @@ def build_sample(folder: Path, version: str, home: Path) -> Sample:
         single_field=True,
     )
     ids["webpage"] = lib.item(
-        "webpage", {"title": "A Web Page", "websiteTitle": "Example Blog", "url": "https://blog.example.org/p"}
+        "webpage",
+        {"title": "A Web Page", "websiteTitle": "Example Blog", "url": "https://blog.example.org/p"},
     )
     ids["software"] = lib.item(
         "computerProgram", {"title": "litkb, the Program"}, [("programmer", "Linus", "Torvalds")]
@@ -130,11 +151,17 @@ def build_sample(folder: Path, version: str, home: Path) -> Sample:
     lib.trash(ids["trashed"])
     ids["hostile"] = lib.item(
         "journalArticle",
-        {"title": "Ünïcödé \u202ebidi\u202c 𝔘𝔫𝔦 — «quotes» 🙂 e\u0301", "abstractNote": BIG,
-         "extra": "arXiv: 2101.00001v3\nOriginal Date: 1999"},
+        {
+            "title": "Ünïcödé \u202ebidi\u202c 𝔘𝔫𝔦 — «quotes» 🙂 e\u0301",
+            "abstractNote": BIG,
+            "extra": "arXiv: 2101.00001v3\nOriginal Date: 1999",
+        },
         [("author", "Zoë", "Ça")],
     )
-    lib.note(ids["hostile"], "<p onclick='x()'>plain <b>bold</b> <img src='x'> <a href='javascript:evil()'>js</a></p>")
+    lib.note(
+        ids["hostile"],
+        "<p onclick='x()'>plain <b>bold</b> <img src='x'> <a href='javascript:evil()'>js</a></p>",
+    )
     lib.note(None, "<p>A standalone thought</p>")
     lib.stored_pdf(None, "orphan.pdf")
     missing = lib.item("journalArticle", {"title": "Has a Missing PDF"})
@@ -194,7 +221,8 @@ def test_every_item_type_comes_across(
     )  # fmt: skip
     assert article.urls == ["https://papers.example.org/attention"]
     assert article.extra["journal"] == "Advances in Neural Information Processing Systems"
-    assert {k: article.extra[k] for k in ("volume", "number", "pages", "publisher", "language", "item_type")} == {
+    names = ("volume", "number", "pages", "publisher", "language", "item_type")
+    assert {k: article.extra[k] for k in names} == {
         "volume": "30", "number": "4", "pages": "5998-6008", "publisher": "Curran Associates",
         "language": "en", "item_type": "journalArticle",
     }  # fmt: skip
@@ -213,7 +241,9 @@ def test_every_item_type_comes_across(
     assert book.authors == [] and book.extra["creators"] == {"editor": ["Hopper, Grace", "Turing, Alan"]}
     assert book.extra["address"] == "Cambridge, MA" and book.extra["isbn"] == "978-0-262-03384-8"
     chapter = papers["A Chapter of Things"]
-    assert chapter.authors == ["Liskov, Barbara"] and chapter.extra["booktitle"] == "Handbook of Edited Things"
+    assert (
+        chapter.authors == ["Liskov, Barbara"] and chapter.extra["booktitle"] == "Handbook of Edited Things"
+    )
     assert chapter.extra["creators"] == {"bookAuthor": ["Knuth, Donald"], "editor": ["Hopper, Grace"]}
     thesis = papers["On Thinking Machines"]
     assert thesis.extra["publisher"] == "University of Somewhere" and thesis.extra["type"] == "PhD thesis"
@@ -242,7 +272,10 @@ def test_notes_annotations_and_what_is_reported(
     assert notes.startswith(ZOTERO_NOTES_START)
     assert "Why it matters\nRead the [preprint](https://arxiv.org/abs/1706.03762) first & compare." in notes
     assert "- multi-head\n- no recurrence" in notes and "alert" not in notes
-    assert "Annotations (Full Text PDF):\np. 3: “Self-attention relates positions of a single sequence” — the key idea" in notes
+    assert (
+        "Annotations (Full Text PDF):\n"
+        "p. 3: “Self-attention relates positions of a single sequence” — the key idea" in notes
+    )
     assert "p. 5: Compare with convolutional seq2seq" in notes and "p. 6" not in notes
     hostile = next(p for t, p in papers.items() if t.startswith("Ünïcödé"))
     assert "plain bold [image] js" in (hostile.notes or "") and "evil" not in (hostile.notes or "")
@@ -252,14 +285,20 @@ def test_notes_annotations_and_what_is_reported(
     assert "1 PDF(s) Zotero lists are not on disk" in result.stderr and "gone.pdf" in result.stderr
 
 
-def test_pdf_paths_stored_linked_and_relative(tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner) -> None:
+def test_pdf_paths_stored_linked_and_relative(
+    tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner
+) -> None:
     sample = build_sample(tmp_path, "7", home)
     assert run(runner, kb_dir, "ingest", str(sample.lib.path)).exit_code == 0
     papers = by_title(kb_dir)
     stored = papers["Attention Is All You Need"].extra["zotero"]["pdfs"]
     key = stored[0]["key"]
     assert stored == [
-        {"key": key, "path": str(sample.lib.folder / "storage" / key / "Vaswani - 2017 - Attention.pdf"), "linked": False}
+        {
+            "key": key,
+            "path": str(sample.lib.folder / "storage" / key / "Vaswani - 2017 - Attention.pdf"),
+            "linked": False,
+        }
     ]
     linked = papers["Deep Residual Learning for Image Recognition"].extra["zotero"]["pdfs"]
     assert [(f["path"], f["linked"]) for f in linked] == [
@@ -327,7 +366,10 @@ def test_bad_files_get_one_line_errors(tmp_path: Path, kb_dir: Path, runner: Cli
         result = run(runner, kb_dir, "ingest", *args)
         assert result.exit_code != 0, args
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, (args, result.stderr)
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, (
+            args,
+            result.stderr,
+        )
     assert not (kb_dir / "records").exists() or not any((kb_dir / "records").iterdir())
 
 
@@ -343,7 +385,10 @@ def test_reimport_keeps_in_step(tmp_path: Path, home: Path, kb_dir: Path, runner
     kb = KnowledgeBase.open(kb_dir)
     article = by_title(kb_dir)["Attention Is All You Need"]
     # The owner's own marks in litkb, which Zotero knows nothing of.
-    kb.update_record(article.id, lambda p: (p.tags.append("mine"), setattr(p, "status", "read"), setattr(p, "rating", "like")))
+    kb.update_record(
+        article.id,
+        lambda p: (p.tags.append("mine"), setattr(p, "status", "read"), setattr(p, "rating", "like")),
+    )
     assert run(runner, kb_dir, "note", article.id, "-m", "My own thought.").exit_code == 0
     # Edited in Zotero: the title, a tag removed, a note added.
     lib = sample.lib
@@ -411,7 +456,9 @@ def test_same_paper_from_bibtex_is_one_record_and_two_keys_are_two_papers(
     assert [s.format for s in merged.sources] == ["bibtex", "zotero"]
 
 
-def test_collection_selects_it_and_its_children(tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner) -> None:
+def test_collection_selects_it_and_its_children(
+    tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner
+) -> None:
     sample = build_sample(tmp_path, "8", home)
     result = run(runner, kb_dir, "ingest", str(sample.lib.path), "--collection", "Thesis")
     assert result.exit_code == 0, result.stderr
@@ -420,10 +467,15 @@ def test_collection_selects_it_and_its_children(tmp_path: Path, home: Path, kb_d
     assert listed.exit_code == 0 and "Attention Is All You Need" in listed.stdout
     wrong = run(runner, kb_dir, "ingest", str(sample.lib.path), "--collection", "Thesis/Nope")
     assert wrong.exit_code != 0
-    assert "--collection Thesis/Nope: no such collection" in wrong.stderr and "Thesis/Related work" in wrong.stderr
+    assert (
+        "--collection Thesis/Nope: no such collection" in wrong.stderr
+        and "Thesis/Related work" in wrong.stderr
+    )
 
 
-def test_group_libraries_and_their_collections(tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner) -> None:
+def test_group_libraries_and_their_collections(
+    tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner
+) -> None:
     lib = ZoteroLibrary(tmp_path / "Zotero", "7")
     lib.group(2, 4711, "Lab")
     shared = lib.collection("Shared", library=2)
@@ -455,7 +507,8 @@ def test_annotations_are_searchable(tmp_path: Path, home: Path, kb_dir: Path, ru
     assert run(runner, kb_dir, "index").exit_code == 0
     kb = KnowledgeBase.open(kb_dir)
     hits = kb.search("convolutional seq2seq", k=3, mode="keyword")
-    assert hits and hits[0].title == "Attention Is All You Need"
-    assert "p. 5: Compare with convolutional seq2seq" in hits[0].snippet
+    assert hits and hits[0]["title"] == "Attention Is All You Need"
+    assert hits[0]["snippet"] == "p. 5: Compare with convolutional seq2seq"  # the user's words, with the page
     meaning = kb.search("relates positions of a single sequence", k=1, mode="semantic")
-    assert meaning[0].title == "Attention Is All You Need"
+    assert meaning[0]["title"] == "Attention Is All You Need"
+    assert "p. 3: “Self-attention relates positions of a single sequence”" in meaning[0]["snippet"]

@@ -56,8 +56,10 @@ CREATE TABLE libraries (libraryID INTEGER PRIMARY KEY, type TEXT NOT NULL, edita
   lastSync INT NOT NULL DEFAULT 0, archived INT NOT NULL DEFAULT 0);
 CREATE TABLE groups (groupID INTEGER PRIMARY KEY, libraryID INT NOT NULL UNIQUE, name TEXT NOT NULL,
   description TEXT NOT NULL, version INT NOT NULL);
-CREATE TABLE itemTypes (itemTypeID INTEGER PRIMARY KEY, typeName TEXT, templateItemTypeID INT, display INT DEFAULT 1);
-CREATE TABLE itemTypesCombined (itemTypeID INT NOT NULL, typeName TEXT NOT NULL, display INT DEFAULT 1 NOT NULL,
+CREATE TABLE itemTypes (itemTypeID INTEGER PRIMARY KEY, typeName TEXT, templateItemTypeID INT,
+  display INT DEFAULT 1);
+CREATE TABLE itemTypesCombined (itemTypeID INT NOT NULL, typeName TEXT NOT NULL,
+  display INT DEFAULT 1 NOT NULL,
   custom INT NOT NULL, PRIMARY KEY (itemTypeID));
 CREATE TABLE fields (fieldID INTEGER PRIMARY KEY, fieldName TEXT, fieldFormatID INT);
 CREATE TABLE fieldsCombined (fieldID INT NOT NULL, fieldName TEXT NOT NULL, label TEXT, fieldFormatID INT,
@@ -70,8 +72,10 @@ CREATE TABLE creatorTypes (creatorTypeID INTEGER PRIMARY KEY, creatorType TEXT);
 CREATE TABLE itemTypeCreatorTypes (itemTypeID INT, creatorTypeID INT, primaryField INT,
   PRIMARY KEY (itemTypeID, creatorTypeID));
 CREATE TABLE items (itemID INTEGER PRIMARY KEY, itemTypeID INT NOT NULL,
-  dateAdded TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, dateModified TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  clientDateModified TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, libraryID INT NOT NULL, key TEXT NOT NULL,
+  dateAdded TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  dateModified TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  clientDateModified TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, libraryID INT NOT NULL,
+  key TEXT NOT NULL,
   version INT NOT NULL DEFAULT 0, synced INT NOT NULL DEFAULT 0, UNIQUE (libraryID, key));
 CREATE TABLE itemDataValues (valueID INTEGER PRIMARY KEY, value UNIQUE);
 CREATE TABLE itemData (itemID INT, fieldID INT, valueID, PRIMARY KEY (itemID, fieldID));
@@ -80,20 +84,24 @@ CREATE TABLE itemAttachments (itemID INTEGER PRIMARY KEY, parentItemID INT, link
   charsetID INT, path TEXT, syncState INT DEFAULT 0, storageModTime INT, storageHash TEXT,
   lastProcessedModificationTime INT);
 CREATE TABLE tags (tagID INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE itemTags (itemID INT NOT NULL, tagID INT NOT NULL, type INT NOT NULL, PRIMARY KEY (itemID, tagID));
+CREATE TABLE itemTags (itemID INT NOT NULL, tagID INT NOT NULL, type INT NOT NULL,
+  PRIMARY KEY (itemID, tagID));
 CREATE TABLE creators (creatorID INTEGER PRIMARY KEY, firstName TEXT, lastName TEXT, fieldMode INT,
   UNIQUE (lastName, firstName, fieldMode));
-CREATE TABLE itemCreators (itemID INT NOT NULL, creatorID INT NOT NULL, creatorTypeID INT NOT NULL DEFAULT 1,
+CREATE TABLE itemCreators (itemID INT NOT NULL, creatorID INT NOT NULL,
+  creatorTypeID INT NOT NULL DEFAULT 1,
   orderIndex INT NOT NULL DEFAULT 0, PRIMARY KEY (itemID, creatorID, creatorTypeID, orderIndex),
   UNIQUE (itemID, orderIndex));
 CREATE TABLE collections (collectionID INTEGER PRIMARY KEY, collectionName TEXT NOT NULL,
   parentCollectionID INT DEFAULT NULL, clientDateModified TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
   libraryID INT NOT NULL, key TEXT NOT NULL, version INT NOT NULL DEFAULT 0, synced INT NOT NULL DEFAULT 0,
   UNIQUE (libraryID, key));
-CREATE TABLE collectionItems (collectionID INT NOT NULL, itemID INT NOT NULL, orderIndex INT NOT NULL DEFAULT 0,
+CREATE TABLE collectionItems (collectionID INT NOT NULL, itemID INT NOT NULL,
+  orderIndex INT NOT NULL DEFAULT 0,
   PRIMARY KEY (collectionID, itemID));
 CREATE TABLE deletedItems (itemID INTEGER PRIMARY KEY, dateDeleted DEFAULT CURRENT_TIMESTAMP NOT NULL);
-CREATE TABLE deletedCollections (collectionID INTEGER PRIMARY KEY, dateDeleted DEFAULT CURRENT_TIMESTAMP NOT NULL);
+CREATE TABLE deletedCollections (collectionID INTEGER PRIMARY KEY,
+  dateDeleted DEFAULT CURRENT_TIMESTAMP NOT NULL);
 """
 _ANNOTATIONS = """
 CREATE TABLE itemAnnotations (itemID INTEGER PRIMARY KEY, parentItemID INT NOT NULL, type INTEGER NOT NULL,
@@ -126,7 +134,9 @@ class ZoteroLibrary:
             [("userdata", USERDATA[version]), ("globalSchema", GLOBAL[version]), ("system", 32)],
         )
         self.db.execute("INSERT INTO settings VALUES ('account', 'localUserKey', 'AbCd1234')")
-        self.db.execute("INSERT INTO libraries (libraryID, type, editable, filesEditable) VALUES (1, 'user', 1, 1)")
+        self.db.execute(
+            "INSERT INTO libraries (libraryID, type, editable, filesEditable) VALUES (1, 'user', 1, 1)"
+        )
         self.types = {name: i + 1 for i, name in enumerate(ITEM_TYPES)}
         self.fields = {name: i + 1 for i, name in enumerate(FIELDS)}
         self.creator_types = {name: i + 1 for i, name in enumerate(CREATOR_TYPES)}
@@ -184,23 +194,29 @@ class ZoteroLibrary:
             self.set(item_id, name, value, touch=False)
         for order, (role, first, last) in enumerate(creators):
             mode = 1 if single_field else 0
-            self.db.execute("INSERT OR IGNORE INTO creators (firstName, lastName, fieldMode) VALUES (?, ?, ?)",
-                            (first, last, mode))
+            self.db.execute(
+                "INSERT OR IGNORE INTO creators (firstName, lastName, fieldMode) VALUES (?, ?, ?)",
+                (first, last, mode),
+            )
             creator = self.db.execute(
                 "SELECT creatorID FROM creators WHERE firstName = ? AND lastName = ? AND fieldMode = ?",
                 (first, last, mode),
             ).fetchone()[0]
-            self.db.execute("INSERT INTO itemCreators VALUES (?, ?, ?, ?)",
-                            (item_id, creator, self.creator_types[role], order))
+            self.db.execute(
+                "INSERT INTO itemCreators VALUES (?, ?, ?, ?)",
+                (item_id, creator, self.creator_types[role], order),
+            )
         for tag in tags:
             self.tag(item_id, tag)
         self.db.commit()
         return item_id
 
-    def set(self, item_id: int, name: str, value: str, touch: bool = True,
-            modified: str = "2024-06-01 00:00:00") -> None:
+    def set(
+        self, item_id: int, name: str, value: str, touch: bool = True, modified: str = "2024-06-01 00:00:00"
+    ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO itemData VALUES (?, ?, ?)", (item_id, self.fields[name], self._value(value))
+            "INSERT OR REPLACE INTO itemData VALUES (?, ?, ?)",
+            (item_id, self.fields[name], self._value(value)),
         )
         if touch:
             self.db.execute("UPDATE items SET dateModified = ? WHERE itemID = ?", (modified, item_id))
@@ -222,7 +238,8 @@ class ZoteroLibrary:
 
     def collection(self, name: str, parent: int | None = None, library: int = 1) -> int:
         cursor = self.db.execute(
-            "INSERT INTO collections (collectionName, parentCollectionID, libraryID, key) VALUES (?, ?, ?, ?)",
+            "INSERT INTO collections (collectionName, parentCollectionID, libraryID, key) "
+            "VALUES (?, ?, ?, ?)",
             (name, parent, library, self.key()),
         )
         self.db.commit()
@@ -238,8 +255,14 @@ class ZoteroLibrary:
         self.db.commit()
         return item_id
 
-    def stored_pdf(self, parent: int | None, name: str = "paper.pdf", content: bytes = b"%PDF-1.4\n%%EOF\n",
-                   title: str = "Full Text PDF", write: bool = True) -> int:
+    def stored_pdf(
+        self,
+        parent: int | None,
+        name: str = "paper.pdf",
+        content: bytes = b"%PDF-1.4\n%%EOF\n",
+        title: str = "Full Text PDF",
+        write: bool = True,
+    ) -> int:
         item_id = self.item("attachment", {"title": title})
         key = self.key_of(item_id)
         if write:
@@ -247,7 +270,8 @@ class ZoteroLibrary:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(content)
         self.db.execute(
-            "INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) VALUES (?, ?, 0, ?, ?)",
+            "INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
+            "VALUES (?, ?, 0, ?, ?)",
             (item_id, parent, "application/pdf", f"storage:{name}"),
         )
         self.db.commit()
@@ -256,7 +280,8 @@ class ZoteroLibrary:
     def linked_file(self, parent: int, path: str, content_type: str = "application/pdf") -> int:
         item_id = self.item("attachment", {"title": Path(path).name})
         self.db.execute(
-            "INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) VALUES (?, ?, 2, ?, ?)",
+            "INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
+            "VALUES (?, ?, 2, ?, ?)",
             (item_id, parent, content_type, path),
         )
         self.db.commit()
@@ -285,11 +310,15 @@ class ZoteroLibrary:
         if self.version == "6":
             db.execute('CREATE TABLE "better-bibtex" (name TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL)')
             rows = [{"itemKey": k, "libraryID": 1, "citekey": v, "pinned": False} for k, v in keys.items()]
-            db.execute('INSERT INTO "better-bibtex" VALUES (?, ?)',
-                       ("better-bibtex.citekey", json.dumps({"name": "citekey", "data": rows})))
+            db.execute(
+                'INSERT INTO "better-bibtex" VALUES (?, ?)',
+                ("better-bibtex.citekey", json.dumps({"name": "citekey", "data": rows})),
+            )
         else:
-            db.execute("CREATE TABLE citationkey (itemID NOT NULL PRIMARY KEY, itemKey NOT NULL, "
-                       "libraryID NOT NULL, citationKey NOT NULL, pinned)")
+            db.execute(
+                "CREATE TABLE citationkey (itemID NOT NULL PRIMARY KEY, itemKey NOT NULL, "
+                "libraryID NOT NULL, citationKey NOT NULL, pinned)"
+            )
             for number, (key, cite) in enumerate(keys.items()):
                 db.execute("INSERT INTO citationkey VALUES (?, ?, 1, ?, 0)", (number, key, cite))
         db.commit()
@@ -301,4 +330,6 @@ class ZoteroLibrary:
 
 
 def random_words(rng: random.Random, n: int) -> str:
-    return " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9))) for _ in range(n))
+    return " ".join(
+        "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9))) for _ in range(n)
+    )

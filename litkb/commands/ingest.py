@@ -15,7 +15,8 @@ from . import open_kb
 def ingest(
     ctx: typer.Context,
     files: list[str] = typer.Argument(
-        ..., help="Listing files to read (or Zotero's zotero.sqlite or data folder); - reads stdin.",
+        ...,
+        help="Listing files to read (or Zotero's zotero.sqlite or data folder); - reads stdin.",
         show_default=False,
     ),
     format: str | None = typer.Option(
@@ -37,7 +38,7 @@ def ingest(
     collection: str | None = typer.Option(
         None,
         "--collection",
-        help='Of a Zotero library, only this collection and its subcollections (its path: "Thesis/Related work").',
+        help='Of a Zotero library, only this collection and its subcollections ("Thesis/Related work").',
         metavar="PATH",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and warnings as JSON."),

@@ -20,7 +20,7 @@ from pathlib import Path
 from ...errors import InputError, UsageError
 from .. import LibraryState, ParseOptions, Parser, ParseResult, register
 from .bbt import read_keys
-from .database import TESTED, looks_like_sqlite, read_tables
+from .database import TESTED, Tables, looks_like_sqlite, read_tables
 from .files import base_directory
 from .items import FORMAT, build, collection_paths
 
@@ -30,6 +30,10 @@ SHOWN = 5  # missing files and standalone notes named in a warning; the rest cou
 
 def detect(text: str, filename: str) -> float:
     return 0.0  # a database is not text: `detect_path` finds it
+
+
+def parse(text: str, options: ParseOptions) -> ParseResult:
+    raise InputError(f"{options.source_name}: the zotero format reads zotero.sqlite or its folder, not text")
 
 
 def detect_path(path: Path) -> float:
@@ -45,7 +49,9 @@ def database_path(path: Path) -> Path:
     if path.is_dir():
         found = path / DATABASE
         if not found.is_file():
-            raise InputError(f"{path}: a folder without {DATABASE}; give Zotero's data folder or its {DATABASE}")
+            raise InputError(
+                f"{path}: a folder without {DATABASE}; give Zotero's data folder or its {DATABASE}"
+            )
         return found
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -85,7 +91,9 @@ def read(path: Path, options: ParseOptions) -> ParseResult:
     if built.trashed:
         lines.append(f"{built.trashed} item(s) in Zotero's trash skipped")
     if built.standalone_notes:
-        lines.append(f"{len(built.standalone_notes)} standalone note(s) not imported ({_some(built.standalone_notes)})")
+        lines.append(
+            f"{len(built.standalone_notes)} standalone note(s) not imported ({_some(built.standalone_notes)})"
+        )
     if built.standalone_files:
         lines.append(
             f"{len(built.standalone_files)} PDF(s) without a parent item not imported; "
@@ -106,12 +114,9 @@ def _some(names: list[str]) -> str:
     return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
-def _selection(tables: object, wanted: str, database: Path) -> set[int]:
+def _selection(tables: Tables, wanted: str, database: Path) -> set[int]:
     """The ids of the collection named `wanted` (its path, `Thesis/Related work`, or its key) and of
     its subcollections."""
-    from .database import Tables
-
-    assert isinstance(tables, Tables)
     paths = collection_paths(tables)
     target = wanted.strip().strip("/")
     found = [cid for cid, text in paths.items() if text == target or tables.collections[cid][3] == target]
@@ -132,4 +137,4 @@ def _selection(tables: object, wanted: str, database: Path) -> set[int]:
     return chosen
 
 
-register(Parser(FORMAT, "Zotero database", detect, lambda text, options: ParseResult(), detect_path, read))
+register(Parser(FORMAT, "Zotero database", detect, parse, detect_path, read))

@@ -120,7 +120,9 @@ def read_tables(path: Path) -> Tables:
             raise InputError(f"{path}: a SQLite database, but not a Zotero one (it has no items table)")
         tables.userdata = _userdata_version(db, present)
         for table, columns in REQUIRED.items():
-            have = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')} if table in present else set()
+            have = (
+                {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')} if table in present else set()
+            )
             missing = [c for c in columns if c not in have]
             if missing:
                 what = f"table {table}" if not have else f"column {table}.{missing[0]}"
@@ -188,13 +190,15 @@ def _read(db: sqlite3.Connection, present: set[str], t: Tables) -> None:
         creators[item_id].append((type_id, first or "", last or "", mode or 0))
     t.creators = creators
     tags: dict[int, list[str]] = defaultdict(list)
-    sql = "SELECT it.itemID, t.name FROM itemTags it JOIN tags t ON t.tagID = it.tagID ORDER BY it.itemID, t.name"
+    sql = "SELECT it.itemID, t.name FROM itemTags it JOIN tags t ON t.tagID = it.tagID ORDER BY 1, 2"
     for item_id, name in _rows(db, sql):
         if name and str(name).strip():
             tags[item_id].append(str(name).strip())
     t.tags = tags
     sql = "SELECT collectionID, collectionName, parentCollectionID, libraryID, key FROM collections"
-    t.collections = {cid: (str(name), parent, lib, str(key)) for cid, name, parent, lib, key in _rows(db, sql)}
+    t.collections = {
+        cid: (str(name), parent, lib, str(key)) for cid, name, parent, lib, key in _rows(db, sql)
+    }
     if "deletedCollections" in present:
         t.deleted_collections = {row[0] for row in _rows(db, "SELECT collectionID FROM deletedCollections")}
     members: dict[int, list[int]] = defaultdict(list)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...models import Paper, Source
+from ...models import Paper, Source, parse_iso_date, parse_loose_date
 from .database import Tables
 from .files import AttachmentFile, is_pdf, resolve
 from .notes import annotation_line, note_text, zotero_block
@@ -54,7 +54,9 @@ class Built:
     """The papers of a library and what was said about it."""
 
     papers: list[Paper] = field(default_factory=list)
-    live: set[tuple[str, str]] = field(default_factory=set)  # (library, key) of every paper-item outside the trash
+    live: set[tuple[str, str]] = field(
+        default_factory=set
+    )  # (library, key) of every paper-item outside the trash
     trashed: int = 0
     untitled: list[str] = field(default_factory=list)
     standalone_notes: list[str] = field(default_factory=list)
@@ -134,10 +136,10 @@ def build(
         if not found:
             out.missing.append(where or f"{path} (the base directory for linked files is not known)")
     annotations: dict[int, list[str]] = defaultdict(list)
-    for item_id, parent, kind, text, comment, page, _ in t.annotations:
+    for item_id, parent, annotation_type, text, comment, page, _ in t.annotations:
         if item_id in t.deleted:
             continue
-        line = annotation_line(kind, text, comment, page)
+        line = annotation_line(annotation_type, text, comment, page)
         if line:
             annotations[parent].append(line)
     attachment_parent = {item_id: parent for item_id, parent, *_ in t.attachments}
@@ -167,7 +169,9 @@ def build(
         cite = cite_keys.get((library_id, key))
         if cite and not paper.citation_key:
             paper.citation_key = cite
-        paper.tags = list(dict.fromkeys([*t.tags.get(item_id, []), *(COLLECTION_TAG + c for c in sorted(collections))]))
+        paper.tags = list(
+            dict.fromkeys([*t.tags.get(item_id, []), *(COLLECTION_TAG + c for c in sorted(collections))])
+        )
         paper.notes = zotero_block(notes.get(item_id, []), by_attachment.get(item_id, []))
         attached = files.get(item_id, [])
         zotero = paper.extra["zotero"]
@@ -305,16 +309,12 @@ def _date(value: str) -> tuple[str | None, str | None, int | None]:
         return None, None, None
     match = _MULTIPART.match(value)
     if match is None:
-        from ...models import parse_loose_date
-
         date, year = parse_loose_date(value)
         return date, value, year
     year_text, month, day, written = match.groups()
     year = int(year_text) if year_text != "0000" else None
     date = f"{year_text}-{month}-{day}" if year and month != "00" and day != "00" else None
     if date is not None:
-        from ...models import parse_iso_date
-
         date = date if parse_iso_date(date) is not None else None
     return date, (written or "").strip() or value[:10], year
 

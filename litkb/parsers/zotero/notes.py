@@ -78,7 +78,8 @@ def note_text(html: str) -> str:
     """A Zotero note (HTML) as plain text: blocks on lines of their own, links kept as `[text](url)`,
     scripts and styles dropped, entities decoded."""
     if "<" not in html:
-        return "\n".join(line for line in (_SPACES.sub(" ", l).strip() for l in html.splitlines()) if line)
+        lines = (_SPACES.sub(" ", line).strip() for line in html.splitlines())
+        return "\n".join(line for line in lines if line)
     parser = _Text()
     try:
         parser.feed(html)
