@@ -120,6 +120,7 @@ class ZoteroLibrary:
         self.path = folder / "zotero.sqlite"
         folder.mkdir(parents=True, exist_ok=True)
         self.random = random.Random(seed)
+        self.batch = False  # True: commit only on close (a large library built fast)
         self.db = sqlite3.connect(self.path)
         self.db.executescript(_TABLES)
         newer = version == "8"
@@ -154,7 +155,11 @@ class ZoteroLibrary:
             self.db.execute("INSERT INTO baseFieldMappingsCombined VALUES (?, ?, ?)", row)
         for name, cid in self.creator_types.items():
             self.db.execute("INSERT INTO creatorTypes VALUES (?, ?)", (cid, name))
-        self.db.commit()
+        self._commit()
+
+    def _commit(self) -> None:
+        if not self.batch:
+            self.db.commit()
 
     def key(self) -> str:
         return "".join(self.random.choice(_KEY_LETTERS) for _ in range(8))
@@ -171,7 +176,7 @@ class ZoteroLibrary:
             (library_id,),
         )
         self.db.execute("INSERT INTO groups VALUES (?, ?, ?, '', 0)", (group_id, library_id, name))
-        self.db.commit()
+        self._commit()
 
     def item(
         self,
@@ -208,7 +213,7 @@ class ZoteroLibrary:
             )
         for tag in tags:
             self.tag(item_id, tag)
-        self.db.commit()
+        self._commit()
         return item_id
 
     def set(
@@ -220,13 +225,13 @@ class ZoteroLibrary:
         )
         if touch:
             self.db.execute("UPDATE items SET dateModified = ? WHERE itemID = ?", (modified, item_id))
-        self.db.commit()
+        self._commit()
 
     def tag(self, item_id: int, name: str, automatic: bool = False) -> None:
         self.db.execute("INSERT OR IGNORE INTO tags (name) VALUES (?)", (name,))
         tag_id = self.db.execute("SELECT tagID FROM tags WHERE name = ?", (name,)).fetchone()[0]
         self.db.execute("INSERT OR IGNORE INTO itemTags VALUES (?, ?, ?)", (item_id, tag_id, int(automatic)))
-        self.db.commit()
+        self._commit()
 
     def untag(self, item_id: int, name: str) -> None:
         self.db.execute(
@@ -234,7 +239,7 @@ class ZoteroLibrary:
             (item_id, name),
         )
         self.db.execute("UPDATE items SET dateModified = '2024-07-01 00:00:00' WHERE itemID = ?", (item_id,))
-        self.db.commit()
+        self._commit()
 
     def collection(self, name: str, parent: int | None = None, library: int = 1) -> int:
         cursor = self.db.execute(
@@ -242,17 +247,17 @@ class ZoteroLibrary:
             "VALUES (?, ?, ?, ?)",
             (name, parent, library, self.key()),
         )
-        self.db.commit()
+        self._commit()
         return int(cursor.lastrowid or 0)
 
     def add(self, collection: int, item_id: int) -> None:
         self.db.execute("INSERT INTO collectionItems VALUES (?, ?, 0)", (collection, item_id))
-        self.db.commit()
+        self._commit()
 
     def note(self, parent: int | None, html: str) -> int:
         item_id = self.item("note")
         self.db.execute("INSERT INTO itemNotes VALUES (?, ?, ?, '')", (item_id, parent, html))
-        self.db.commit()
+        self._commit()
         return item_id
 
     def stored_pdf(
@@ -274,7 +279,7 @@ class ZoteroLibrary:
             "VALUES (?, ?, 0, ?, ?)",
             (item_id, parent, "application/pdf", f"storage:{name}"),
         )
-        self.db.commit()
+        self._commit()
         return item_id
 
     def linked_file(self, parent: int, path: str, content_type: str = "application/pdf") -> int:
@@ -284,7 +289,7 @@ class ZoteroLibrary:
             "VALUES (?, ?, 2, ?, ?)",
             (item_id, parent, content_type, path),
         )
-        self.db.commit()
+        self._commit()
         return item_id
 
     def annotation(self, attachment: int, kind: int, text: str, comment: str, page: str, order: str) -> int:
@@ -294,12 +299,12 @@ class ZoteroLibrary:
             f"INSERT INTO itemAnnotations ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, '{{}}', 0)",
             (item_id, attachment, kind, text, comment, page, order),
         )
-        self.db.commit()
+        self._commit()
         return item_id
 
     def trash(self, item_id: int) -> None:
         self.db.execute("INSERT INTO deletedItems (itemID) VALUES (?)", (item_id,))
-        self.db.commit()
+        self._commit()
 
     def key_of(self, item_id: int) -> str:
         return str(self.db.execute("SELECT key FROM items WHERE itemID = ?", (item_id,)).fetchone()[0])
