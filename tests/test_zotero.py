@@ -512,3 +512,18 @@ def test_annotations_are_searchable(tmp_path: Path, home: Path, kb_dir: Path, ru
     meaning = kb.search("relates positions of a single sequence", k=1, mode="semantic")
     assert meaning[0]["title"] == "Attention Is All You Need"
     assert "p. 3: “Self-attention relates positions of a single sequence”" in meaning[0]["snippet"]
+
+
+def test_bibtex_export_keeps_what_zotero_had(
+    tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner
+) -> None:
+    sample = build_sample(tmp_path, "7", home)
+    assert run(runner, kb_dir, "ingest", str(sample.lib.path)).exit_code == 0
+    exported = run(runner, kb_dir, "export", "--format", "bibtex").stdout
+    article = exported[exported.index("@article{vaswani2017attention,") :].split("\n}\n")[0]
+    for line in ("volume = {30}", "number = {4}", "pages = {5998-6008}", "publisher = {Curran Associates}"):
+        assert line in article
+    assert "editor = {Guyon, Isabelle}" in article and "Guyon" not in article.split("editor =")[0]
+    assert "@book{" in exported and "editor = {Hopper, Grace and Turing, Alan}" in exported
+    assert "@phdthesis{shannon2020thinking," in exported and "school = {University of Somewhere}" in exported
+    assert "institution = {Bell Labs}" in exported and "@incollection{" in exported

@@ -114,6 +114,8 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
     elif isinstance(booktitle, str) and booktitle.strip():
         entry_type = "inproceedings"
         fields.append(("booktitle", esc(booktitle)))
+    entry_type, more = _from_zotero(extra, entry_type)
+    fields += [(name, esc(value)) for name, value in more]
     if paper.arxiv_id:
         fields.append(("eprint", esc(paper.arxiv_id)))
         fields.append(("archiveprefix", "arXiv"))
@@ -132,6 +134,34 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
     if notes:
         fields.append(("note", esc("; ".join(notes))))
     fields.append(("litkbid", paper.id))
+    return entry_type, fields
+
+
+# A Zotero item's type as a BibTeX entry type, and where its publisher goes (the rest is `publisher`).
+_ZOTERO_TYPES = {
+    "book": ("book", "publisher"), "bookSection": ("incollection", "publisher"),
+    "thesis": ("phdthesis", "school"), "report": ("techreport", "institution"),
+}  # fmt: skip
+_ZOTERO_FIELDS = ("volume", "number", "pages", "edition", "series", "address", "isbn", "issn")
+
+
+def _from_zotero(extra: dict[str, object], entry_type: str) -> tuple[str, list[tuple[str, str]]]:
+    """For a paper from Zotero (`extra.item_type`): its entry type where BibTeX has a closer one than
+    the venue gave, and the fields Zotero had for it (volume, number, pages, publisher, editors, ...), not
+    yet escaped."""
+    kind = extra.get("item_type")
+    if not isinstance(kind, str):
+        return entry_type, []
+    entry_type, publisher = _ZOTERO_TYPES.get(kind, (entry_type, "publisher"))
+    if kind == "thesis" and "master" in str(extra.get("type", "")).lower():
+        entry_type = "mastersthesis"
+    fields = [(name, str(extra[name])) for name in _ZOTERO_FIELDS if isinstance(extra.get(name), str)]
+    if isinstance(extra.get("publisher"), str):
+        fields.append((publisher, str(extra["publisher"])))
+    creators = extra.get("creators")
+    editors = creators.get("editor") if isinstance(creators, dict) else None
+    if isinstance(editors, list) and editors:
+        fields.append(("editor", " and ".join(str(name) for name in editors)))
     return entry_type, fields
 
 
