@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, RecordError
+from .errors import InputError, RecordError, UsageError
 from .identity import Catalog, merge
 from .models import Paper, drop_control_characters, make_id
 from .parsers import LibraryState, ParseOptions, detect_parser, get_parser, path_parser, read_input
@@ -73,6 +73,8 @@ def parse_inputs(
             continue
         if result.library is not None and libraries is not None:
             libraries.append(result.library)
+        elif collection is not None:
+            raise UsageError(f"--collection reads a Zotero library; {path} is a {parser.description} file")
         report.warnings.extend(result.warnings)
         report.assumed.extend(result.assumed)
         report.skipped += result.skipped

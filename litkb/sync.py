@@ -206,7 +206,7 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         names.append("extra")
     if old_info.get("pdfs") != new_info.get("pdfs"):
         names.append("PDFs")
-    return names
+    return names or ["dateModified"]  # touched in Zotero, nothing litkb keeps changed
 
 
 def summary(outcome: Outcome, states: Sequence[LibraryState]) -> list[str]:
@@ -236,3 +236,16 @@ def changed_counts(outcome: Outcome) -> dict[str, int]:
         for name in names:
             counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def zotero_pdfs(paper: Paper) -> list[tuple[str, bool]]:
+    """The PDFs Zotero has for a paper that were on disk when it was imported, as (absolute path, linked:
+    Zotero keeps only the path, not a copy in its storage): what attaching them takes, one call each
+    (by reference to Zotero's file, or copied)."""
+    info = paper.extra.get(KEY)
+    pdfs = info.get("pdfs") if isinstance(info, dict) else None
+    return [
+        (str(pdf["path"]), bool(pdf.get("linked")))
+        for pdf in pdfs or []
+        if isinstance(pdf, dict) and pdf.get("path") and not pdf.get("missing")
+    ]

@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from litkb.errors import InputError
 from litkb.kb import KnowledgeBase
 from litkb.models import ZOTERO_NOTES_START, Paper
+from litkb.parsers import ParseOptions
+from litkb.parsers.zotero import read as read_zotero
+from litkb.sync import zotero_pdfs
 from tests.conftest import run
 from tests.zotero_fixture import ZoteroLibrary
 
@@ -180,6 +186,12 @@ def build_sample(folder: Path, version: str, home: Path) -> Sample:
     return Sample(lib, ids, linked)
 
 
+def key_of(sample: Sample, name: str) -> str:
+    """The Zotero key of one of the sample's items (read back from its database)."""
+    with sqlite3.connect(sample.lib.path) as db:
+        return str(db.execute("SELECT key FROM items WHERE itemID = ?", (sample.ids[name],)).fetchone()[0])
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "home"
@@ -307,6 +319,17 @@ def test_pdf_paths_stored_linked_and_relative(
     ]
     missing = papers["Has a Missing PDF"].extra["zotero"]["pdfs"]
     assert missing[0]["missing"] is True
+    assert zotero_pdfs(papers["Has a Missing PDF"]) == []
+    assert zotero_pdfs(papers["Deep Residual Learning for Image Recognition"]) == [
+        (str(sample.linked), True),
+        (str(home / "base" / "relative" / "resnet-supp.pdf"), True),
+    ]
+    shown = run(runner, kb_dir, "show", papers["Attention Is All You Need"].id)
+    assert shown.exit_code == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert f"user/{key_of(sample, 'article')} (modified in Zotero 2024-01-02 03:04:05)" in text
+    assert "Vaswani - 2017 - Attention.pdf" in text and "p. 5: Compare with convolutional seq2seq" in text
+    assert "digest" not in text
 
 
 def test_never_writes_to_the_zotero_folder_and_reads_while_zotero_holds_its_lock(
@@ -471,6 +494,10 @@ def test_collection_selects_it_and_its_children(
         "--collection Thesis/Nope: no such collection" in wrong.stderr
         and "Thesis/Related work" in wrong.stderr
     )
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{k, title={T}}\n")
+    not_zotero = run(runner, kb_dir, "ingest", str(bib), "--collection", "Thesis")
+    assert not_zotero.exit_code == 2 and "--collection reads a Zotero library" in not_zotero.stderr
 
 
 def test_group_libraries_and_their_collections(
@@ -527,3 +554,25 @@ def test_bibtex_export_keeps_what_zotero_had(
     assert "@book{" in exported and "editor = {Hopper, Grace and Turing, Alan}" in exported
     assert "@phdthesis{shannon2020thinking," in exported and "school = {University of Somewhere}" in exported
     assert "institution = {Bell Labs}" in exported and "@incollection{" in exported
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(min_value=0, max_value=200_000), noise=st.binary(min_size=1, max_size=64))
+def test_damaged_databases_are_one_line_errors(tmp_path: Path, cut: int, noise: bytes) -> None:
+    """A Zotero database cut short or overwritten in places: an InputError naming the file, or papers;
+    never another exception."""
+    good = tmp_path / "good" / "zotero.sqlite"
+    if not good.exists():
+        lib = ZoteroLibrary(good.parent, "7")
+        for n in range(40):
+            lib.item("journalArticle", {"title": f"Paper {n}", "abstractNote": "text " * 50}, tags=[f"t{n}"])
+        lib.close()
+    data = bytearray(good.read_bytes())
+    damaged = tmp_path / "bad.sqlite"
+    damaged.write_bytes(bytes(data[:cut]) + noise + bytes(data[cut + len(noise) :]))
+    try:
+        result = read_zotero(damaged, ParseOptions(str(damaged)))
+    except InputError as exc:
+        assert str(exc).startswith(str(damaged)) and "\n" not in str(exc)
+    else:
+        assert all(p.title for p in result.papers)

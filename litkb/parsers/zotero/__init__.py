@@ -33,7 +33,9 @@ def detect(text: str, filename: str) -> float:
 
 
 def parse(text: str, options: ParseOptions) -> ParseResult:
-    raise InputError(f"{options.source_name}: the zotero format reads zotero.sqlite or its folder, not text")
+    """Text is never a Zotero database: no paper, and a warning saying what to give instead."""
+    name = options.source_name
+    return ParseResult(warnings=[f"{name}: the zotero format reads zotero.sqlite or its folder, not text"])
 
 
 def detect_path(path: Path) -> float:

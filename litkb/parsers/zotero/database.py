@@ -93,14 +93,16 @@ def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
         raise InputError(f"{path}: cannot be opened as a database ({exc})") from None
     try:
         yield connection
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         raise InputError(f"{path}: {_explain(exc)}") from None
+    except UnicodeDecodeError:  # SQLite's own message about a damaged schema, in broken bytes
+        raise InputError(f"{path}: damaged (its schema cannot be read); close Zotero and try again") from None
     finally:
         connection.close()
 
 
 def _explain(exc: sqlite3.Error) -> str:
-    text = str(exc)
+    text = " ".join(str(exc).split())
     if "not a database" in text:
         return "not a SQLite database (damaged, or not Zotero's zotero.sqlite)"
     if "malformed" in text or "corrupt" in text:
