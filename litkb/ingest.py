@@ -81,6 +81,9 @@ def parse_inputs(
         valid = []
         for paper in result.papers:  # a parser's output must be a record that loads back
             drop_control_characters(paper)
+            if identity(paper) is not None:  # checked by `litkb.sync` when it is written (most are not)
+                valid.append(paper)
+                continue
             try:
                 Paper.from_dict({**paper.to_dict(), "id": make_id(paper.title)}, name)
                 valid.append(paper)

@@ -23,11 +23,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import RecordError
 from .identity import INPUT_FIELDS, Catalog, merge
 from .models import Paper, replace_zotero_notes
 from .parsers import LibraryState
@@ -44,11 +44,9 @@ def identity(paper: Paper) -> tuple[str, str] | None:
 
 
 def digest(paper: Paper) -> str:
-    """What the library gave for a paper, hashed (its sources and the library's bookkeeping aside)."""
-    data = paper.to_dict()
-    data.pop("sources", None)
-    data.pop("id", None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    """What the library gave for a paper, hashed (every field as the parser made it, in its order; the
+    parser builds them the same way each time)."""
+    return hashlib.sha256(repr(paper.to_row()).encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -63,7 +61,7 @@ class Outcome:
     removed: list[str] = field(default_factory=list)
     removed_titles: list[str] = field(default_factory=list)
     detached: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # warnings: papers not saved over unreadable files
+    unreadable: list[str] = field(default_factory=list)  # papers not saved (invalid, or an unreadable file)
 
 
 class LibrarySync:
@@ -99,6 +97,8 @@ class LibrarySync:
                 return None
             paper.extra[KEY] = {**paper.extra[KEY], "fields": _fields(paper)}
             _remember(paper, paper.tags, given)
+            if not self._valid(paper):
+                return None
             self._put(paper, changed)
             self.outcome.imported += 1
             return paper
@@ -113,11 +113,22 @@ class LibrarySync:
         if before == after:
             self.outcome.unchanged += 1
             return None
+        if not self._valid(updated):
+            return None
         if record.id not in changed:
             self.outcome.updated += 1
         self.outcome.changed_fields.append(_changes(before, after))
         self._put(updated, changed)
         return updated
+
+    def _valid(self, paper: Paper) -> bool:
+        """Whether a paper to be written is a record that loads back (else a warning, and it is skipped)."""
+        try:
+            Paper.from_dict(paper.to_dict(), paper.sources[0].file if paper.sources else "zotero")
+        except RecordError as exc:
+            self.outcome.unreadable.append(f"skipped '{paper.title[:60]}': {exc}")
+            return False
+        return True
 
     def _put(self, paper: Paper, changed: dict[str, Paper]) -> None:
         self.catalog.put(paper)

@@ -109,7 +109,6 @@ def build(
     paths = collection_paths(t)
     keys = {item_id: key for item_id, _, _, key, _ in t.items}
     kinds = {item_id: types.get(type_id, "") for item_id, type_id, _, _, _ in t.items}
-    titles = {item_id: t.data.get(item_id, {}) for item_id, *_ in t.items}
     title_field = next((fid for fid, name in t.fields.items() if name == "title"), None)
 
     notes: dict[int, list[str]] = defaultdict(list)
@@ -127,7 +126,7 @@ def build(
         where = resolve(data_dir, keys[item_id], mode, path, base)
         if where is None:
             continue
-        title = titles.get(item_id, {}).get(title_field or -1, "") if title_field else ""
+        title = t.data.get(item_id, {}).get(title_field, "") if title_field else ""
         if parent is None or parent not in kinds:
             out.standalone_files.append(where or path)
             continue
@@ -137,7 +136,7 @@ def build(
             out.missing.append(where or f"{path} (the base directory for linked files is not known)")
     annotations: dict[int, list[str]] = defaultdict(list)
     for item_id, parent, annotation_type, text, comment, page, _ in t.annotations:
-        if item_id in t.deleted:
+        if item_id in t.deleted or parent in t.deleted:
             continue
         line = annotation_line(annotation_type, text, comment, page)
         if line:
@@ -151,6 +150,7 @@ def build(
             label = next((f.title for f in files.get(parent, []) if f.key == keys.get(attachment)), "")
             by_attachment[parent].append((label or keys.get(attachment, "PDF"), lines))
 
+    names: dict[tuple[int, int], str | None] = {}  # (item type, field) -> the name the field is read as
     for item_id, type_id, library_id, key, modified in t.items:
         kind = types.get(type_id, "")
         if kind in NOT_PAPERS or not kind:
@@ -163,7 +163,7 @@ def build(
         collections = [paths[c] for c in t.collection_items.get(item_id, []) if c in paths]
         if selected is not None and not selected & set(t.collection_items.get(item_id, [])):
             continue
-        paper = _paper(t, item_id, type_id, kind, key, modified, library, source_file, out)
+        paper = _paper(t, names, item_id, type_id, kind, key, modified, library, source_file, out)
         if paper is None:
             continue
         cite = cite_keys.get((library_id, key))
@@ -185,19 +185,26 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0][:80] if text.strip() else ""
 
 
+def _field_name(t: Tables, type_id: int, field_id: int) -> str | None:
+    """A field's name as litkb reads it: its base field's for a type-specific one (a thesis's `university`
+    is its `publisher`), except the fields litkb reads by their own name (`archiveID`, `citationKey`)."""
+    name = t.fields.get(field_id)
+    if name is None or name in _OWN:
+        return name
+    base = t.base_fields.get((type_id, field_id))
+    return t.fields.get(base, name) if base is not None else name
+
+
 def _paper(
-    t: Tables, item_id: int, type_id: int, kind: str, key: str, modified: str, library: str,
-    source_file: str, out: Built,
+    t: Tables, names: dict[tuple[int, int], str | None], item_id: int, type_id: int, kind: str, key: str,
+    modified: str, library: str, source_file: str, out: Built,
 ) -> Paper | None:  # fmt: skip
     values: dict[str, str] = {}
     for field_id, value in t.data.get(item_id, {}).items():
-        name = t.fields.get(field_id)
-        if name is None:
-            continue
-        if name not in _OWN:
-            base = t.base_fields.get((type_id, field_id))
-            name = t.fields.get(base, name) if base is not None else name
-        values.setdefault(name, value)
+        pair = (type_id, field_id)
+        name = names[pair] if pair in names else names.setdefault(pair, _field_name(t, type_id, field_id))
+        if name is not None:
+            values.setdefault(name, value)
     title = " ".join(values.pop("title", "").split())
     if not title:
         out.untitled.append(f"{key} ({kind})")
