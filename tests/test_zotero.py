@@ -22,7 +22,7 @@ from litkb.sync import zotero_pdfs
 from tests.conftest import run
 from tests.zotero_fixture import ZoteroLibrary
 
-VERSIONS = ["6", "7", "8"]
+VERSIONS = ["6", "7", "10"]
 BIG = "word " * 210_000  # a 1 MB abstract
 
 
@@ -482,7 +482,7 @@ def test_same_paper_from_bibtex_is_one_record_and_two_keys_are_two_papers(
 def test_collection_selects_it_and_its_children(
     tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner
 ) -> None:
-    sample = build_sample(tmp_path, "8", home)
+    sample = build_sample(tmp_path, "10", home)
     result = run(runner, kb_dir, "ingest", str(sample.lib.path), "--collection", "Thesis")
     assert result.exit_code == 0, result.stderr
     assert sorted(by_title(kb_dir)) == ["A Preprint About Sparse Mixtures", "Attention Is All You Need"]
@@ -576,3 +576,31 @@ def test_damaged_databases_are_one_line_errors(tmp_path: Path, cut: int, noise: 
         assert str(exc).startswith(str(damaged)) and "\n" not in str(exc)
     else:
         assert all(p.title for p in result.papers)
+
+
+def test_reads_the_changes_zotero_keeps_in_its_write_ahead_log(
+    tmp_path: Path, kb_dir: Path, runner: CliRunner
+) -> None:
+    """Zotero 10 runs its database in WAL mode: while Zotero runs, its latest changes are in
+    zotero.sqlite-wal, not yet in zotero.sqlite; they come across, and nothing in the folder changes."""
+    lib = ZoteroLibrary(tmp_path / "Zotero", "10")
+    lib.item("journalArticle", {"title": "Written Before"})
+    lib.close()
+    zotero = sqlite3.connect(lib.path)  # Zotero, running: WAL mode, its exclusive lock, no checkpoint yet
+    zotero.execute("PRAGMA journal_mode = WAL")
+    zotero.execute("PRAGMA wal_autocheckpoint = 0")
+    zotero.execute("PRAGMA locking_mode = EXCLUSIVE")
+    lib.db = zotero
+    lib.item("journalArticle", {"title": "Only in the Write-Ahead Log"})
+    zotero.commit()
+    wal = lib.path.with_name("zotero.sqlite-wal")
+    assert wal.stat().st_size > 0
+    before = snapshot(lib.folder)
+    try:
+        result = run(runner, kb_dir, "ingest", str(lib.path))
+        after = snapshot(lib.folder)  # while "Zotero" still runs (closing, it checkpoints its log)
+    finally:
+        zotero.close()
+    assert result.exit_code == 0, result.stderr
+    assert sorted(by_title(kb_dir)) == ["Only in the Write-Ahead Log", "Written Before"]
+    assert after == before

@@ -7,8 +7,9 @@ facts of its file format); the SQL below is written here, not copied. Three vers
   BibTeX keeps its keys in a LokiJS store (table `better-bibtex`) and pins them in extra.
 - `7`: Zotero 7.0 (userdata 123, global schema 31): the same tables (one more index), Better BibTeX 6.7+
   keeps its keys in a table `citationkey`.
-- `8`: Zotero 8 and later (userdata 129, global schema 41): `citationKey` is a field of every item type;
-  annotations gain `textNormalized` and `commentNormalized`.
+- `10`: Zotero 10 (userdata 129; global schema 41 or later): `citationKey` is a field of every item type
+  (since Zotero 8), annotations gain `textNormalized` and `commentNormalized`, and Zotero runs the
+  database in WAL mode (a test turns that on).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ BASE_MAPPINGS = [
 ]
 CREATOR_TYPES = ["author", "contributor", "editor", "translator", "seriesEditor", "bookAuthor", "programmer"]
 PRIMARY = {"computerProgram": "programmer"}  # every other type's primary creator type is author
-USERDATA = {"6": 121, "7": 123, "8": 129}
-GLOBAL = {"6": 28, "7": 31, "8": 41}
+USERDATA = {"6": 121, "7": 123, "10": 129}
+GLOBAL = {"6": 28, "7": 31, "10": 41}
 
 _TABLES = """
 CREATE TABLE version (schema TEXT PRIMARY KEY, version INT NOT NULL);
@@ -123,7 +124,7 @@ class ZoteroLibrary:
         self.batch = False  # True: commit only on close (a large library built fast)
         self.db = sqlite3.connect(self.path)
         self.db.executescript(_TABLES)
-        newer = version == "8"
+        newer = version == "10"
         self.db.executescript(
             _ANNOTATIONS.format(
                 normalized_text="textNormalized TEXT, " if newer else "",

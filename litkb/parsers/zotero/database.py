@@ -1,15 +1,20 @@
 """Reading a Zotero database: opened read-only, its schema checked, its tables read into plain rows.
 
 The file is opened through SQLite's `immutable=1` URI: no lock is taken (a running Zotero holds an
-exclusive one), nothing is written (no journal, no `-wal` file), and changes Zotero has not yet written
-into the file itself are seen by the next import. Table and column names are those of Zotero's schema
+exclusive one) and nothing is written (no journal, no `-wal` file). Zotero 10 keeps its database in WAL
+mode: while Zotero runs, its latest changes are in `zotero.sqlite-wal`, which an immutable read
+would not see, so then both files are copied (a consistent read of each) and the copy is read.
+
+Table and column names are those of Zotero's schema
 (userdata versions 120-129: Zotero 6, 7 and later; `itemAnnotations` from Zotero 6 on, the `*Combined`
 tables from Zotero 5.0.80 on); what this module reads is listed in `REQUIRED` and `OPTIONAL`.
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,8 +90,45 @@ def looks_like_sqlite(path: Path) -> bool:
 
 @contextmanager
 def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """A connection that cannot write and takes no lock (`immutable=1`); errors name the file."""
-    uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
+    """A connection to the database at `path` that never writes there and takes no lock; errors name the
+    file. Read in place (`immutable=1`), or, when a write-ahead log beside it holds changes not yet in the
+    file (Zotero 10 keeps its database in WAL mode), from a copy of both (see `_wal_copy`)."""
+    wal = path.with_name(path.name + "-wal")
+    with tempfile.TemporaryDirectory(prefix="litkb-zotero-") as folder:
+        if wal.is_file() and wal.stat().st_size > 0:
+            uri = _wal_copy(path, wal, Path(folder)).as_uri()  # ours: SQLite may replay the log there
+        else:
+            uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
+        with _connected(uri, path) as connection:
+            yield connection
+
+
+def _wal_copy(path: Path, wal: Path, folder: Path) -> Path:
+    """The database and its write-ahead log copied into `folder`, the log read before and after: a
+    checkpoint that started a new log meanwhile (its salt changed) means copying again (three tries)."""
+    copy = folder / path.name
+    for _ in range(3):
+        try:
+            before = _wal_header(wal)
+            shutil.copyfile(path, copy)
+            shutil.copyfile(wal, folder / wal.name)
+            if _wal_header(wal) == before:
+                break
+        except OSError as exc:
+            raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return copy
+
+
+def _wal_header(wal: Path) -> bytes:
+    try:
+        with wal.open("rb") as file:
+            return file.read(32)
+    except FileNotFoundError:
+        return b""
+
+
+@contextmanager
+def _connected(uri: str, path: Path) -> Iterator[sqlite3.Connection]:
     try:
         connection = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
