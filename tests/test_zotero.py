@@ -604,3 +604,35 @@ def test_reads_the_changes_zotero_keeps_in_its_write_ahead_log(
     assert result.exit_code == 0, result.stderr
     assert sorted(by_title(kb_dir)) == ["Only in the Write-Ahead Log", "Written Before"]
     assert after == before
+
+
+def test_what_is_in_the_trash_stays_out(tmp_path: Path, kb_dir: Path, runner: CliRunner) -> None:
+    """A collection in the trash (and its subcollections) tags nothing; a trashed child note, PDF or
+    annotation is not kept; an item with no title is skipped and named; automatic tags come too."""
+    lib = ZoteroLibrary(tmp_path / "Zotero", "7")
+    kept, gone = lib.collection("Kept"), lib.collection("Gone")
+    below = lib.collection("Below", gone)
+    item = lib.item("journalArticle", {"title": "Still Here"}, tags=["manual"])
+    lib.tag(item, "Automatic Subject", automatic=True)
+    for collection in (kept, gone, below):
+        lib.add(collection, item)
+    lib.db.execute("INSERT INTO deletedCollections (collectionID) VALUES (?)", (gone,))
+    lib.trash(lib.note(item, "<p>a trashed note</p>"))
+    lib.note(item, "<p>a live note</p>")
+    trashed_pdf = lib.stored_pdf(item, "old.pdf")
+    lib.annotation(trashed_pdf, 1, "highlight on a trashed PDF", "", "1", "00001|0|0")
+    lib.trash(trashed_pdf)
+    live_pdf = lib.stored_pdf(item, "new.pdf")
+    lib.trash(lib.annotation(live_pdf, 1, "a trashed highlight", "", "2", "00002|0|0"))
+    lib.annotation(live_pdf, 1, "a live highlight", "", "3", "00003|0|0")
+    lib.item("journalArticle", {"abstractNote": "no title here"})
+    lib.close()
+    result = run(runner, kb_dir, "ingest", str(lib.path))
+    assert result.exit_code == 0, result.stderr
+    assert "skipped 1" in result.stderr and "(journalArticle)': no title" in result.stderr
+    [paper] = KnowledgeBase.open(kb_dir).papers()
+    assert paper.tags == ["Automatic Subject", "manual", "zotero:Kept"]
+    notes = paper.notes or ""
+    assert "a live note" in notes and "a trashed note" not in notes
+    assert "p. 3: “a live highlight”" in notes and "trashed" not in notes
+    assert [Path(p["path"]).name for p in paper.extra["zotero"]["pdfs"]] == ["new.pdf"]
