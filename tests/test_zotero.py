@@ -636,3 +636,16 @@ def test_what_is_in_the_trash_stays_out(tmp_path: Path, kb_dir: Path, runner: Cl
     assert "a live note" in notes and "a trashed note" not in notes
     assert "p. 3: “a live highlight”" in notes and "trashed" not in notes
     assert [Path(p["path"]).name for p in paper.extra["zotero"]["pdfs"]] == ["new.pdf"]
+
+
+def test_a_linked_file_under_an_unknown_base_directory_is_reported(
+    tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = build_sample(tmp_path, "7", home)
+    monkeypatch.setenv("LITKB_ZOTERO_PREFS", str(tmp_path / "no-such-prefs.js"))
+    result = run(runner, kb_dir, "ingest", str(sample.lib.path))
+    assert result.exit_code == 0, result.stderr
+    assert "2 PDF(s) Zotero lists are not on disk" in result.stderr
+    assert "'resnet-supp.pdf (linked under a base directory litkb could not find)'" in result.stderr
+    pdfs = by_title(kb_dir)["Deep Residual Learning for Image Recognition"].extra["zotero"]["pdfs"]
+    assert pdfs[1] == {"key": pdfs[1]["key"], "path": "", "linked": True, "missing": True}

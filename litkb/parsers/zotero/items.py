@@ -130,10 +130,11 @@ def build(
         if parent is None or parent not in kinds:
             out.standalone_files.append(where or path)
             continue
-        found = bool(where) and Path(where).is_file()
-        files[parent].append(AttachmentFile(keys[item_id], where, mode == 2, found, title or Path(path).name))
-        if not found:
-            out.missing.append(where or f"{path} (the base directory for linked files is not known)")
+        if parent not in t.deleted:
+            found = bool(where) and Path(where).is_file()
+            files[parent].append(
+                AttachmentFile(keys[item_id], where, mode == 2, found, title or Path(path).name)
+            )
     annotations: dict[int, list[str]] = defaultdict(list)
     for item_id, parent, annotation_type, text, comment, page, _ in t.annotations:
         if item_id in t.deleted or parent in t.deleted:
@@ -174,9 +175,13 @@ def build(
         )
         paper.notes = zotero_block(notes.get(item_id, []), by_attachment.get(item_id, []))
         attached = files.get(item_id, [])
-        zotero = paper.extra["zotero"]
         if attached:
-            zotero["pdfs"] = [f.to_dict() for f in attached]
+            paper.extra["zotero"]["pdfs"] = [f.to_dict() for f in attached]
+        out.missing += [
+            f.path or f"{f.title} (linked under a base directory litkb could not find)"
+            for f in attached
+            if not f.exists
+        ]
         out.papers.append(paper)
     return out
 
