@@ -9,7 +9,7 @@ import typer
 
 from .. import render
 from ..errors import InputError
-from ..fulltext.service import anything_added
+from ..fulltext.service import PdfReport, anything_added
 from ..ingest import IngestReport
 from ..parsers import format_names
 from . import open_kb
@@ -71,11 +71,14 @@ def ingest(
             collection=collection,
         )
 
-    with render.progress_bar("reading PDFs") as update:
-        progress = None if as_json else update
-        listed, pdfs = kb.fulltext.ingest(
-            files, listings, recursive, fetch=fetch, link=link, progress=progress
-        )
+    if format is not None:  # every input is of that format: none is a PDF or a folder of them
+        listed, pdfs = listings(files), PdfReport()
+    else:
+        with render.progress_bar("reading PDFs") as update:
+            progress = None if as_json else update
+            listed, pdfs = kb.fulltext.ingest(
+                files, listings, recursive, fetch=fetch, link=link, progress=progress
+            )
     if as_json:
         data = dataclasses.asdict(listed) if listed else {}
         render.print_json({**data, "pdfs": [dataclasses.asdict(o) for o in pdfs.outcomes]})
