@@ -127,7 +127,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Docs: docs/tutorial.md (start here), docs/reference/commands.md (every command), in a clone of "
+    "litkb; `bash scripts/docs.sh` builds them as a site.",
 )
+
+DOCS = "docs/reference/commands.md"  # each command's --help ends with a link to its section there
 
 
 def _show_version(value: bool) -> None:
@@ -171,6 +175,24 @@ def _register() -> None:
 
     for module in (ingest, fetch, search, records, themes, export, dedup, personal, doctor, mcp, serve):
         module.register(app)
+    _link_docs(app, ["litkb"])
+
+
+def _link_docs(group: typer.Typer, path: list[str]) -> None:
+    """End every command's --help with `Docs: docs/reference/commands.md#litkb-search` (the section
+    scripts/docs.py writes for it; the path works from a clone and in the built site)."""
+    from typer.models import DefaultPlaceholder
+
+    for command in group.registered_commands:
+        name = command.name or str(getattr(command.callback, "__name__", "")).lower().replace("_", "-")
+        if command.epilog is None:
+            command.epilog = f"Docs: {DOCS}#{'-'.join([*path, name])}"
+    for sub in group.registered_groups:
+        name = str(sub.name)
+        if sub.epilog is None or isinstance(sub.epilog, DefaultPlaceholder):
+            sub.epilog = f"Docs: {DOCS}#{'-'.join([*path, name])}"
+        if sub.typer_instance is not None:
+            _link_docs(sub.typer_instance, [*path, name])
 
 
 _register()
