@@ -9,7 +9,8 @@ Pages (under docs/reference/):
 - mcp-tools.md: the MCP server's tool list (with `--allow-write`), each tool's description and parameters;
 - configuration.md: config.yaml's keys (KBConfig's fields and defaults) and the environment variables
   litkb reads (found in litkb/'s source);
-- web-routes.md: the routes of `litkb serve`'s Starlette app.
+- web-routes.md: the routes of `litkb serve`'s Starlette app;
+- json.md: what each command's `--json` prints, from a run on the shipped listing (hashing embedder).
 
 A config key, environment variable or route without a description here is an error: add one below. The
 output is deterministic (no dates, no timings, a fixed order); tests/test_docs.py runs `--check`.
@@ -274,6 +275,72 @@ def web_routes_page() -> str:
     return "".join(out)
 
 
+JSON_STEPS = [
+    ("ingest", ["ingest", "data/hf-daily-papers-2025-11-18.txt", "--json"]),
+    ("index", ["index", "--json"]),
+    ("search", ["search", "speculative decoding", "-k", "2", "--json"]),
+    ("related", ["related", "Hopfield Networks is All You Need", "-k", "2", "--json"]),
+    ("show", ["show", "Hopfield Networks is All You Need", "--json"]),
+    ("list", ["list", "-n", "2", "--json"]),
+    ("tag", ["tag", "Hopfield Networks is All You Need", "memory", "--json"]),
+    ("like", ["like", "Hopfield Networks is All You Need", "--json"]),
+    ("next", ["next", "-k", "2", "--json"]),
+    ("themes", ["themes", "--json"]),
+    ("themes --areas", ["themes", "--areas", "--json"]),
+    ("saved", ["saved", "--json"]),
+    ("dedup", ["dedup", "--json"]),
+    ("doctor", ["doctor", "--json"]),
+]
+
+
+def _shortened(value: Any) -> Any:
+    """Lists cut to their first two items, long text to 80 characters: the shape, not the data."""
+    if isinstance(value, list):
+        kept = [_shortened(v) for v in value[:2]]
+        return [*kept, f"... {len(value) - 2} more"] if len(value) > 2 else kept
+    if isinstance(value, dict):
+        return {k: _shortened(v) for k, v in value.items()}
+    if isinstance(value, str) and len(value) > 80:
+        return value[:80] + "..."
+    return value
+
+
+def json_page() -> str:
+    """What `--json` prints, from a real run on the shipped listing (the tests' hashing embedder, so
+    the similarities here are not the real model's)."""
+    from typer.testing import CliRunner
+
+    from litkb.cli import app
+
+    out = [HEADER, "# JSON output\n\n"]
+    out.append(
+        "What each command prints with `--json`: one JSON document on stdout (messages stay on stderr), "
+        "the same objects the [Python API](python-api.md) returns and the web interface's `/api/` "
+        "answers. `search --queries` prints JSON Lines, one `{\"query_id\", \"results\"}` object per "
+        "query; every `litkb fetch` prints `ingest`'s report plus `requests`. The examples below are "
+        "from a run on the shipped listing with the tests' hashing embedder (`model: hash:256`), so "
+        "the similarities are not the real model's; lists are cut to two items and long text to 80 "
+        "characters.\n"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        kb = Path(folder) / "kb"
+        kb.mkdir()
+        (kb / "config.yaml").write_text("model: 'hash:256'\n", encoding="utf-8")
+        runner = CliRunner()
+        for title, args in JSON_STEPS:
+            args = [str(ROOT / a) if a.startswith("data/") else a for a in args]
+            if title == "saved":
+                runner.invoke(app, ["--kb", str(kb), "search", "model editing", "--save", "editing"])
+            result = runner.invoke(app, ["--kb", str(kb), *args], prog_name="litkb")
+            if result.exit_code not in (0, 1) or not result.stdout.strip():
+                raise SystemExit(f"litkb {' '.join(args)} failed ({result.exit_code}): {result.output}")
+            text = result.stdout.replace(str(kb), "kb").replace(str(ROOT) + "/", "")
+            shown = json.dumps(_shortened(json.loads(text)), indent=2, ensure_ascii=False)
+            command = " ".join(f'"{a}"' if " " in a else a for a in args).replace(str(ROOT) + "/", "")
+            out.append(f"\n## {title}\n\n```console\n$ litkb {command}\n{shown}\n```\n")
+    return "".join(out)
+
+
 def _same(described: dict[str, str], found: list[str], what: str, where: str) -> None:
     missing = [name for name in found if name not in described]
     gone = [name for name in described if name not in found]
@@ -290,6 +357,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "docs/reference/mcp-tools.md": mcp_page,
     "docs/reference/configuration.md": configuration_page,
     "docs/reference/web-routes.md": web_routes_page,
+    "docs/reference/json.md": json_page,
 }
 
 
