@@ -175,7 +175,22 @@ def _register() -> None:
 
     for module in (ingest, fetch, search, records, themes, export, dedup, personal, doctor, mcp, serve):
         module.register(app)
+    _one_line_summaries(app)
     _link_docs(app, ["litkb"])
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Each command's summary in a list of commands: the first paragraph of its help, on one line (Typer
+    keeps the docstring's line breaks there)."""
+    import inspect
+
+    for info in group.registered_commands:
+        if info.short_help is None:
+            text = info.help or inspect.getdoc(info.callback) or ""
+            info.short_help = " ".join(text.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
 
 
 def _link_docs(group: typer.Typer, path: list[str]) -> None:

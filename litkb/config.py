@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import LitkbError, UsageError, first_line
+from .errors import LitkbError, NotFoundError, UsageError, first_line
 from .fsutil import atomic_write_text
 
 ENV_HOME = "LITKB_HOME"
@@ -81,7 +81,8 @@ class KBConfig:
         known = {"model", "collection", "device", "chroma_url", "mailto", *SERVICE_URLS}
         unknown = set(data) - known
         if unknown:
-            raise LitkbError(f"{path}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
+            noun = "setting" if len(unknown) == 1 else "settings"
+            raise LitkbError(f"{path}: unknown {noun} {', '.join(sorted(map(str, unknown)))}")
         config = cls()
         for key in known:
             if key in data:
@@ -99,6 +100,12 @@ class KBConfig:
             raise LitkbError(f"{path}: {exc}") from None
         return config
 
+    def vector_server(self, given: str | None) -> str | None:
+        """The Chroma server the vectors are on: `given` (--chroma-url), else $LITKB_CHROMA_URL, else
+        config.yaml's `chroma_url`; None: embedded in the knowledge base."""
+        url = given or os.environ.get(ENV_CHROMA_URL) or self.chroma_url
+        return check_url(url) if url else None
+
     def service_url(self, key: str) -> str:
         """A service's base URL: its environment variable (LITKB_HF_URL, ...), else config.yaml's, else
         the real service."""
@@ -110,6 +117,17 @@ class KBConfig:
         if self.chroma_url:
             data["chroma_url"] = self.chroma_url
         return yaml.safe_dump(data, sort_keys=False)
+
+
+def missing_error(root: Path) -> NotFoundError:
+    return NotFoundError(
+        f"no knowledge base at {root}; create one with `litkb ingest FILE` (or choose one with --kb or "
+        "LITKB_HOME)"
+    )
+
+
+def empty_error(root: Path) -> NotFoundError:
+    return NotFoundError(f"the knowledge base at {root} is empty; add papers with `litkb ingest FILE`")
 
 
 def new_collection_name() -> str:
@@ -144,6 +162,21 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """An error, before a server starts, when `port` on `host` cannot be bound (in use, or not allowed)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind(address)
+    except OSError as exc:
+        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror or exc})"
+        raise UsageError(f"port {port} on {host} {why}; choose another with --port") from None
 
 
 def check_base_url(url: str, name: str) -> str:

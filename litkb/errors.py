@@ -33,6 +33,10 @@ class NotFoundError(LitkbError):
     """A paper, file or knowledge base that was named does not exist."""
 
 
+class NothingLikedError(NotFoundError):
+    """`next` has nothing to rank by: no paper is liked or read yet."""
+
+
 class AmbiguousError(LitkbError):
     """A reference matched several papers: `candidates` holds (id, year, title) of each, shown one per
     line after the message."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import LitkbError, UsageError
+from .wording import plural
 
 TEMP_SUFFIX = ".tmp"
 
@@ -44,7 +45,8 @@ def atomic_write_many(items: Iterable[tuple[Path, str]]) -> int:
         except OSError as exc:
             _remove([t for t, _ in staged[done:]])
             raise LitkbError(
-                f"cannot write {path}: {exc.strerror or exc}; {done} of {len(staged)} files were replaced "
+                f"cannot write {path}: {exc.strerror or exc}; {done} of {plural(len(staged), 'file')} "
+                f"{'was' if done == 1 else 'were'} replaced "
                 "(each one whole), the others are as they were"
             ) from exc
     for directory in {path.parent for _, path in staged}:
@@ -103,7 +105,8 @@ def write_new_files(directory: Path, files: Sequence[tuple[str, str]], force: bo
     targets = [(directory / name, text) for name, text in files]
     existing = [str(path) for path, _ in targets if path.exists()]
     if existing and not force:
-        raise UsageError(f"{existing[0]} exists ({len(existing)} {what} would be replaced); use --force")
+        replaced = plural(len(existing), what)
+        raise UsageError(f"{existing[0]} exists ({replaced} would be replaced); use --force")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -12,6 +12,7 @@ from .identity import Catalog, merge
 from .models import Paper, drop_control_characters, make_id
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .store import RecordStore
+from .wording import shorten
 
 
 @dataclass
@@ -67,7 +68,7 @@ def parse_inputs(
                 Paper.from_dict({**paper.to_dict(), "id": make_id(paper.title)}, name)
                 valid.append(paper)
             except RecordError as exc:
-                report.warnings.append(f"skipped '{paper.title[:60]}': {exc}")
+                report.warnings.append(f"skipped '{shorten(paper.title)}': {exc}")
                 report.skipped += 1
         result.papers = valid
         if not result.papers:
@@ -88,19 +89,22 @@ def save_parsed(store: RecordStore, parsed: Sequence[Paper], report: IngestRepor
     report.warnings.extend(problems)
     catalog = Catalog(existing)
     changed: dict[str, Paper] = {}
+    imported: set[str] = set()  # ids of the records this run created
+    counted: dict[str, set[str]] = {}  # id -> the fields already counted as changed in it
     for paper in parsed:
         match = catalog.match(paper)
         if match is None:
             paper.id = catalog.new_id(paper)
             if store.exists(paper.id):  # there, but unreadable: never overwrite it
                 report.warnings.append(
-                    f"{store.path_for(paper.id)}: cannot be read, so '{paper.title[:60]}' "
+                    f"{store.path_for(paper.id)}: cannot be read, so '{shorten(paper.title)}' "
                     "was not updated; fix or remove that file"
                 )
                 report.skipped += 1
                 continue
             catalog.put(paper)
             changed[paper.id] = paper
+            imported.add(paper.id)
             report.imported += 1
             continue
         merged = merge(match, paper)
@@ -109,10 +113,14 @@ def save_parsed(store: RecordStore, parsed: Sequence[Paper], report: IngestRepor
             if match.id not in changed:
                 report.unchanged += 1
             continue
-        if match.id not in changed:
-            report.updated += 1
-        for name in _changed_fields(before, after):
-            report.changed[name] = report.changed.get(name, 0) + 1
+        if match.id not in imported:  # the summary's changes are those of the records already there
+            if match.id not in changed:
+                report.updated += 1
+            seen = counted.setdefault(match.id, set())
+            for name in _changed_fields(before, after):
+                if name not in seen:
+                    seen.add(name)
+                    report.changed[name] = report.changed.get(name, 0) + 1
         catalog.put(merged)
         changed[merged.id] = merged
     store.save_many(changed.values())

@@ -12,38 +12,34 @@ A façade: the records (`litkb.store`), ingesting (`litkb.ingest`), the index (`
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from . import config as cfg
+from . import selection
 from .config import KBConfig
-from .errors import InputError, NotFoundError, UsageError
+from .errors import NotFoundError, UsageError
 from .exporters import ExportContext, get_exporter
-from .exporters.markdown import paper_note
-from .filters import PaperFilter, SortKey, newest_first, sort_papers
-from .fsutil import remove_stale_temp_files, write_new_files
+from .exporters.markdown import write_notes
+from .filters import PaperFilter, SortKey
 from .identity import Duplicate, apply_merges, find_duplicates, find_paper
 from .index.build import IndexBuilder, IndexReport, Progress
 from .index.keyword import KeywordIndex
 from .index.parts import IndexParts
 from .index.records import DIGESTS_FILE, IndexRecords
-from .index.search import SEARCH_MODES, Searcher, SearchResult
+from .index.search import SEARCH_MODES, Searcher, SearchResult, check_queries
 from .index.vectors import VectorIndex
 from .ingest import IngestReport, parse_inputs, save_parsed
-from .lock import write_lock
+from .lock import holding
 from .models import Paper, is_valid_id, remove_tags
-from .names import citation_keys
-from .personal import SavedSearches, Suggestion, saved_filter, saved_form, suggest
-from .sources.service import Change, FetchReport, Sources
+from .personal import SavedSearches, Suggestion, saved_filter, saved_form, saved_query, suggest
+from .sources.service import TIME_LIMIT, Change, FetchReport, Sources
 from .store import RecordStore
 from .themes.service import ThemeService
 from .themes.themeset import Area, Theme, ThemeSet
 from .themes.trends import Trend
-from .wording import count_is
 
 __all__ = ["SEARCH_MODES", "IndexReport", "IngestReport", "KnowledgeBase", "Progress", "SearchResult"]
 
@@ -55,8 +51,7 @@ class KnowledgeBase:
         self.root = root
         self.config = KBConfig.load(root) if root.is_dir() else KBConfig()
         self._given_url = chroma_url
-        url = chroma_url or os.environ.get(cfg.ENV_CHROMA_URL) or self.config.chroma_url
-        self.chroma_url = cfg.check_url(url) if url else None
+        self.chroma_url = self.config.vector_server(chroma_url)
         self.store = RecordStore(root / cfg.RECORDS_DIR, cache_file=root / cfg.CACHE_DIR / "records.json")
         self.index_dir = root / cfg.INDEX_DIR
         self._parts: IndexParts | None = None
@@ -79,7 +74,7 @@ class KnowledgeBase:
         `chroma_url`, else embedded in the knowledge base)."""
         root = cfg.resolve_home(path)
         if root.exists() and not root.is_dir():
-            raise InputError(f"{root}: is a file, not a knowledge-base folder")
+            raise UsageError(f"{root}: is a file, not a knowledge-base folder; name a folder with --kb")
         return cls(root, chroma_url=chroma_url)
 
     # -- the index's parts and the engines that use them -----------------------------------------
@@ -123,9 +118,8 @@ class KnowledgeBase:
         """Hold the records for writing (one process at a time; an index being built does not hold them).
         Waits up to `lock_timeout` seconds (None: $LITKB_LOCK_TIMEOUT, else 30; 0: not at all)."""
         self._ensure_created()
-        with write_lock(self.root / cfg.LOCK_FILE, self.lock_timeout, "writing to", self.on_wait):
-            for folder in (self.root, self.root / cfg.RECORDS_DIR):
-                remove_stale_temp_files(folder)  # what a killed process left half-written
+        cleaned = [self.root, self.root / cfg.RECORDS_DIR]
+        with holding(self.root / cfg.LOCK_FILE, cleaned, self.lock_timeout, "writing to", self.on_wait):
             yield
 
     @contextmanager
@@ -136,8 +130,8 @@ class KnowledgeBase:
         self._ensure_created()
         cache = self.root / cfg.CACHE_DIR
         cache.mkdir(exist_ok=True)
-        with write_lock(cache / cfg.INDEX_LOCK_FILE, self.lock_timeout, "indexing", self.on_wait):
-            remove_stale_temp_files(self.index_dir)
+        lock = cache / cfg.INDEX_LOCK_FILE
+        with holding(lock, [self.index_dir], self.lock_timeout, "indexing", self.on_wait):
             yield
 
     def ingest(
@@ -157,10 +151,12 @@ class KnowledgeBase:
             save_parsed(self.store, parsed, report)
         return report
 
-    def fetch(self, source: str, refresh: bool = False, **options: Any) -> FetchReport:
+    def fetch(
+        self, source: str, refresh: bool = False, time_limit: float = TIME_LIMIT, **options: Any
+    ) -> FetchReport:
         """Papers from an online source (`hf`, `arxiv`, `doi`; see `litkb.sources`) saved as records, like
         ingest. What failed is in `report.failures`; what was fetched is written all the same."""
-        return self._sources(refresh).fetch_into(self.store, self.writing, source, **options)
+        return self._sources(refresh, time_limit).fetch_into(self.store, self.writing, source, **options)
 
     def enrich(
         self,
@@ -168,15 +164,16 @@ class KnowledgeBase:
         ids: Sequence[str] = (),
         dry_run: bool = False,
         refresh: bool = False,
+        time_limit: float = TIME_LIMIT,
     ) -> tuple[list[Change], list[str]]:
         """Fill what the selected records lack (arXiv id, DOI, authors, links) from arXiv and Crossref,
         never overwriting a value; `dry_run`: only say what would change. The changes, and the lookups
         that failed."""
         papers = self.select(where, ids=list(ids) or None)
-        return self._sources(refresh).enrich(papers, None if dry_run else self.update_record)
+        return self._sources(refresh, time_limit).enrich(papers, None if dry_run else self.update_record)
 
-    def _sources(self, refresh: bool) -> Sources:
-        return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh)
+    def _sources(self, refresh: bool, time_limit: float) -> Sources:
+        return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh, time_limit)
 
     def index(
         self,
@@ -188,8 +185,7 @@ class KnowledgeBase:
         """Embed new and changed records (all their passages), drop what is gone from the records, and
         bring the keyword index up to date. `device` overrides the config's (cpu, cuda, auto). On a
         Chroma server, papers with no record here may be another member's: they are removed only with
-        `prune`. A local index found damaged (say, by a crash in the middle of a write) is rebuilt from
-        the records, as `litkb doctor --repair` would, with a warning."""
+        `prune`. A local index found damaged is rebuilt from the records (see `IndexBuilder.run`)."""
         if device is not None:
             self.config.device = cfg.check_device(device)
             self.parts.encoders.use_device(self.config.device)
@@ -215,7 +211,7 @@ class KnowledgeBase:
             self.store, self.root / cfg.CACHE_DIR / DIGESTS_FILE, self.vectors.model, self.warn
         )
         if not records.ids:
-            raise self._empty()
+            raise cfg.empty_error(self.root)
         return records
 
     # -- reading ---------------------------------------------------------------------------------
@@ -228,20 +224,12 @@ class KnowledgeBase:
         for problem in problems:
             self.warn(problem)
         if require and not papers:
-            raise self._empty()
+            raise cfg.empty_error(self.root)
         return papers
 
     def _check_exists(self) -> None:
         if not self.root.is_dir():
-            raise NotFoundError(
-                f"no knowledge base at {self.root}; create one with `litkb ingest FILE` "
-                "(or choose one with --kb or LITKB_HOME)"
-            )
-
-    def _empty(self) -> NotFoundError:
-        return NotFoundError(
-            f"the knowledge base at {self.root} is empty; add papers with `litkb ingest FILE`"
-        )
+            raise cfg.missing_error(self.root)
 
     def get(self, ref: str) -> Paper:
         """A paper by id, DOI, arXiv id, external id, or forgiving title (case, punctuation, prefix)."""
@@ -259,15 +247,7 @@ class KnowledgeBase:
     def resolve(self, where: PaperFilter, papers: Sequence[Paper] | None = None) -> PaperFilter:
         """A copy of `where` with its theme and area turned into ids, its tags and sources checked against
         the whole knowledge base (a tag no paper has is a typo, not an empty selection)."""
-        where.check_values(list(papers) if papers is not None else self.papers())
-        ids = where.ids
-        for members in (
-            set(self.theme_members(where.theme)[1]) if where.theme is not None else None,
-            set(self.area_members(where.area)[1]) if where.area is not None else None,
-        ):
-            if members is not None:
-                ids = frozenset(members if ids is None else ids & members)
-        return dataclasses.replace(where, ids=ids, theme=None, area=None)
+        return selection.resolve(where, self.papers() if papers is None else papers, self.theme_service)
 
     def select(
         self,
@@ -284,16 +264,9 @@ class KnowledgeBase:
         where = where or PaperFilter()
         keep = self.resolve(where, papers)
         if ids:
-            named = frozenset(self.get(ref).id for ref in ids)
-            keep.ids = named if keep.ids is None else keep.ids & named
-        if query is not None:
-            by_id = {p.id: p for p in papers}
-            ranked = [
-                by_id[hit["id"]] for hit in self.search(query, k=k, theme=where.theme) if hit["id"] in by_id
-            ]
-            return [p for p in ranked if keep(p)]
-        chosen = [p for p in papers if keep(p)]
-        return sort_papers(chosen, sort, reverse) if sort is not None else newest_first(chosen)
+            keep = selection.named(keep, [self.get(ref).id for ref in ids])
+        ranked = None if query is None else [h["id"] for h in self.search(query, k=k, theme=where.theme)]
+        return selection.chosen(papers, keep, ranked, sort, reverse)
 
     def unindexed(self) -> int:
         """How many records the index does not hold yet (new since the last `litkb index`)."""
@@ -322,17 +295,9 @@ class KnowledgeBase:
         where: PaperFilter | None = None,
     ) -> list[list[SearchResult]]:
         """Answer many queries with one model load and one encoding pass."""
-        if mode not in SEARCH_MODES:
-            raise UsageError(f"unknown search mode '{mode}'; known modes: {', '.join(SEARCH_MODES)}")
+        check_queries(queries, mode)
         self._require_index()
-        if any(not q.strip() for q in queries):
-            raise InputError("empty query: say what to search for")
-        allowed = self._allowed(theme, where)
-        missing = self.unindexed()
-        if missing:
-            self.warn(
-                f"{count_is(missing, 'paper')} not indexed yet, so no search finds them; run `litkb index`"
-            )
+        allowed = selection.allowed(theme, where, self.papers, self.theme_service)
         return self.searcher.search_many(queries, k, mode, allowed)
 
     def related(
@@ -347,18 +312,9 @@ class KnowledgeBase:
         met at the mean of their vectors, which ranks by the average closeness to all of them."""
         seeds = [self.get(ref) for ref in ([refs] if isinstance(refs, str) else refs)]
         self._require_index()
-        return self.searcher.related(seeds, k, lambda: self._allowed(theme, where))
-
-    def _allowed(self, theme: str | None, where: PaperFilter | None) -> set[str] | None:
-        """The ids a filtered search may return, or None when nothing is filtered."""
-        if theme is None and (where is None or not where.active()):
-            return None
-        where = where or PaperFilter()
-        if theme is not None:
-            where = dataclasses.replace(where, theme=theme)
-        papers = self.papers()
-        keep = self.resolve(where, papers)
-        return {p.id for p in papers if keep(p)}
+        return self.searcher.related(
+            seeds, k, lambda: selection.allowed(theme, where, self.papers, self.theme_service)
+        )
 
     def _require_index(self) -> None:
         if not self.store.any_record():
@@ -385,9 +341,7 @@ class KnowledgeBase:
     def theme_trends(
         self, theme_set: ThemeSet, since: str | None = None, papers: Sequence[Paper] | None = None
     ) -> dict[str, dict[int, Trend]]:
-        """Papers per month of every theme and area (by the record's date; undated ones counted apart),
-        and with `since` how many are dated on or after it and how that share compares with the whole
-        knowledge base's (`growth`: 2.0 = twice as many new papers, for its size, as the average).
+        """Papers per month of every theme and area, and with `since` what grew (see `litkb.themes.trends`).
         `papers`: the records, when the caller has them already."""
         return self.theme_service.trends(theme_set, papers if papers is not None else self.papers(), since)
 
@@ -419,8 +373,7 @@ class KnowledgeBase:
         vectors and keyword entries go at the next `litkb index`, their theme assignment now."""
         with self.writing():
             papers = list({p.id: p for p in (self.get(ref) for ref in refs)}.values())
-            for paper in papers:
-                self.store.path_for(paper.id).unlink()
+            self.store.remove([p.id for p in papers])
             self.theme_service.forget([p.id for p in papers])
         return papers
 
@@ -461,11 +414,7 @@ class KnowledgeBase:
     def run_saved_search(self, name: str) -> tuple[dict[str, Any], list[SearchResult]]:
         """A saved search and its results now."""
         search = self.saved_search(name)
-        mode = str(search.get("mode", "hybrid"))
-        results = self.search(
-            str(search["query"]), int(search.get("k", 10)), mode, where=saved_filter(search)
-        )
-        return search, results
+        return search, self.search(*saved_query(search), where=saved_filter(search))
 
     def remove_saved_search(self, name: str) -> None:
         with self.writing():
@@ -476,11 +425,7 @@ class KnowledgeBase:
     def duplicates(self) -> list[Duplicate]:
         """Records that look like the same paper, with the reason (nothing is changed)."""
         papers = self.papers(require=True)
-        manifest = self.vectors.read_manifest() or {}
-        vectors = None
-        if manifest.get("model") == self.config.model:  # compare vectors too when the index can
-            vectors = self.vectors.own_vectors([p.id for p in papers])
-        return find_duplicates(papers, vectors)
+        return find_duplicates(papers, self.vectors.own_vectors_if_current([p.id for p in papers]))
 
     def merge_duplicates(self, found: Sequence[Duplicate]) -> int:
         """Merge what `duplicates()` listed, exactly: each `drop` record into its `keep` record (the kept
@@ -495,9 +440,7 @@ class KnowledgeBase:
 
     def export_context(self, ascii: bool = False) -> ExportContext:
         """Citation keys over the whole knowledge base (so a paper's key never depends on the selection)."""
-        return ExportContext(
-            citekeys=citation_keys(self.papers()), themes=ThemeSet.load(self.root), ascii=ascii
-        )
+        return ExportContext.of(self.papers(), self.root, ascii)
 
     def export(self, format: str, papers: Sequence[Paper | str], ascii: bool = False) -> str:
         """The papers (or paper ids) in an export format (`bibtex`, `markdown`, `csl-json`); `ascii`:
@@ -507,7 +450,4 @@ class KnowledgeBase:
 
     def export_notes(self, papers: Sequence[Paper], directory: Path, force: bool = False) -> int:
         """One Markdown note per paper (`<id>.md`, YAML front matter) in `directory`."""
-        context = self.export_context()
-        return write_new_files(
-            directory, [(f"{p.id}.md", paper_note(p, context)) for p in papers], force, "notes"
-        )
+        return write_notes(papers, self.export_context(), directory, force)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import KnowledgeBaseBusy, LitkbError
+from .fsutil import remove_stale_temp_files
 
 TIMEOUT_VARIABLE = "LITKB_LOCK_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0
@@ -82,6 +83,22 @@ def write_lock(
             _held.discard(key)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextmanager
+def holding(
+    path: Path,
+    cleaned: Sequence[Path],
+    timeout: float | None = None,
+    what: str = "writing to",
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """`write_lock`, and once it is held, what a killed writer left half-written in the `cleaned`
+    folders removed."""
+    with write_lock(path, timeout, what, on_wait):
+        for folder in cleaned:
+            remove_stale_temp_files(folder)
+        yield
 
 
 def _folder(path: Path) -> Path:

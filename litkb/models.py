@@ -146,7 +146,8 @@ class Paper:
             raise RecordError(f"{where}: expected a mapping of fields, found {type(data).__name__}")
         unknown = set(data) - set(RECORD_FIELDS)
         if unknown:
-            raise RecordError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+            noun = "field" if len(unknown) == 1 else "fields"
+            raise RecordError(f"{where}: unknown {noun} {', '.join(sorted(map(str, unknown)))}")
         v = _Validator(data, where)
         title = v.text("title", required=True)
         assert title is not None

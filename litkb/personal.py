@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .errors import LitkbError, NotFoundError, UsageError
+from .errors import LitkbError, NotFoundError, NothingLikedError, UsageError
 from .filters import PaperFilter
 from .fsutil import atomic_write_text
 from .models import Paper
@@ -92,7 +92,7 @@ def suggest(
     (`own_vectors`: the papers' own vectors)."""
     positives = {p.id for p in papers if p.rating == "like" or (p.status == "read" and p.rating != "dislike")}
     if not positives:
-        raise NotFoundError(
+        raise NothingLikedError(
             "nothing liked or read yet; mark papers with `litkb like` or `litkb mark PAPER read`"
         )
     negatives = {p.id for p in papers if p.rating == "dislike"}
@@ -108,6 +108,15 @@ def suggestion_objects(found: Sequence[tuple[Paper, Suggestion]]) -> list[dict[s
         {"rank": i, "id": p.id, "title": p.title, "year": p.year, "score": s.score,
          "similarity": s.similarity, "because": s.because}
         for i, (p, s) in enumerate(found, start=1)
+    ]  # fmt: skip
+
+
+def newest_objects(papers: Sequence[Paper]) -> list[dict[str, Any]]:
+    """Papers as `next --json` prints them while nothing is liked or read: no score, nothing to be like."""
+    return [
+        {"rank": i, "id": p.id, "title": p.title, "year": p.year, "score": None, "similarity": None,
+         "because": []}
+        for i, p in enumerate(papers, start=1)
     ]  # fmt: skip
 
 
@@ -161,6 +170,11 @@ def saved_form(query: str, k: int, mode: str, where: PaperFilter) -> dict[str, A
     """A search as `saved-searches.yaml` keeps it: the query, -k, the mode, and the filter options as they
     were typed."""
     return {"query": query, "k": k, "mode": mode, **where.typed}
+
+
+def saved_query(search: dict[str, Any]) -> tuple[str, int, str]:
+    """The query, -k and mode a saved search asks for."""
+    return str(search["query"]), int(search.get("k", 10)), str(search.get("mode", "hybrid"))
 
 
 def saved_filter(search: dict[str, Any]) -> PaperFilter:

@@ -35,6 +35,11 @@ def print_json(data: Any, lines: bool = False) -> None:
         print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def line(text: str) -> None:
+    """One line of plain data on stdout, never wrapped (a terminal folds it; a pipe gets it whole)."""
+    out.print(escape(text), soft_wrap=True)
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]Warning:[/yellow] {escape(message)}")
 

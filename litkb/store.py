@@ -85,6 +85,12 @@ def parse_record(text: str, where: str) -> Paper:
         data = yaml.load(text, Loader=RecordLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        start = exc.context_mark.line + 1 if exc.context_mark and exc.context else line
+        if start != line:  # a quote or bracket left open: name the line it opens on, where the fix goes
+            raise RecordError(
+                f"{where}:{start}: invalid YAML: {exc.problem} at line {line}, {exc.context} that starts on "
+                f"line {start}"
+            ) from exc
         raise RecordError(f"{where}:{line}: invalid YAML: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise RecordError(f"{where}: invalid YAML: {exc}") from exc
@@ -233,7 +239,7 @@ class RecordStore:
                 text = path.read_text(encoding="utf-8")
                 paper = self._checked(parse_record(text, str(path)), path)
             except (RecordError, OSError, UnicodeDecodeError) as exc:
-                problems.append(str(exc) if isinstance(exc, RecordError) else f"{path}: {exc}")
+                problems.append(str(exc) if isinstance(exc, RecordError) else f"{path}: cannot read: {exc}")
                 continue
             fresh[entry.name] = [*key, *paper.to_row()]
             papers.append(paper)
@@ -253,6 +259,11 @@ class RecordStore:
                 entries[f"{paper.id}{RECORD_SUFFIX}"] = [*key, *paper.to_row()]
             self._write_cache(entries)
         return count
+
+    def remove(self, paper_ids: Iterable[str]) -> None:
+        """Remove records (the caller holds the write lock)."""
+        for paper_id in paper_ids:
+            self.path_for(paper_id).unlink()
 
     def _checked(self, paper: Paper, path: Path) -> Paper:
         expected = path.name[: -len(RECORD_SUFFIX)]

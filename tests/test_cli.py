@@ -8,7 +8,9 @@ import re
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -121,7 +123,14 @@ def test_a_file_where_the_knowledge_base_should_be(
     blocker = tmp_path / "kbfile"
     blocker.write_text("x")
     result = run(runner, blocker, "ingest", str(seed_path))
-    assert result.exit_code != 0 and "is a file, not a knowledge-base folder" in result.stderr
+    assert result.exit_code == 2 and "is a file, not a knowledge-base folder" in result.stderr
+    # A folder that is not a knowledge base is the same mistake (a wrong --kb): the same exit code.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README").write_text("x")
+    result = run(runner, project, "ingest", str(seed_path))
+    assert result.exit_code == 2 and "is not a knowledge base" in result.stderr
+    assert run(runner, blocker, "list").exit_code == 2
 
 
 def test_search_json_shape(runner: CliRunner, loaded: Path) -> None:
@@ -299,3 +308,47 @@ def test_help_is_instant_no_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["mcp", "--http"]])
+def test_a_server_on_a_busy_port_says_so_in_one_line(
+    runner: CliRunner, kb_dir: Path, seed_path: Path, command: list[str]
+) -> None:
+    import socket
+
+    assert run(runner, kb_dir, "ingest", str(seed_path)).exit_code == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(runner, kb_dir, *command, "--port", str(port))
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: port {port} on 127.0.0.1 is in use; choose another with --port\n"
+    assert result.stdout == ""  # no address printed for a server that never started
+
+
+def _commands(group: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    yield path, group
+    for name, sub in getattr(group, "commands", {}).items():
+        yield from _commands(sub, [*path, name])
+
+
+def test_help_has_no_stray_line_breaks(runner: CliRunner) -> None:
+    """Every command's --help as Typer renders it, wide enough that nothing needs to wrap: each option,
+    argument and command is one row of its panel, and each paragraph one line."""
+    import typer
+
+    for path, command in _commands(typer.main.get_command(app), []):
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "300"}, terminal_width=300)
+        assert result.exit_code == 0, path
+        lines = [line.rstrip() for line in result.stdout.splitlines()]
+        rows = [line for line in lines if line.startswith("│")]
+        shown = [p for p in command.params if not getattr(p, "hidden", False)] + [None]  # + --help
+        expected = len(shown) + len(getattr(command, "commands", {}))
+        assert len(rows) == expected, f"litkb {' '.join(path)} --help:\n{result.stdout}"
+        text = [line for line in lines if line and not line.startswith(("│", "╭", "╰", " Usage"))]
+        before_panels = lines[: next((i for i, line in enumerate(lines) if line.startswith("╭")), len(lines))]
+        paragraphs = "\n".join(before_panels).split("\n\n")
+        for paragraph in paragraphs:
+            assert paragraph.strip().count("\n") == 0, f"litkb {' '.join(path)}: {paragraph!r}"
+        assert text, path

@@ -238,9 +238,11 @@ def test_arxiv_by_id_and_by_query_with_pages(
         )
     result = ok(run(runner, kb_dir, "fetch", "arxiv", "2505.12340v2", "arXiv:2505.12341", "--json"))
     assert json.loads(result.stdout)["imported"] == 2
-    assert (
-        record(kb_dir, "Speculative decoding, part 0")["arxiv_id"] == "2505.12340"
-    )  # stored without version
+    fetched = record(kb_dir, "Speculative decoding, part 0")
+    assert fetched["arxiv_id"] == "2505.12340"  # stored without version
+    assert fetched["urls"][0] == "https://arxiv.org/abs/2505.12340"  # the abstract page, as enrich gives it
+    dry = ok(run(runner, kb_dir, "enrich", "Speculative decoding, part 0", "--dry-run"))
+    assert "urls" not in dry.stdout and "would fill 0 values" in dry.stderr  # nothing left for enrich
     monkeypatch.setattr(arxiv_source, "PAGE", 2)
     ok(run(runner, kb_dir, "fetch", "arxiv", "--query", 'abs:"speculative decoding"', "--max", "5"))
     assert len(KnowledgeBase.open(kb_dir).papers()) == 5
@@ -308,6 +310,8 @@ def test_enrich_fills_only_what_is_missing(
     before = sorted(p.read_text() for p in records.iterdir())
     dry = ok(run(runner, kb_dir, "enrich", SEED_TITLES[0], SEED_TITLES[1], third, "--dry-run"))
     assert "arxiv_id = 2210.02775" in dry.stdout and "would fill" in dry.stderr
+    lines = dry.stdout.splitlines()
+    assert max(map(len, lines)) > 80 and all(line.endswith("(from arxiv-api)") for line in lines)  # unwrapped
     assert sorted(p.read_text() for p in records.iterdir()) == before  # nothing written
     ok(run(runner, kb_dir, "enrich", SEED_TITLES[0], SEED_TITLES[1], third))
     paper = record(kb_dir, SEED_TITLES[0])
@@ -342,14 +346,53 @@ def test_next_takes_the_filters(runner: CliRunner, loaded: Path, services: FakeS
 def test_no_service_listening_is_one_clean_line(
     runner: CliRunner, kb_dir: Path, monkeypatch: pytest.MonkeyPatch, slept: list[float]
 ) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a loopback port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = dead_port()
     monkeypatch.setenv("LITKB_CROSSREF_URL", f"http://127.0.0.1:{port}")
     result = fails(
         run(runner, kb_dir, "fetch", "doi", "10.1145/3397271.3401075"), "Crossref", "cannot connect"
     )
     assert len([line for line in result.stderr.splitlines() if line.startswith("Warning: failed")]) == 1
-    assert len(slept) == http.MAX_TRIES - 1  # retried with backoff, then given up
+    assert "not asked again in this run" in result.stderr
+    assert slept == []  # a refused connection is not retried
+
+
+def dead_port() -> int:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_enrich_with_the_network_down_stops_asking_after_the_first_failure(
+    runner: CliRunner, kb_dir: Path, seed_path: Path, monkeypatch: pytest.MonkeyPatch, slept: list[float]
+) -> None:
+    ok(run(runner, kb_dir, "ingest", str(seed_path)))
+    papers = len(KnowledgeBase.open(kb_dir).papers())
+    port = dead_port()
+    for name in ("LITKB_ARXIV_URL", "LITKB_CROSSREF_URL"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+    before = sorted(p.read_text() for p in (kb_dir / "records").iterdir())
+    result = fails(run(runner, kb_dir, "enrich"), "arXiv: cannot connect to 127.0.0.1")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1, result.stderr  # one line for the host, not one a paper
+    assert f"not asked again in this run ({papers - 1} more requests not made)" in warnings[0]
+    assert "filled 0 values in 0 records" in result.stderr
+    assert slept == []  # no backoff: the first refusal ends the host's turn
+    assert sorted(p.read_text() for p in (kb_dir / "records").iterdir()) == before
+
+
+def test_enrich_stops_at_its_time_limit(
+    runner: CliRunner, kb_dir: Path, seed_path: Path, services: FakeServices
+) -> None:
+    from tests.fake_services import _atom
+
+    ok(run(runner, kb_dir, "ingest", str(seed_path)))
+    empty = _atom([])
+    services.script("/api/query", *[Answer(200, empty.body, empty.headers, delay=0.7)] * 3)
+    result = fails(
+        run(runner, kb_dir, "enrich", *SEED_TITLES, "Hydra", "--time-limit", "1"),
+        "stopped at the time limit (1 s, --time-limit)",
+    )
+    assert len(services.requests) <= 2  # the third title was never asked for
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Warning:")]) == 1

@@ -213,3 +213,39 @@ def test_format_is_detected_from_content_not_name(
     renamed = tmp_path / "download.dat"
     renamed.write_bytes((INPUTS / name).read_bytes())
     assert "imported" in ingest(runner, kb_dir, renamed).stderr
+
+
+def test_the_summary_counts_and_lists_the_same_updates(
+    runner: CliRunner, kb_dir: Path, tmp_path: Path
+) -> None:
+    # Two rows of one new paper: one record imported, and nothing "changed" in a record already there.
+    twice = tmp_path / "twice.jsonl"
+    rows = [
+        {"title": "A Paper Seen Twice", "year": 2024},
+        {"title": "A Paper Seen Twice", "doi": "10.1/twice"},
+    ]
+    twice.write_text("\n".join(json.dumps(r) for r in rows))
+    result = ingest(runner, kb_dir, twice)
+    assert "imported 1, updated 0, unchanged 0" in result.stderr and "changed:" not in result.stderr
+    # An existing record updated by two rows: updated 1, and each field counted once.
+    later = tmp_path / "later.jsonl"
+    rows = [
+        {"title": "A Paper Seen Twice", "abstract": "Now with an abstract."},
+        {"title": "A Paper Seen Twice", "abstract": "Now with an abstract.", "url": "https://example.org/p"},
+    ]
+    later.write_text("\n".join(json.dumps(r) for r in rows))
+    result = ingest(runner, kb_dir, later)
+    assert "imported 0, updated 1, unchanged 0" in result.stderr, result.stderr
+    changed = result.stderr.split("(changed: ")[1].split(")")[0]
+    assert all(part.endswith(" in 1") for part in changed.split(", ")), changed
+
+
+def test_long_titles_in_messages_are_cut_at_a_word_with_an_ellipsis() -> None:
+    from litkb.wording import plural, shorten
+
+    title = "Speculative Decoding with Many Draft Heads for Extremely Long Context Language Models"
+    cut = shorten(title)
+    assert len(cut) <= 60 and cut.endswith("…") and title.startswith(cut[:-1])
+    assert title[len(cut) - 1] == " "  # cut where a word ends
+    assert shorten("Short title") == "Short title"
+    assert plural(1, "request") == "1 request" and plural(2, "request") == "2 requests"

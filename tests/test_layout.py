@@ -14,7 +14,7 @@ LAYERS = [
     {"fsutil", "config", "lock", "latex", "models", "names", "queries"},
     {"store", "filters", "identity", "parsers", "personal"},
     {"index", "ingest", "sources", "fulltext"},
-    {"themes", "exporters"},
+    {"themes", "exporters", "selection"},
     {"kb"},
     {"doctor"},
     {"render", "commands", "cli", "mcp", "web", "__main__", "__init__"},

@@ -193,3 +193,45 @@ def test_streamable_http_on_loopback_refuses_other_origins(kb: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_wrong_argument_types_get_one_line_and_single_values_count_as_lists(kb: Path) -> None:
+    async def body(client: Client) -> None:
+        wrong = {
+            ("search", "mode"): {"query": "x", "mode": "psychic"},
+            ("search", "k"): {"query": "x", "k": "many"},
+            ("search", "tag"): {"query": "x", "tag": 5},
+            ("get_paper", "paper"): {},
+            ("export", "format"): {"papers": ["Hydra"], "format": "word"},
+        }
+        for (name, argument), arguments in wrong.items():
+            text = await error(client, name, **arguments)
+            assert "\n" not in text and "pydantic" not in text, text
+            assert f"{argument} " in text or f"{argument}:" in text, text
+        assert "mode 'psychic': use one of 'hybrid', 'semantic' or 'keyword'" in await error(
+            client, "search", query="x", mode="psychic"
+        )
+        assert "--status bogus: unknown reading status" in await error(
+            client, "search", query="x", status="bogus"
+        )
+        # A single value where a list is asked for: a list of one.
+        near = await call(client, "related", papers="Hydra", k=2)
+        assert len(near["results"]) == 2
+        liked = await call(client, "list_papers", status="unread", k=50)
+        assert liked["total"] > 0 and all(p["status"] is None for p in liked["results"])
+        assert (await call(client, "search", query="decoding", status="unread"))["results"]
+        bib = await call(client, "export", papers="Hydra")
+        assert bib.startswith("@")
+        assert (await call(client, "search", query="speculative decoding", k=1))["results"]  # still up
+
+    talk(session(kb), body)
+
+
+def test_a_single_tag_is_a_list_of_one(kb: Path) -> None:
+    async def body(client: Client) -> None:
+        tagged = await call(client, "tag", paper="Hydra", tags="solo")
+        assert "solo" in tagged["tags"]
+        found = await call(client, "list_papers", tag="solo")
+        assert [p["title"] for p in found["results"]] == [tagged["title"]]
+
+    talk(session(kb, "--allow-write"), body)

@@ -51,8 +51,20 @@ def test_errors_name_the_problem(runner: CliRunner, loaded: Path) -> None:
     assert bad.exit_code != 0 and "use one of to-read, reading, read" in bad.stderr
     ambiguous = run(runner, loaded, "tag", "a", "x")
     assert ambiguous.exit_code != 0 and "give one of these ids" in ambiguous.stderr
-    nothing = run(runner, loaded, "next")
-    assert nothing.exit_code != 0 and "nothing liked or read yet" in nothing.stderr
+
+
+def test_next_with_nothing_liked_shows_the_newest_and_how_to_start(runner: CliRunner, loaded: Path) -> None:
+    nothing = run(runner, loaded, "next", "-k", "3")
+    assert nothing.exit_code == 0, nothing.output
+    assert "Nothing liked or read yet" in nothing.stderr and "litkb like PAPER" in nothing.stderr
+    newest = js(runner, loaded, "list", "-n", "3")
+    for paper in newest:
+        assert paper["title"][:30] in nothing.stdout
+    shown = js(runner, loaded, "next", "-k", "3")
+    assert [p["id"] for p in shown] == [p["id"] for p in newest]
+    assert all(p["similarity"] is None and p["because"] == [] for p in shown)
+    ids = run(runner, loaded, "next", "-k", "3", "--ids-only")
+    assert ids.exit_code == 0 and ids.stdout.split() == [p["id"] for p in newest]
 
 
 def test_note_in_the_editor(runner: CliRunner, loaded: Path, tmp_path: Path, monkeypatch) -> None:
@@ -104,5 +116,7 @@ def test_saved_searches(runner: CliRunner, loaded: Path) -> None:
     }
     again = js(runner, loaded, "saved", "run", "weekly")
     assert again and all(h["year"] == 2024 for h in again)
+    ids = run(runner, loaded, "saved", "run", "weekly", "--ids-only")
+    assert ids.exit_code == 0 and ids.stdout.split() == [h["id"] for h in again]
     missing = run(runner, loaded, "saved", "run", "nope")
     assert missing.exit_code != 0 and "no saved search 'nope'" in missing.stderr

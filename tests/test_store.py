@@ -68,7 +68,7 @@ def test_hand_edited_scalars_are_read_as_what_the_field_holds() -> None:
         ("title: [unclosed\n", "x.yaml:"),
         ("- just\n- a list\n", "expected a mapping"),
         ("title: T\nyear: soon\n", "field 'year' should be a whole number"),
-        ("title: T\nbogus: 1\n", "unknown field(s) bogus"),
+        ("title: T\nbogus: 1\n", "unknown field bogus"),
         ("abstract: none\n", "field 'title' is missing"),
         ("title: !!python/object/apply:os.system ['echo hi']\n", "x.yaml"),
     ],

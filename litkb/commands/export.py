@@ -10,6 +10,7 @@ from .. import render
 from ..errors import UsageError
 from ..filters import PaperFilter
 from ..fsutil import atomic_write_text
+from ..wording import plural
 from . import open_kb
 from .options import filtered
 
@@ -65,7 +66,7 @@ def export(
         if format != "markdown":
             raise UsageError("--per-paper writes Markdown notes; use it with --format markdown")
         written = kb.export_notes(papers, per_paper, force=force)
-        render.info(f"wrote {written} notes to {per_paper}")
+        render.info(f"wrote {plural(written, 'note')} to {per_paper}")
         return
     write_output(kb.export(format, papers, ascii=ascii), output, force)
 

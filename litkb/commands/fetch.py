@@ -9,12 +9,21 @@ import typer
 
 from .. import render
 from ..filters import PaperFilter
+from ..sources import http
 from ..sources.service import FetchReport
 from . import open_kb
-from .options import JSON, filtered
+from .options import filtered
 
 REFRESH = typer.Option(False, "--refresh", help="Ask the service again even when the cache holds the answer.")
+REPORT_JSON = typer.Option(False, "--json", help="Print the report as one JSON object.")
 INDEX = typer.Option(False, "--index", help="Also index what was added (as `litkb index`).")
+TIME_LIMIT = typer.Option(
+    http.TIME_LIMIT,
+    "--time-limit",
+    min=0,
+    metavar="SECONDS",
+    help="Stop asking the services after this many seconds in all (0: no limit); what was fetched is kept.",
+)
 
 
 def hf(
@@ -28,14 +37,15 @@ def hf(
     end: str | None = typer.Option(None, "--to", help="To this day, included."),
     refresh: bool = REFRESH,
     index: bool = INDEX,
-    as_json: bool = JSON,
+    time_limit: float = TIME_LIMIT,
+    as_json: bool = REPORT_JSON,
 ) -> None:
     """Fetch the Hugging Face Daily Papers of a day, a week, a month or a range (all pages).
 
     Example: litkb fetch hf --date 2025-11-18 --index
     """
     options = {"date": date, "week": week, "month": month, "start": start, "end": end}
-    _run(ctx, "hf", refresh, index, as_json, **options)
+    _run(ctx, "hf", refresh, index, time_limit, as_json, **options)
 
 
 def arxiv(
@@ -45,13 +55,14 @@ def arxiv(
     most: int = typer.Option(100, "--max", min=1, max=10000, help="At most this many results of --query."),
     refresh: bool = REFRESH,
     index: bool = INDEX,
-    as_json: bool = JSON,
+    time_limit: float = TIME_LIMIT,
+    as_json: bool = REPORT_JSON,
 ) -> None:
     """Fetch papers from arXiv by id, or by a search query (one request every 3 seconds, as arXiv asks).
 
     Example: litkb fetch arxiv --query 'cat:cs.CL AND abs:"speculative decoding"' --max 200
     """
-    _run(ctx, "arxiv", refresh, index, as_json, ids=ids or [], query=query, most=most)
+    _run(ctx, "arxiv", refresh, index, time_limit, as_json, ids=ids or [], query=query, most=most)
 
 
 def doi(
@@ -59,20 +70,27 @@ def doi(
     dois: list[str] = typer.Argument(..., help="DOIs (10.1145/3397271.3401075, or doi.org links)."),
     refresh: bool = REFRESH,
     index: bool = INDEX,
-    as_json: bool = JSON,
+    time_limit: float = TIME_LIMIT,
+    as_json: bool = REPORT_JSON,
 ) -> None:
     """Fetch papers by DOI from Crossref.
 
     Example: litkb fetch doi 10.1145/3397271.3401075
     """
-    _run(ctx, "doi", refresh, index, as_json, dois=dois)
+    _run(ctx, "doi", refresh, index, time_limit, as_json, dois=dois)
 
 
 def _run(
-    ctx: typer.Context, source: str, refresh: bool, index: bool, as_json: bool, **options: object
+    ctx: typer.Context,
+    source: str,
+    refresh: bool,
+    index: bool,
+    time_limit: float,
+    as_json: bool,
+    **options: object,
 ) -> None:
     kb = open_kb(ctx)
-    report: FetchReport = kb.fetch(source, refresh=refresh, **options)
+    report: FetchReport = kb.fetch(source, refresh=refresh, time_limit=time_limit, **options)
     indexed = None
     if index and (report.imported or report.updated):
         if as_json:
@@ -103,7 +121,8 @@ def enrich(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be filled in."),
     refresh: bool = REFRESH,
-    as_json: bool = JSON,
+    time_limit: float = TIME_LIMIT,
+    as_json: bool = REPORT_JSON,
     *,
     where: PaperFilter,
 ) -> None:
@@ -112,13 +131,15 @@ def enrich(
 
     Example: litkb enrich --source hf-daily --dry-run
     """
-    changes, failures = open_kb(ctx).enrich(where, papers or [], dry_run=dry_run, refresh=refresh)
+    changes, failures = open_kb(ctx).enrich(
+        where, papers or [], dry_run=dry_run, refresh=refresh, time_limit=time_limit
+    )
     if as_json:
         render.print_json({"changes": [dataclasses.asdict(c) for c in changes], "failures": failures})
     else:
         for change in changes:
             value = ", ".join(change.value) if isinstance(change.value, list) else change.value
-            render.out.print(render.escape(f"{change.id}: {change.field} = {value}  (from {change.source})"))
+            render.line(f"{change.id}: {change.field} = {value}  (from {change.source})")
         for failure in failures:
             render.warn(f"failed: {failure}")
         records = len({c.id for c in changes})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from .. import render
-from ..config import is_loopback
+from ..config import check_port_free, is_loopback
 from . import open_kb
 
 
@@ -44,6 +44,7 @@ def mcp(
         allowed_hosts=[f"{name}:{port}" for name in names],
         allowed_origins=[f"http://{name}:{port}" for name in names],
     )
+    check_port_free(host, port)
     render.info(f"MCP over streamable HTTP at http://{host}:{port}/mcp")
     server.run("streamable-http", host=host, port=port, transport_security=security)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..errors import LitkbError, UsageError
+from ..errors import LitkbError, NothingLikedError, UsageError
 from ..filters import PaperFilter
 from ..models import STATUSES, Paper
-from ..personal import suggestion_objects
+from ..personal import newest_objects, suggestion_objects
 from . import open_kb
 from .options import IDS_ONLY, JSON, K, filtered
 
@@ -156,7 +156,22 @@ def next_command(
     Example: litkb next -k 10 --source hf-api --since 2025-11-18
     """
     kb = open_kb(ctx)
-    found = kb.next_papers(k, where)
+    try:
+        found = kb.next_papers(k, where)
+    except NothingLikedError:
+        unread = [p for p in kb.select(where) if p.status != "read" and p.rating is None]
+        newest = unread[:k]
+        render.info(
+            "Nothing liked or read yet, so these are the newest unread papers; say what you like with "
+            "`litkb like PAPER` (or `litkb mark PAPER read`) and `litkb next` ranks by it"
+        )
+        if as_json:
+            render.print_json(newest_objects(newest))
+        elif ids_only:
+            render.print_ids([p.id for p in newest])
+        else:
+            render.papers_table(newest, len(unread))
+        return
     if as_json:
         render.print_json(suggestion_objects(found))
         return

@@ -12,6 +12,7 @@ from ..errors import InputError, UsageError
 from ..filters import PaperFilter
 from ..personal import options_text
 from ..queries import read_queries
+from ..wording import shorten
 from . import open_kb
 from .options import IDS_ONLY, JSON, K, filtered
 
@@ -131,7 +132,7 @@ def saved_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     if not searches:
         render.info("No saved searches yet; save one with litkb search QUERY --save NAME")
     for name, search in sorted(searches.items()):
-        render.out.print(render.escape(f"{name}: {search['query'][:80]}  {options_text(search)}"))
+        render.line(f"{name}: {shorten(search['query'], 80)}  {options_text(search)}")
 
 
 def saved_remove(
@@ -146,7 +147,10 @@ def saved_remove(
 
 
 def saved_run(
-    ctx: typer.Context, name: str = typer.Argument(..., help="The saved search's name."), as_json: bool = JSON
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The saved search's name."),
+    as_json: bool = JSON,
+    ids_only: bool = IDS_ONLY,
 ) -> None:
     """Run a saved search again.
 
@@ -156,6 +160,8 @@ def saved_run(
     query = str(search["query"])
     if as_json:
         render.print_json(results)
+    elif ids_only:
+        render.print_ids([hit["id"] for hit in results])
     else:
         render.results_table(results, f"{name}: {query}", query=query)
 

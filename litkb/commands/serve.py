@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from .. import render
-from ..config import is_loopback
+from ..config import check_port_free, is_loopback
 from ..errors import UsageError
 from . import open_kb
 
@@ -38,6 +38,7 @@ def serve(
         origins=[f"http://{name}:{port}" for name in names],
         token=token,
     )
+    check_port_free(host, port)
     address = f"http://{'127.0.0.1' if loopback else host}:{port}/" + (f"?token={token}" if token else "")
     render.info(f"litkb at {address} (Ctrl-C stops it)")
     if open_browser:

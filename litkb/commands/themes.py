@@ -9,6 +9,7 @@ import typer
 from .. import render
 from ..filters import parse_since
 from ..themes.objects import area_objects, theme_objects
+from ..wording import plural
 from . import open_kb
 from .options import JSON
 
@@ -43,7 +44,7 @@ def themes(
     trends = kb.theme_trends(theme_set, start, list(by_id.values()))
     if map_file is not None:
         drawn = kb.theme_map(map_file, theme_set)
-        render.info(f"wrote the map of {drawn} papers to {map_file}")
+        render.info(f"wrote the map of {plural(drawn, 'paper')} to {map_file}")
     if as_json and areas:
         render.print_json(area_objects(theme_set, trends["areas"]))
     elif as_json:

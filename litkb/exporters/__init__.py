@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..models import Paper, paper_url
+from ..names import citation_keys
 from ..registry import Registry
 from ..themes.themeset import ThemeSet
 
@@ -22,6 +24,12 @@ class ExportContext:
     citekeys: dict[str, str] = field(default_factory=dict)
     themes: ThemeSet | None = None
     ascii: bool = False  # BibTeX: plain ASCII (accent commands, `?` for other scripts) instead of UTF-8
+
+    @classmethod
+    def of(cls, papers: Sequence[Paper], root: Path, ascii: bool = False) -> ExportContext:
+        """The context for exporting from the knowledge base at `root`: citation keys over all its `papers`
+        (so a paper's key never depends on the selection), and its saved themes."""
+        return cls(citekeys=citation_keys(papers), themes=ThemeSet.load(root), ascii=ascii)
 
     def theme_label(self, paper_id: str) -> str | None:
         if self.themes is None or paper_id not in self.themes.assignments:

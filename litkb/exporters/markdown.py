@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 
+from ..fsutil import write_new_files
 from ..models import Paper
 from ..text import sentences
 from . import ExportContext, exporter, paper_url
@@ -105,3 +107,10 @@ def paper_note(paper: Paper, context: ExportContext) -> str:
     if paper.notes:
         body += ["## Notes", "", paper.notes.strip(), ""]
     return f"---\n{head}---\n\n" + "\n".join(body).rstrip() + "\n"
+
+
+def write_notes(papers: Sequence[Paper], context: ExportContext, directory: Path, force: bool = False) -> int:
+    """One note per paper (`<id>.md`, see `paper_note`) in `directory`; files already there are replaced
+    only with `force`. How many were written."""
+    notes = [(f"{p.id}.md", paper_note(p, context)) for p in papers]
+    return write_new_files(directory, notes, force, "note")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..errors import IndexDamagedError
 from ..models import Paper
 from ..store import RecordStore
+from ..wording import plural
 from .chroma import forget_clients
 from .manifest import INDEX_SCHEMA
 from .parts import IndexParts
@@ -47,11 +48,12 @@ class IndexReport:
 
     def summary(self) -> str:
         text = (
-            f"embedded {self.embedded} ({self.passages} passages), deleted {self.deleted}, "
+            f"embedded {self.embedded} ({plural(self.passages, 'passage')}), deleted {self.deleted}, "
             f"unchanged {self.unchanged} ({self.model})"
         )
         if self.fetched:
-            text += f"; copied the vectors of {self.fetched} papers from the server for fast searches"
+            copied = plural(self.fetched, "paper")
+            text += f"; copied the vectors of {copied} from the server for fast searches"
         return f"rebuilt the index: {text}" if self.rebuilt else text
 
 
@@ -123,7 +125,8 @@ class IndexBuilder:
             gone = [pid for pid in have if pid not in want and not self.store.exists(pid)]
             if gone and self.server and not prune:
                 report.warnings.append(
-                    f"{len(gone)} papers in the server's collection have no record here (another "
+                    f"{plural(len(gone), 'paper')} in the server's collection "
+                    f"{'has' if len(gone) == 1 else 'have'} no record here (another "
                     "member's, or removed here); `litkb index --prune` removes them"
                 )
                 gone = []

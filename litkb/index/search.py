@@ -10,12 +10,21 @@ SciFact train queries (see scripts/bench_search.py and the README).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
-from ..errors import IndexDamagedError, IndexMissingError, NotFoundError
+from ..errors import (
+    IndexDamagedError,
+    IndexMissingError,
+    InputError,
+    LitkbError,
+    NotFoundError,
+    UsageError,
+)
 from ..models import Paper
 from ..store import RecordStore
+from ..wording import count_is, plural
 from .keyword import KeywordScores
 from .parts import IndexParts
 from .snippets import best_snippet, passage_text
@@ -77,19 +86,17 @@ class Searcher:
         self, queries: Sequence[str], k: int, mode: str, allowed: set[str] | None
     ) -> list[list[SearchResult]]:
         """The `k` best papers for each query (of the `allowed` ones, when given), one encoding pass."""
+        missing = self.vectors.unindexed(self.store)
+        if missing:
+            self.warn(
+                f"{count_is(missing, 'paper')} not indexed yet, so no search finds them; run `litkb index`"
+            )
         vectors = self.encode(list(queries)) if mode != "keyword" else None
         answers = []
         for i, query in enumerate(queries):
-            dense: dict[str, float] = {}
-            if vectors is None:
-                ranked = self.keywords.scores(query).top(k, allowed)
-            elif mode == "semantic":
-                ranked = self.dense(vectors[i], k, allowed)
-                dense = dict(ranked)
-            else:
-                ranked, dense = self.hybrid(query, vectors[i], k, allowed)
             vector = vectors[i] if vectors is not None else None
-            results = self.results(ranked[:k], query, vector, by_words=mode != "semantic", similarity=dense)
+            ranking = functools.partial(self.rank, query, vector, mode, allowed)
+            results = self.first(k, ranking, query, vector, by_words=mode != "semantic")
             best = max((r["similarity"] for r in results if r["similarity"] is not None), default=None)
             if best is not None and match_label(best, self.model) == "weak":
                 self.warn(
@@ -98,6 +105,37 @@ class Searcher:
                 )
             answers.append(results)
         return answers
+
+    def rank(
+        self, query: str, vector: np.ndarray | None, mode: str, allowed: set[str] | None, n: int
+    ) -> tuple[Hits, dict[str, float]]:
+        """The best `n` papers for `query` by `mode` (its `vector`: None for keywords alone), and the dense
+        scores of those that have one."""
+        if vector is None:
+            return self.keywords.scores(query).top(n, allowed), {}
+        if mode == "semantic":
+            ranked = self.dense(vector, n, allowed)
+            return ranked, dict(ranked)
+        return self.hybrid(query, vector, n, allowed)
+
+    def first(
+        self,
+        k: int,
+        rank: Callable[[int], tuple[Hits, dict[str, float]]],
+        query: str | None,
+        vector: np.ndarray | None = None,
+        by_words: bool = True,
+    ) -> list[SearchResult]:
+        """The first `k` hits of `rank(n)` (the best `n` hits, and their dense scores) whose records can be
+        read: asked again for more while records removed or broken since the last `litkb index` left
+        fewer than `k`."""
+        n = k
+        while True:
+            hits, dense = rank(n)
+            results = self.results(hits, query, vector, by_words, dense, limit=k)
+            if len(results) >= k or len(hits) < n:
+                return results
+            n *= 2
 
     def hybrid_candidates(
         self, query: str, vector: np.ndarray, k: int, allowed: set[str] | None
@@ -135,9 +173,13 @@ class Searcher:
         permitted = allowed()
         if permitted is not None:
             permitted = permitted - exclude
-        hits = self.dense(query, k + len(exclude), permitted, whole=True)
-        chosen = [hit for hit in hits if hit[0] not in exclude][:k]
-        return self.results(chosen, None, similarity=dict(chosen))
+
+        def rank(n: int) -> tuple[Hits, dict[str, float]]:
+            hits = self.dense(query, n + len(exclude), permitted, whole=True)
+            chosen = [hit for hit in hits if hit[0] not in exclude][:n]
+            return chosen, dict(chosen)
+
+        return self.first(k, rank, None)
 
     def dense(self, vector: np.ndarray, n: int, allowed: set[str] | None, whole: bool = False) -> Hits:
         """The `n` papers nearest `vector` (of the `allowed` ones): by their score from all passages, or
@@ -166,10 +208,11 @@ class Searcher:
         matched (dense search always returns the nearest papers)."""
         manifest = self.vectors.read_manifest() or {}
         if int(manifest.get("count") or 0) > 0:
+            held = plural(int(manifest["count"]), "paper")
             raise IndexDamagedError(
-                f"the vector index holds {manifest['count']} papers but found none; run `litkb doctor` "
+                f"the vector index holds {held} but found none; run `litkb doctor` "
                 "(`litkb doctor --repair` rebuilds it from the records)",
-                reason=f"the vector index holds {manifest['count']} papers but found none",
+                reason=f"the vector index holds {held} but found none",
             )
 
     def results(
@@ -179,18 +222,27 @@ class Searcher:
         vector: np.ndarray | None = None,
         by_words: bool = True,
         similarity: dict[str, float] | None = None,
+        limit: int | None = None,
     ) -> list[SearchResult]:
-        """The hits as results, each with the snippet that shows why it matched: the sentences with the
-        most query words (`by_words`), else the one nearest the query's `vector` by meaning."""
-        ids = [pid for pid, _ in hits]
-        closest = self.vectors.closest_passages(vector, ids) if vector is not None and ids else {}
-        results: list[SearchResult] = []
+        """The hits (the first `limit` whose records can be read) as results, each with the snippet that
+        shows why it matched: the sentences with the most query words (`by_words`), else the one nearest
+        the query's `vector` by meaning. A record broken by hand since the last `litkb index` is left out
+        and named to `warn`."""
+        chosen: list[tuple[Paper, float]] = []
         for paper_id, score in hits:
+            if limit is not None and len(chosen) >= limit:
+                break
             try:
-                paper = self.store.load(paper_id)
+                chosen.append((self.store.load(paper_id), score))
             except NotFoundError:
                 continue  # removed since the last `litkb index`
-            close = similarity.get(paper_id) if similarity else None
+            except LitkbError as exc:
+                self.warn(str(exc))
+        ids = [paper.id for paper, _ in chosen]
+        closest = self.vectors.closest_passages(vector, ids) if vector is not None and ids else {}
+        results: list[SearchResult] = []
+        for paper, score in chosen:
+            close = similarity.get(paper.id) if similarity else None
             results.append(
                 SearchResult(
                     rank=len(results) + 1,
@@ -211,6 +263,14 @@ class Searcher:
                 )
             )
         return results
+
+
+def check_queries(queries: Sequence[str], mode: str) -> None:
+    """An error for an unknown search mode or an empty query."""
+    if mode not in SEARCH_MODES:
+        raise UsageError(f"unknown search mode '{mode}'; known modes: {', '.join(SEARCH_MODES)}")
+    if any(not q.strip() for q in queries):
+        raise InputError("empty query: say what to search for")
 
 
 def fuse(

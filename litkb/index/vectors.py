@@ -9,6 +9,7 @@ those, exactly; through Chroma, the papers of the nearest passages, scored from 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,7 +45,7 @@ class VectorIndex:
         self.chroma = ChromaStore(directory, collection, url, model)
         self.mirror = ServerMirror(directory, self.chroma) if url is not None else None
         self._snapshot: Snapshot | None = None
-        self._unindexed: tuple[tuple[int, Any], int] | None = None
+        self._unindexed: tuple[tuple[Any, ...], int] | None = None
 
     @property
     def collection_name(self) -> str:
@@ -163,22 +164,39 @@ class VectorIndex:
         return self.chroma.probe()
 
     def unindexed(self, store: RecordStore) -> int:
-        """How many of the store's records the index does not hold. Counted again only when the records
-        folder or the index changed (a warm search pays one `stat`)."""
+        """How many of the store's records the index does not hold (as `litkb doctor` counts them): from
+        the snapshot when it is current, else (an index run stopped part way) from the vectors' own
+        records. Counted again only when the records folder or the index changed (a warm search pays a
+        `stat` or two)."""
         manifest = self.manifest.read() or {}
         try:
-            key = (os.stat(store.root).st_mtime_ns, manifest.get("generation"))
+            key = (os.stat(store.root).st_mtime_ns, manifest.get("generation"), self._store_version())
         except OSError:
             return 0
         if self._unindexed is not None and self._unindexed[0] == key:
             return self._unindexed[1]
         snapshot = self.current_snapshot()
+        ids = store.ids()
         if snapshot is not None:
-            count = len(store.ids() - set(snapshot.papers))
+            count = len(ids - set(snapshot.papers))
         else:
-            count = max(0, len(store.ids()) - int(manifest.get("count") or 0))
+            try:
+                count = len(ids - self.stored_hashes().keys())
+            except LitkbError:  # a store that cannot be read now: by the manifest's count
+                count = max(0, len(ids) - int(manifest.get("count") or 0))
         self._unindexed = (key, count)
         return count
+
+    def _store_version(self) -> tuple[int, ...]:
+        """When the embedded store's database last changed (nothing on a server): the papers in it change
+        while an index run goes on, or was stopped, with the manifest as it was."""
+        if self.url is not None:
+            return ()
+        found = []
+        for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+            with contextlib.suppress(OSError):
+                found.append(os.stat(self.chroma.path / name).st_mtime_ns)
+        return tuple(found)
 
     # -- changing it -----------------------------------------------------------------------------
 
@@ -303,6 +321,12 @@ class VectorIndex:
         if snapshot is not None:
             return snapshot.first_rows(paper_ids)
         return self.chroma.first_rows(paper_ids)
+
+    def own_vectors_if_current(self, paper_ids: Sequence[str]) -> tuple[list[str], np.ndarray] | None:
+        """`own_vectors`, when the index holds vectors of the knowledge base's model (else None)."""
+        if (self.manifest.read() or {}).get("model") != self.model:
+            return None
+        return self.own_vectors(paper_ids)
 
     # -- dense ranking ---------------------------------------------------------------------------
 

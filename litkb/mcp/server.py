@@ -3,17 +3,19 @@
 Read tools (8 at most): search, related, get_paper, list_papers, whats_new, themes, export. With
 `allow_write`, also: tag, note, mark, rate. One `KnowledgeBase` serves every request, so the query encoder,
 the passage snapshot and the keyword index load once (on first use) and stay warm; calls are served one
-at a time (the knowledge base is not shared between threads). A litkb error is an MCP error result with
-litkb's one-line message; the server stays up.
+at a time (the knowledge base is not shared between threads). A litkb error, and an argument of the
+wrong type or value, is an MCP error result with litkb's one-line message; the server stays up. Where a
+tool takes a list of texts (tag, status, papers, tags), one text is taken as a list of one.
 """
 
 import json
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from pydantic import BeforeValidator, ValidationError
 
 from ..errors import LitkbError
 from ..kb import KnowledgeBase
@@ -27,6 +29,7 @@ Sort = Literal["date", "upvotes", "year", "title", "id"]
 Status = Literal["to-read", "reading", "read"]
 Rating = Literal["like", "dislike", "none"]
 Format = Literal["bibtex", "csl-json"]
+Texts = Annotated[list[str], BeforeValidator(tools.one_or_many)]  # one text is taken as a list of one
 
 FILTERS = (
     "Filters (all optional, all must hold): year ('2023' or '2022..2024'), since (a date), tag (all of "
@@ -46,7 +49,14 @@ class LitkbServer(MCPServer):
                 f"'{name}' changes records, and this server is read-only; start it with "
                 "`litkb mcp --allow-write` to allow it"
             )
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):  # arguments of the wrong type or value
+                raise ToolError(
+                    f"Error executing tool {name}: {tools.argument_error(exc.__cause__)}"
+                ) from None
+            raise
 
 
 def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
@@ -79,10 +89,10 @@ def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
         cursor: str | None = None,
         year: str | None = None,
         since: str | None = None,
-        tag: list[str] | None = None,
-        author: list[str] | None = None,
-        source: list[str] | None = None,
-        status: list[str] | None = None,
+        tag: Texts | None = None,
+        author: Texts | None = None,
+        source: Texts | None = None,
+        status: Texts | None = None,
         theme: str | None = None,
         area: str | None = None,
         min_upvotes: int | None = None,
@@ -108,13 +118,13 @@ def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
 
     @server.tool(structured_output=False)
     def related(
-        papers: list[str],
+        papers: Texts,
         k: int = 10,
         cursor: str | None = None,
         year: str | None = None,
         since: str | None = None,
-        tag: list[str] | None = None,
-        status: list[str] | None = None,
+        tag: Texts | None = None,
+        status: Texts | None = None,
         theme: str | None = None,
     ) -> str:
         """Papers closest in meaning to one paper or to several together (ids or titles), themselves
@@ -139,8 +149,8 @@ def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
         sort: Sort = "date",
         k: int = 10,
         cursor: str | None = None,
-        tag: list[str] | None = None,
-        status: list[str] | None = None,
+        tag: Texts | None = None,
+        status: Texts | None = None,
         theme: str | None = None,
         area: str | None = None,
         year: str | None = None,
@@ -170,14 +180,14 @@ def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
         return as_text(call(lambda: tools.themes(kb)))
 
     @server.tool(structured_output=False)
-    def export(papers: list[str], format: Format = "bibtex") -> str:
+    def export(papers: Texts, format: Format = "bibtex") -> str:
         """Citations for papers (ids or titles), as BibTeX or CSL JSON, with stable citation keys."""
         return as_text(call(lambda: tools.export(kb, papers, format)))
 
     if allow_write:
 
         @server.tool(structured_output=False)
-        def tag(paper: str, tags: list[str]) -> str:
+        def tag(paper: str, tags: Texts) -> str:
             """Add tags to a paper's record."""
             return as_text(call(lambda: tools.tag(kb, paper, tags)))
 

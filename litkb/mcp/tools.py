@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import AmbiguousError, LitkbError, NotFoundError, UsageError
+from pydantic import ValidationError
+
+from ..errors import AmbiguousError, LitkbError, NothingLikedError, UsageError
 from ..filters import PaperFilter, SortKey
 from ..kb import KnowledgeBase
 from ..models import STATUSES, Paper
+from ..wording import plural, shorten
 
 PAGE = 10
 MAX_K = 50
@@ -26,6 +29,30 @@ def message(exc: LitkbError) -> str:
     if isinstance(exc, AmbiguousError):
         text += "".join(f"\n  {pid} ({year or '?'}) {title}" for pid, year, title in exc.candidates)
     return text
+
+
+def one_or_many(value: Any) -> Any:
+    """A single text where a list of texts is asked for (`tag: "x"`): a list of that one."""
+    return [value] if isinstance(value, str) else value
+
+
+def argument_error(exc: ValidationError) -> str:
+    """The arguments pydantic refused, in one line as litkb says it: `mode 'psychic': use one of ...`."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+        if error["type"] == "missing":
+            parts.append(f"{name}: missing; give a value")
+            continue
+        given = error.get("input")
+        value = f"'{given}'" if isinstance(given, str) else json.dumps(given, ensure_ascii=False, default=str)
+        shown = f"{name} {shorten(value, 60)}"
+        if error["type"] == "literal_error":
+            parts.append(f"{shown}: use one of {error['ctx']['expected']}")
+        else:
+            text = error["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+            parts.append(f"{shown}: should be {text}" if text != error["msg"] else f"{shown}: {text}")
+    return "; ".join(parts) or "the arguments do not match the tool's input schema"
 
 
 def where(
@@ -162,9 +189,7 @@ def whats_new(kb: KnowledgeBase, since: str, k: int) -> dict[str, Any]:
         found = kb.next_papers(k, filt)
         results = [{**summary(p), "similarity": s.similarity, "because": s.because} for p, s in found]
         ranking = "fit to the papers you liked and read"
-    except NotFoundError as exc:
-        if "nothing liked or read yet" not in str(exc):
-            raise
+    except NothingLikedError:
         results = [summary(p) for p in kb.select(filt)[:k]]
         ranking = "newest first (nothing is liked or read yet)"
     return _capped({"since": filt.since, "ranking": ranking, "results": results})
@@ -257,8 +282,9 @@ def instructions(kb: KnowledgeBase) -> str:
         about = f" Its {saved.k} themes include: {labels}."
     except LitkbError:
         about = ""
+    size = plural(len(papers), "research paper")
     return (
-        f"litkb: the user's own literature knowledge base of {len(papers)} research papers (titles, "
+        f"litkb: the user's own literature knowledge base of {size} (titles, "
         f"abstracts, their tags, notes and reading status).{about} Search it before answering questions "
         "about papers the user has; cite with `export`; read one paper in full with `get_paper` or the "
         "resource litkb://paper/<id>."

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 
 from ..models import Paper, Source
+from ..wording import shorten
 from . import ParseOptions, Parser, ParseResult, register
 
 FORMAT = "hf-daily"
@@ -141,11 +142,11 @@ def parse(text: str, options: ParseOptions) -> ParseResult:
             j += 1
         date_line = _parse_date_line(lines[j]) if j < len(lines) else None
         if date_line is None:
-            shown = repr(lines[j].strip()[:60]) if j < len(lines) else "the end of the file"
+            shown = repr(shorten(lines[j])) if j < len(lines) else "the end of the file"
             filled = [(n, t) for n, t in block if t]
             start_no, title = filled[0] if filled else (sep_no, "")
             result.warnings.append(
-                f"{name}:{start_no}: skipped the entry {title[:60]!r}: expected a date on line "
+                f"{name}:{start_no}: skipped the entry {shorten(title)!r}: expected a date on line "
                 f"{j + 1} after '·', found {shown}"
             )
             result.skipped += 1
@@ -162,7 +163,7 @@ def parse(text: str, options: ParseOptions) -> ParseResult:
     if leftover:
         result.warnings.append(
             f"{name}:{leftover[0][0]}: skipped text after the last paper "
-            f"(no '·' and date line follow it): {leftover[0][1][:60]!r}"
+            f"(no '·' and date line follow it): {shorten(leftover[0][1])!r}"
         )
         result.skipped += 1
 

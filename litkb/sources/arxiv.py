@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..parsers import ParseOptions
 from ..parsers.arxiv import NS
 from ..parsers.arxiv import parse as parse_atom
-from .http import Fetched, FetchError, HttpClient
+from .http import Fetched, FetchError, HttpClient, NotAsked
 
 SERVICE = "arXiv"
 PATH = "/api/query"
@@ -61,12 +61,17 @@ def _read(
     try:
         text = client.get_text(SERVICE, url, lifetime, params)
         entries = _check(text, url)
+    except NotAsked:
+        return -1  # summed up by the client's notes
     except FetchError as exc:
         out.failures.append(f"{part}: {exc}")
         return -1
     result = parse_atom(text, ParseOptions(source_name="arxiv-api"))
     for paper in result.papers:
         paper.arxiv_id = check_id(paper.arxiv_id) if paper.arxiv_id else None
+        if paper.arxiv_id:  # the abstract page first, as a Daily Papers record has it
+            abstract_page = f"https://arxiv.org/abs/{paper.arxiv_id}"
+            paper.urls = [abstract_page, *(u for u in paper.urls if u != abstract_page)]
     out.papers += result.papers
     out.warnings += result.warnings
     out.skipped += result.skipped

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import UsageError
 from ..models import Paper, Source, parse_loose_date
-from .http import Fetched, FetchError, HttpClient
+from ..wording import shorten
+from .http import Fetched, FetchError, HttpClient, NotAsked
 
 SERVICE = "Hugging Face Daily Papers"
 FORMAT = "hf-api"
@@ -107,6 +108,8 @@ def fetch(client: HttpClient, base: str, wanted: list[Listing]) -> Fetched:
     for listing in wanted:
         try:
             entries = _entries(client, base, listing)
+        except NotAsked:
+            continue  # summed up by the client's notes
         except FetchError as exc:
             out.failures.append(f"{listing.value}: {exc}")
             continue
@@ -155,7 +158,7 @@ def to_paper(entry: Any, listing: Listing, position: int, warnings: list[str]) -
         if (name := _text(_get(a, "name")))
     ]
     if authors_raw is not None and not isinstance(authors_raw, list):
-        warnings.append(f"{where} ('{title[:60]}'): authors are not a list; left out")
+        warnings.append(f"{where} ('{shorten(title)}'): authors are not a list; left out")
     arxiv_id = _text(paper.get("id"))
     published = _text(paper.get("publishedAt")) or _text(entry.get("publishedAt"))
     date, year = parse_loose_date(published) if published else (None, None)

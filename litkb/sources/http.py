@@ -4,6 +4,11 @@
   3 seconds);
 - 429 and 503 are retried after the server's `Retry-After` (capped), other 5xx and network errors after a
   capped exponential backoff, MAX_TRIES tries in all;
+- a host that cannot be connected to (refused, no route, name not found, connect timeout) is not asked
+  again for the rest of the run: the requests it would have got are counted, and `notes()` says so in one
+  line per host;
+- a time limit for the whole run (`time_limit` seconds, 0: none): no request starts, and no wait runs,
+  past it; the requests not made are counted and `notes()` says so;
 - a User-Agent naming litkb and its version (and the mailto from config.yaml, for Crossref's polite pool);
 - responses capped at MAX_BYTES; redirects followed only within the same service (scheme, host, port);
 - an on-disk cache in the knowledge base (`.cache/http/`, derived, out of git): a response younger than
@@ -26,6 +31,7 @@ from typing import Any
 from ..errors import LitkbError, first_line
 from ..fsutil import atomic_write_text
 from ..models import Paper
+from ..wording import plural
 
 TIMEOUT = 30.0
 MAX_TRIES = 4
@@ -33,6 +39,7 @@ BACKOFF = 1.0  # seconds before the second try; doubled each time, at most MAX_W
 MAX_WAIT = 60.0  # the longest wait litkb accepts (Retry-After included) before giving up
 MAX_BYTES = 20 * 2**20
 MAX_REDIRECTS = 5
+TIME_LIMIT = 600.0  # seconds a whole fetch or enrich may take (`--time-limit`), unless told otherwise
 
 
 @dataclass
@@ -55,6 +62,18 @@ class FetchError(LitkbError):
         self.url = url
 
 
+class NotAsked(FetchError):
+    """A request not made: its host could not be reached earlier in the run, or the run's time limit
+    passed. The sources do not list these one by one; `HttpClient.notes()` sums them up."""
+
+
+@dataclass
+class _Down:
+    service: str
+    problem: str
+    skipped: int = 0
+
+
 @dataclass
 class HttpClient:
     """Requests for the online sources, with the cache in `cache_dir` (None: no cache)."""
@@ -65,6 +84,10 @@ class HttpClient:
     intervals: dict[str, float] = field(default_factory=dict)  # host -> minimum seconds between requests
     sleep: Callable[[float], None] | None = None  # time.sleep unless given
     requests: int = 0  # made over the network (not served from the cache)
+    time_limit: float = 0.0  # seconds for the whole run, counted from the client's creation (0: none)
+    _down: dict[str, _Down] = field(default_factory=dict)  # host -> why it is not asked again
+    _late: int = 0  # requests not made because the time limit had passed
+    _start: float = field(default_factory=time.monotonic)
     _last: dict[str, float] = field(default_factory=dict)
     _client: Any = None
 
@@ -99,6 +122,22 @@ class HttpClient:
         if self.cache_dir is not None:
             (self.cache_dir / f"{_key(url)}.json").unlink(missing_ok=True)
 
+    def notes(self) -> list[str]:
+        """One line for each host not asked again after a failed connection, and one for the time limit
+        when it stopped the run: what went wrong and how many requests were not made."""
+        out = [
+            f"{down.service}: cannot connect to {host} ({down.problem}); not asked again in this run "
+            f"({plural(down.skipped, 'more request')} not made); check the network and run the command again"
+            for host, down in self._down.items()
+        ]
+        if self._late:
+            out.append(
+                f"stopped at the time limit ({self.time_limit:g} s, --time-limit): "
+                f"{plural(self._late, 'request')} not made; run the command again to go on (the cache keeps "
+                "what was fetched)"
+            )
+        return out
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -119,12 +158,18 @@ class HttpClient:
         for attempt in range(MAX_TRIES):
             redirects = 0
             while True:
-                self._wait_turn(current)
+                self._may_ask(service, current)
+                self._wait_turn(service, current)
                 self.requests += 1
                 try:
                     status, headers, body = self._get(current)
                 except FetchError as exc:
                     raise FetchError(f"{service}: {exc}", service, url) from None
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    host = urllib.parse.urlsplit(current).netloc
+                    reason = "connect timeout" if isinstance(exc, httpx.ConnectTimeout) else first_line(exc)
+                    self._down[host] = _Down(service, reason or type(exc).__name__)
+                    raise NotAsked(f"{service}: cannot connect to {host} ({reason})", service, url) from None
                 except httpx.TimeoutException:
                     problem, status, headers, body = "timed out", 0, {}, b""
                 except httpx.HTTPError as exc:
@@ -157,7 +202,7 @@ class HttpClient:
                 problem = f"answered HTTP {status}"
             if attempt + 1 < MAX_TRIES:
                 wait = _retry_after(headers) if status in (429, 503) else None
-                self._pause(min(MAX_WAIT, wait if wait is not None else BACKOFF * 2**attempt))
+                self._pause(service, url, min(MAX_WAIT, wait if wait is not None else BACKOFF * 2**attempt))
         raise FetchError(
             f"{service}: {url} {problem} ({MAX_TRIES} tries); check the network and try again later "
             "(what was fetched is kept; the cache serves it on a re-run)",
@@ -167,7 +212,7 @@ class HttpClient:
 
     def _get(self, url: str) -> tuple[int, dict[str, str], bytes]:
         """Status, headers (lower-case names) and body of one GET, the body read up to MAX_BYTES."""
-        with self._client.stream("GET", url) as response:
+        with self._client.stream("GET", url, timeout=self._timeout()) as response:
             headers = {k.lower(): v for k, v in response.headers.items()}
             if int(headers.get("content-length") or 0) > MAX_BYTES:
                 raise FetchError(f"{url}: the response is over {MAX_BYTES:,} bytes; not read", url=url)
@@ -180,17 +225,40 @@ class HttpClient:
                 chunks.append(chunk)
             return response.status_code, headers, b"".join(chunks)
 
-    def _pause(self, seconds: float) -> None:
+    def _left(self) -> float | None:
+        """Seconds left before the time limit (None: no limit)."""
+        return self.time_limit - (time.monotonic() - self._start) if self.time_limit > 0 else None
+
+    def _timeout(self) -> float:
+        left = self._left()
+        return TIMEOUT if left is None else max(0.001, min(TIMEOUT, left))
+
+    def _may_ask(self, service: str, url: str) -> None:
+        """Raise NotAsked (and count it) when `url`'s host failed to connect before, or time is up."""
+        down = self._down.get(urllib.parse.urlsplit(url).netloc)
+        if down is not None:
+            down.skipped += 1
+            raise NotAsked(f"{service}: not asked ({down.problem} before)", service, url)
+        left = self._left()
+        if left is not None and left <= 0:
+            self._late += 1
+            raise NotAsked(f"{service}: not asked (the time limit passed)", service, url)
+
+    def _pause(self, service: str, url: str, seconds: float) -> None:
+        left = self._left()
+        if left is not None and seconds >= left:
+            self._late += 1
+            raise NotAsked(f"{service}: not asked (the time limit would pass while waiting)", service, url)
         (self.sleep or time.sleep)(seconds)
 
-    def _wait_turn(self, url: str) -> None:
+    def _wait_turn(self, service: str, url: str) -> None:
         host = urllib.parse.urlsplit(url).netloc
         interval = self.intervals.get(host, 0.0)
         last = self._last.get(host)
         if interval and last is not None:
             left = interval - (time.monotonic() - last)
             if left > 0:
-                self._pause(left)
+                self._pause(service, url, left)
         self._last[host] = time.monotonic()
 
     # -- the cache -------------------------------------------------------------------------------

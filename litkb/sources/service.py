@@ -15,7 +15,9 @@ from ..config import KBConfig
 from ..errors import UsageError
 from ..ingest import IngestReport, save_parsed
 from ..models import Paper, normalize_title
+from ..wording import plural
 from . import arxiv, crossref, hf
+from .http import TIME_LIMIT as TIME_LIMIT  # the default, for the callers
 from .http import Fetched, HttpClient
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ class FetchReport(IngestReport):
     requests: int = 0
 
     def summary(self) -> str:
-        text = super().summary() + f"; {self.requests} requests"
+        text = super().summary() + f"; {plural(self.requests, 'request')}"
         if self.failures:
             text += f"; {len(self.failures)} failed (run the command again to retry them)"
         return text
@@ -60,15 +62,22 @@ def user_agent(config: KBConfig) -> str:
 
 
 class Sources:
-    """The online sources with the knowledge base's settings and its response cache (`cache_dir`)."""
+    """The online sources with the knowledge base's settings and its response cache (`cache_dir`); one
+    run (a fetch or an enrich) takes at most `time_limit` seconds (0: no limit)."""
 
-    def __init__(self, config: KBConfig, cache_dir: Path | None, refresh: bool = False) -> None:
+    def __init__(
+        self, config: KBConfig, cache_dir: Path | None, refresh: bool = False, time_limit: float = TIME_LIMIT
+    ) -> None:
         self.hf_url = config.service_url("hf_url")
         self.arxiv_url = config.service_url("arxiv_url")
         self.crossref_url = config.service_url("crossref_url")
         arxiv_host = urllib.parse.urlsplit(self.arxiv_url).netloc
         self.client = HttpClient(
-            user_agent(config), cache_dir, refresh, intervals={arxiv_host: arxiv.INTERVAL}
+            user_agent(config),
+            cache_dir,
+            refresh,
+            intervals={arxiv_host: arxiv.INTERVAL},
+            time_limit=time_limit,
         )
 
     def fetch_into(
@@ -95,6 +104,7 @@ class Sources:
         """Papers from `source` (hf: date, week, month, start, end; arxiv: ids, query, most; doi: dois)."""
         try:
             fetched = self._fetch(source, **options)
+            fetched.failures += self.client.notes()
             fetched.requests = self.client.requests
             return fetched
         finally:
@@ -147,6 +157,7 @@ class Sources:
                 failures += fetched.failures
                 for other in fetched.papers:
                     found.setdefault(normalize_title(other.title), []).append(other)
+            failures += self.client.notes()
         finally:
             self.client.close()
         changes = [c for p in wanting for c in _fill(p, found.get(normalize_title(p.title), []))]

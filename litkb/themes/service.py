@@ -11,7 +11,7 @@ from ..errors import IndexMissingError, NotFoundError, UsageError
 from ..fsutil import atomic_write_text
 from ..index.vectors import VectorIndex
 from ..models import Paper, paper_url
-from ..wording import count_is
+from ..wording import count_is, plural
 from .build import add_areas, build_theme_set
 from .cluster import centroids
 from .map import MapPoint, layout_2d, render_map
@@ -41,7 +41,10 @@ class ThemeService:
         clustering when none is saved, `rebuild` is set or `k` differs."""
         saved = ThemeSet.load(self.root)
         if saved is not None and not rebuild and k in (None, saved.k) and saved.model == self.model:
+            if not self._out_of_date(saved, [p.id for p in papers]):
+                return saved  # read without the write lock: a read-only knowledge base shows its themes
             with self.writing():
+                saved = ThemeSet.load(self.root) or saved  # as it is now that no one else writes it
                 self.assign_new_papers(saved, [p.id for p in papers])
                 if not saved.areas:  # saved by an older litkb: group its themes, keep the themes as they are
                     self._add_areas(saved, papers)
@@ -52,7 +55,8 @@ class ThemeService:
                 "themes need at least 2 indexed papers; add papers with `litkb ingest` and run `litkb index`"
             )
         if k is not None and k > len(ids):
-            raise UsageError(f"asked for {k} themes but the knowledge base has {len(ids)} indexed papers")
+            indexed = plural(len(ids), "indexed paper")
+            raise UsageError(f"asked for {k} themes but the knowledge base has {indexed}")
         if len(ids) < len(papers):
             self.warn(f"{count_is(len(papers) - len(ids), 'paper')} not indexed yet; run `litkb index`")
         by_id = {p.id: p for p in papers}
@@ -101,6 +105,13 @@ class ThemeService:
         saved = ThemeSet.load(self.root)
         if saved is not None and saved.model == self.model:
             self.assign_new_papers(saved, ids)
+
+    def _out_of_date(self, saved: ThemeSet, ids: Sequence[str]) -> bool:
+        """Whether the saved themes lack areas, name a removed paper, or lack an indexed paper."""
+        if not saved.areas or not saved.assignments.keys() <= set(ids):
+            return True
+        new = [pid for pid in ids if pid not in saved.assignments]
+        return bool(new) and bool(self.vectors.own_vectors(new)[0])
 
     def assign_new_papers(self, saved: ThemeSet, ids: Iterable[str]) -> None:
         """Put papers (of `ids`, every paper's) indexed since the clustering into the nearest theme; forget
