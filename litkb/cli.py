@@ -122,7 +122,8 @@ def _say(message: str) -> None:
 app = typer.Typer(
     cls=LitkbGroup,
     name="litkb",
-    help="A literature knowledge base: parse paper listings into YAML records, search them by meaning.",
+    help="A literature knowledge base: listings of papers to YAML records, searched offline.\n\n"
+    'Example: litkb ingest data/hf-daily-papers-2025-11-18.txt && litkb index && litkb search "rag"',
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,

@@ -70,8 +70,8 @@ def test_every_command_has_a_summary_an_example_and_a_docs_section() -> None:
     assert len(tree) > 25
     for path, command in tree:
         name = " ".join(["litkb", *path])
-        summary = (command.help or "").strip().split("\n")[0]
-        assert len(summary) > 15, f"{name}: no one-line summary in its help"
+        summary = " ".join((command.help or "").split("\n\n")[0].split())
+        assert 15 < len(summary) <= 88, f"{name}: its help does not start with a one-line summary: {summary}"
         epilog = command.epilog or ""
         if path:
             anchor = "-".join(["litkb", *path])

@@ -33,8 +33,11 @@ def ingest(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and warnings as JSON."),
 ) -> None:
-    """Parse listings into YAML records, one per paper. Running it again changes nothing;
-    a newer copy of a listing updates what changed and keeps your tags and notes.
+    """Parse listings (Daily Papers, BibTeX, CSL JSON, JSON Lines, CSV) into YAML records.
+
+    One record per paper; running it again changes nothing.
+
+    A newer copy of a listing updates what changed and keeps your tags and notes.
 
     Example: litkb ingest data/hf-daily-papers-2025-11-18.txt
     """
@@ -62,7 +65,7 @@ def index(
         False, "--prune", help="On a Chroma server: also remove papers that have no record here."
     ),
 ) -> None:
-    """Embed new and changed records into the vector index; remove what is gone from the records.
+    """Embed new and changed records into the index; remove what is gone from the records.
 
     Example: litkb index            (litkb index --device cuda on a machine with a GPU)
     """
