@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,22 @@ _INPUT_FIELDS = (
 )  # fmt: skip
 CLOSE = 0.97
 _ARXIV_VERSION = re.compile(r"v\d+$")
+_DATED = ("date", "date_raw", "year")  # one source's, together: a year and a date that disagree mislead
+# How well an input format knows a paper, best first (`litkb dedup` keeps the best-sourced record):
+# 0 a bibliographic service's own record (Crossref, arXiv, the Hugging Face API); 1 a listing or a
+# reference manager's export (Daily Papers, BibTeX, CSL JSON); 2 rows typed or pasted into a table.
+SOURCE_KINDS: dict[str, tuple[int, str]] = {
+    "crossref": (0, "Crossref"),
+    "arxiv": (0, "arXiv"),
+    "hf-api": (0, "the Hugging Face API"),
+    "hf-daily": (1, "a listing"),
+    "bibtex": (1, "BibTeX"),
+    "csl-json": (1, "CSL JSON"),
+    "csv": (2, "CSV rows"),
+    "jsonl": (2, "JSON Lines rows"),
+}
+_OTHER_KIND = (1, "")
+_ALIAS_SUFFIX = re.compile(r" \([a-z0-9][a-z0-9-]*\)$")  # "rows.csv (its-id)": a merged record's value
 
 
 def _doi_key(doi: str | None) -> str | None:
@@ -40,6 +57,41 @@ def source_of(paper: Paper, name: str) -> str:
     if name in paper.provenance:
         return paper.provenance[name]
     return paper.sources[0].file if paper.sources else "record"
+
+
+def source_rank(paper: Paper) -> tuple[int, int, int]:
+    """How well-sourced a record is, smaller first: the best kind of input it was read from (see
+    SOURCE_KINDS), then whether it has a DOI or an arXiv id, then how many inputs it was read from."""
+    tier = min((SOURCE_KINDS.get(s.format, _OTHER_KIND)[0] for s in paper.sources), default=_OTHER_KIND[0])
+    return tier, 0 if paper.doi or paper.arxiv_id else 1, -len(paper.sources)
+
+
+def source_kind(fmt: str) -> str:
+    """What kind of input a format is, in words (`a listing`, `CSV rows`); the format's name if unknown."""
+    return SOURCE_KINDS.get(fmt, _OTHER_KIND)[1] or fmt
+
+
+def _format_of(paper: Paper, file: str) -> str | None:
+    """The format of the record's input named `file` (a merged record's `file (id)` too)."""
+    file = _ALIAS_SUFFIX.sub("", file)
+    return next((s.format for s in paper.sources if s.file == file), None)
+
+
+def _known_years(paper: Paper) -> set[int]:
+    """The years a record's inputs gave it: the shown one and those kept under `conflicts`."""
+    years = {paper.year} if paper.year is not None else set()
+    entry = paper.conflicts.get("year")
+    if isinstance(entry, dict):
+        for value in entry.get("values", []):
+            if isinstance(value, dict) and isinstance(value.get("value"), int):
+                years.add(value["value"])
+    return years
+
+
+def _same_year(record: Paper, other: Paper) -> bool:
+    """Whether the years of two records agree (see `_years_agree`): any year either was given counts."""
+    mine, theirs = _known_years(record), _known_years(other)
+    return not mine or not theirs or any(_years_agree(a, b) for a in mine for b in theirs)
 
 
 def _conflicts(a: Paper, b: Paper) -> bool:
@@ -70,6 +122,8 @@ class Catalog:
         self._arxiv: dict[str, str] = {}
         self._title: dict[str, list[str]] = defaultdict(list)
         self._place: dict[tuple[str, str, int], str] = {}  # (file, format, position) -> id
+        self._alias: dict[str, str] = {}  # id of a record merged away -> the record it was merged into
+        self._alias_slugs: set[str] = set()  # their slugs (the id without its hash): most titles have none
         for paper in papers:
             self.put(paper)
 
@@ -88,11 +142,15 @@ class Catalog:
         for source in paper.sources:
             if source.position is not None:
                 self._place[(source.file, source.format, source.position)] = paper.id
+        for alias in paper.aliases:
+            self._alias.setdefault(alias, paper.id)
+            self._alias_slugs.add(alias.rpartition("-")[0])
 
     def match(self, paper: Paper) -> Paper | None:
         """The existing record that is the same paper, if any: same DOI, same arXiv id, the same title at
-        the same place of the same input file, or the same title with agreeing years and no differing
-        ids."""
+        the same place of the same input file, a record that a copy of this paper (the id it would get)
+        was merged into, or the same title with agreeing years (any year the record was given) and no
+        differing ids."""
         for key, table in ((_doi_key(paper.doi), self._doi), (_arxiv_key(paper.arxiv_id), self._arxiv)):
             if key and key in table:
                 return self.by_id[table[key]]
@@ -102,34 +160,48 @@ class Catalog:
             seen = self._place.get((source.file, source.format, source.position or -1))
             if seen is not None and normalize_title(self.by_id[seen].title) == title:
                 return self.by_id[seen]
+        if self._alias and make_id(paper.title).rpartition("-")[0] in self._alias_slugs:
+            for would_be in itertools.islice(_possible_ids(paper), 10):
+                if (kept := self._alias.get(would_be)) is not None and kept in self.by_id:
+                    return self.by_id[kept]
         for candidate_id in self._title.get(normalize_title(paper.title), []):
             candidate = self.by_id[candidate_id]
-            if not _conflicts(candidate, paper) and _years_agree(candidate.year, paper.year):
+            if not _conflicts(candidate, paper) and _same_year(candidate, paper):
                 return candidate
         return None
 
     def new_id(self, paper: Paper) -> str:
         """A stable id for a paper with no record yet; salted by its own ids when its title is taken."""
-        paper_id = make_id(paper.title)
-        if paper_id not in self.by_id:
-            return paper_id
-        salt = _doi_key(paper.doi) or _arxiv_key(paper.arxiv_id) or paper.external_id or ""
-        paper_id = make_id(paper.title, salt)
-        counter = 1
-        while paper_id in self.by_id:  # the same title and the same ids: still two rows; keep both
-            counter += 1
-            paper_id = make_id(paper.title, f"{salt}\x00{counter}")
+        ids = _possible_ids(paper)
+        paper_id = next(ids)
+        while paper_id in self.by_id or paper_id in self._alias:  # an alias stays the merged record's
+            paper_id = next(ids)
         return paper_id
+
+
+def _possible_ids(paper: Paper) -> Iterator[str]:
+    """The ids a new record for `paper` gets, in order, while the earlier ones are taken: the title's,
+    then salted by its own ids (a DOI, an arXiv id, an input id), then numbered (the same title and the
+    same ids: still two rows)."""
+    yield make_id(paper.title)
+    salt = _doi_key(paper.doi) or _arxiv_key(paper.arxiv_id) or paper.external_id or ""
+    if salt:
+        yield make_id(paper.title, salt)
+    for counter in itertools.count(2):
+        yield make_id(paper.title, f"{salt}\x00{counter}")
 
 
 def merge(existing: Paper, incoming: Paper, keep_shown: bool = False) -> Paper:
     """`existing` updated with what `incoming` knows; neither argument is changed.
 
     A value the input lacks never erases one the record has. Where the record has no value, the input's
-    fills it. Where both have different values: an input of a format the record was already read from
-    (a newer copy of a listing) updates it, unless `keep_shown` (merging two records: the kept one's
-    values stay shown); otherwise the shown value stays and both are recorded under `conflicts`, each
-    credited to the input file it really came from. Tags and notes (the user's) are only ever added to.
+    fills it. Where both have different values: an input of the format the shown value came from (a
+    newer copy of a listing) updates it, unless `keep_shown` (merging two records: the kept one's values
+    stay shown); otherwise the shown value stays and both are recorded under `conflicts`, each credited
+    to the input file it really came from. The year and the date go together: where the input's disagree
+    with the record's, both are taken (from a newer copy of their input; a date it lacks is then gone) or
+    neither, never a year from one input beside a date from another. Tags and notes (the user's) are
+    only ever added to.
     """
     merged = dataclasses.replace(
         existing,
@@ -142,19 +214,51 @@ def merge(existing: Paper, incoming: Paper, keep_shown: bool = False) -> Paper:
         provenance=dict(existing.provenance),
     )
     incoming_source = incoming.sources[0] if incoming.sources else None
-    update = (
-        not keep_shown
-        and incoming_source is not None
-        and any(s.format == incoming_source.format for s in existing.sources)
-    )
-    first_source = existing.sources[0].file if existing.sources else "record"
-    for name in _INPUT_FIELDS:
-        value = getattr(incoming, name)
-        if value is None or value == [] or value == {}:
-            continue
+    newer = incoming_source.format if incoming_source is not None and not keep_shown else None
+
+    def updates(name: str) -> bool:
+        """Whether the input is a newer copy of the input the shown value came from (of its format)."""
+        return newer is not None and _format_of(merged, source_of(merged, name)) == newer
+
+    def origin_of(name: str) -> str | None:
         origin = source_of(incoming, name) if incoming_source is not None else None
         if origin is not None and keep_shown:  # a merged record: say which one, its file may give many
             origin = f"{origin} ({incoming.id})"
+        return origin
+
+    first_source = existing.sources[0].file if existing.sources else "record"
+
+    def show(name: str, value: object, origin: str | None) -> None:
+        setattr(merged, name, copy.deepcopy(value))
+        if origin is not None and origin != first_source and value is not None:
+            merged.provenance[name] = origin
+        elif origin is not None:
+            merged.provenance.pop(name, None)
+
+    # The year and the date are one source's: where the input's disagree with the record's, they are
+    # taken together (from a newer copy of the input that gave them) or kept apart under `conflicts`.
+    dated_apart = not _dates_agree(merged, incoming)
+    if dated_apart:
+        origin = origin_of("year")
+        entries = [merged.conflicts.get(name) for name in _DATED]
+        together = origin is None or (
+            updates("date" if merged.date else "year")
+            and all(entry is None or entry["shown"] == origin for entry in entries)
+        )
+        for name, entry in zip(_DATED, entries, strict=True):
+            value, current = getattr(incoming, name), getattr(merged, name)
+            if together:
+                if entry is not None and origin is not None and value is not None:
+                    _record_conflict(merged, name, current, entry["shown"], value, origin)
+                show(name, value, origin)
+            elif value is not None and value != current and origin is not None:
+                shown = entry["shown"] if entry is not None else source_of(merged, name)
+                _record_conflict(merged, name, current, shown, value, origin)
+    for name in _INPUT_FIELDS:
+        value = getattr(incoming, name)
+        if value is None or value == [] or value == {} or (dated_apart and name in _DATED):
+            continue
+        origin = origin_of(name)
         current = getattr(merged, name)
         entry = merged.conflicts.get(name)
         if name == "urls":
@@ -166,12 +270,8 @@ def merge(existing: Paper, incoming: Paper, keep_shown: bool = False) -> Paper:
                 setattr(merged, name, copy.deepcopy(value))
         elif current == value:
             continue
-        elif current is None or current == [] or update or origin is None:
-            setattr(merged, name, copy.deepcopy(value))
-            if origin is not None and origin != first_source:
-                merged.provenance[name] = origin
-            elif origin is not None:
-                merged.provenance.pop(name, None)
+        elif current is None or current == [] or origin is None or updates(name):
+            show(name, value, origin)
         else:
             _record_conflict(merged, name, current, source_of(merged, name), value, origin)
     for name, entry in incoming.conflicts.items():  # what the incoming record had disputed stays known
@@ -198,15 +298,33 @@ def merge(existing: Paper, incoming: Paper, keep_shown: bool = False) -> Paper:
     return merged
 
 
+def _dates_agree(a: Paper, b: Paper) -> bool:
+    """Whether two papers' dates and years agree where both have one (a date's year counts as a year)."""
+    if a.date is not None and b.date is not None and a.date != b.date:
+        return False
+    years_a = {y for y in (a.year, _year_of(a.date)) if y is not None}
+    years_b = {y for y in (b.year, _year_of(b.date)) if y is not None}
+    return not years_a or not years_b or years_a == years_b
+
+
+def _year_of(date: str | None) -> int | None:
+    return int(date[:4]) if date and date[:4].isdigit() else None
+
+
 def _record_conflict(
     paper: Paper, name: str, shown: object, shown_source: str, other: object, source: str
 ) -> None:
-    """Keep `other` (from `source`) beside the shown value of field `name`."""
+    """Keep `other` (from `source`) beside the shown value of field `name`; a value a merged record
+    already had from the same file (`file (its id)`) is not kept twice."""
     entry = paper.conflicts.setdefault(
         name, {"shown": shown_source, "values": [{"source": shown_source, "value": copy.deepcopy(shown)}]}
     )
     values = list(entry["values"])
     sources = [v.get("source") for v in values]
+    if source not in sources and any(
+        str(v.get("source")).startswith(f"{source} (") and v.get("value") == other for v in values
+    ):
+        return
     if source in sources:
         values[sources.index(source)] = {"source": source, "value": copy.deepcopy(other)}
     else:
@@ -229,8 +347,8 @@ def _title_words(title: str) -> set[str]:
 
 def find_duplicates(papers: list[Paper], vectors: tuple[list[str], Any] | None = None) -> list[Duplicate]:
     """Likely duplicates: the same DOI, the same arXiv id, the same title (years agreeing), or very close
-    vectors (cosine >= CLOSE) with similar titles (half their words shared). The record with more sources
-    (then the smaller id) is the one kept."""
+    vectors (cosine >= CLOSE) with similar titles (half their words shared). The best-sourced record is
+    the one kept (see `plan_merges`)."""
     by_id = {p.id: p for p in papers}
     found: dict[tuple[str, str], str] = {}
 
@@ -255,7 +373,7 @@ def find_duplicates(papers: list[Paper], vectors: tuple[list[str], Any] | None =
     for ids in titles.values():
         for i, a in enumerate(ids):
             for b in ids[i + 1 :]:
-                if _years_agree(by_id[a].year, by_id[b].year) and not _conflicts(by_id[a], by_id[b]):
+                if _same_year(by_id[a], by_id[b]) and not _conflicts(by_id[a], by_id[b]):
                     add(a, b, "the same title")
     if vectors is not None and len(vectors[0]) > 1:
         import numpy as np
@@ -276,9 +394,11 @@ def find_duplicates(papers: list[Paper], vectors: tuple[list[str], Any] | None =
 
 def plan_merges(pairs: dict[tuple[str, str], str], by_id: dict[str, Paper]) -> list[Duplicate]:
     """The pairs joined into clusters (a chain a~b, b~c is one paper), with one record kept per cluster:
-    the one with the most sources, then the most pairs inside the cluster, then the smallest id. Every
-    other record of the cluster is listed once, merged into the kept one, with the reason of the pair
-    that joined it (naming the record it was found with, when that is not the kept one)."""
+    the best-sourced (`source_rank`: read from a bibliographic service, then from a listing or a
+    reference manager's export, then from rows of a table; then one with a DOI or arXiv id; then the one
+    read from more inputs), then the one with the most pairs inside the cluster, then the smallest id.
+    Every other record of the cluster is listed once, merged into the kept one, with the reason of the
+    pair that joined it (naming the record it was found with, when that is not the kept one)."""
     parent: dict[str, str] = {}
 
     def root(pid: str) -> str:
@@ -298,7 +418,7 @@ def plan_merges(pairs: dict[tuple[str, str], str], by_id: dict[str, Paper]) -> l
         clusters[root(pid)].append(pid)
     out: list[Duplicate] = []
     for members in clusters.values():
-        keep = min(members, key=lambda pid: (-len(by_id[pid].sources), -degree[pid], pid))
+        keep = min(members, key=lambda pid: (*source_rank(by_id[pid]), -degree[pid], pid))
         for drop in sorted(m for m in members if m != keep):
             direct = pairs.get((min(keep, drop), max(keep, drop)))
             if direct is not None:
@@ -312,8 +432,10 @@ def plan_merges(pairs: dict[tuple[str, str], str], by_id: dict[str, Paper]) -> l
 
 def merge_records(kept: Paper, dropped: Paper) -> Paper:
     """One record from two that are the same paper: the kept one's values shown, the other's in
-    `conflicts` where they differ; tags, notes, reading status and rating joined."""
+    `conflicts` where they differ; tags, notes, reading status and rating joined; the other's id (and
+    its aliases) kept under `aliases`, so that it still names the paper."""
     result = merge(kept, dropped, keep_shown=True)
+    result.aliases = list(dict.fromkeys([*kept.aliases, dropped.id, *dropped.aliases]))
     result.tags = list(dict.fromkeys(kept.tags + dropped.tags))
     for mine in ("status", "status_date", "rating"):  # the owner's marks survive the merge
         if getattr(result, mine) is None:
@@ -324,10 +446,11 @@ def merge_records(kept: Paper, dropped: Paper) -> Paper:
 
 
 def find_paper(papers: Sequence[Paper], ref: str) -> Paper:
-    """The one paper `ref` names: by DOI, arXiv id, external id or id, else by title (case and
-    punctuation aside), else by the start of a title; several is an error listing them."""
+    """The one paper `ref` names: by DOI, arXiv id, external id, id or alias (the id of a record merged
+    into it), else by title (case and punctuation aside), else by the start of a title; several is an
+    error listing them."""
     wanted = normalize_title(ref)
-    by_key = [p for p in papers if ref in (p.doi, p.arxiv_id, p.external_id, p.id)]
+    by_key = [p for p in papers if ref in (p.doi, p.arxiv_id, p.external_id, p.id) or ref in p.aliases]
     exact = [p for p in papers if normalize_title(p.title) == wanted]
     prefix = [p for p in papers if wanted and normalize_title(p.title).startswith(wanted)]
     for found in (by_key, exact, prefix):

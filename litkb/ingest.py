@@ -12,6 +12,7 @@ from .identity import Catalog, merge
 from .models import Paper, drop_control_characters, make_id
 from .parsers import ParseOptions, detect_parser, get_parser, read_input
 from .store import RecordStore
+from .text import lone_surrogate
 from .wording import shorten
 
 
@@ -23,7 +24,10 @@ class IngestReport:
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
     changed: dict[str, int] = field(default_factory=dict)  # field -> how many updated records it changed in
-    assumed: list[str] = field(default_factory=list)  # what the parsers assumed (a year, say)
+    assumed: list[str] = field(default_factory=list)  # what the parsers assumed (a year, the columns read)
+    # Files that gave no paper while others did (each one line, naming the file): the others' papers are
+    # written, and the command fails.
+    failed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
@@ -43,8 +47,8 @@ def parse_inputs(
     stdin: Callable[[], bytes] | None = None,
     encoding: str | None = None,
 ) -> list[Paper]:
-    """Every paper the files give. A file that cannot be read or holds no paper is a warning when other
-    files gave papers; when nothing gave a paper it is an error."""
+    """Every paper the files give. A file that cannot be read or holds no paper is named in
+    `report.failed` when other files gave papers; when nothing gave a paper it is an error."""
     if not paths:
         raise InputError("no input file given; e.g. `litkb ingest data/hf-daily-papers-2025-11-18.txt`")
     parsed: list[Paper] = []
@@ -64,6 +68,14 @@ def parse_inputs(
         valid = []
         for paper in result.papers:  # a parser's output must be a record that loads back
             drop_control_characters(paper)
+            if (bad := lone_surrogate(paper.to_dict())) is not None:
+                title = paper.title[:60].encode("utf-8", "backslashreplace").decode()
+                report.warnings.append(
+                    f"{name}: skipped '{title}': its text is not valid Unicode (a lone surrogate "
+                    f"\\u{ord(bad):04x})"
+                )
+                report.skipped += 1
+                continue
             try:
                 Paper.from_dict({**paper.to_dict(), "id": make_id(paper.title)}, name)
                 valid.append(paper)
@@ -72,13 +84,15 @@ def parse_inputs(
                 report.skipped += 1
         result.papers = valid
         if not result.papers:
-            failures.append(InputError(f"{name}: no paper found in this {parser.description} file"))
+            failures.append(
+                InputError(result.problem or f"{name}: no paper found in it (read as {parser.name})")
+            )
         parsed.extend(result.papers)
     if not parsed:
         # Nothing could be read: an error, and nothing is written.
         first = failures[0] if failures else InputError("no paper found in the input")
         raise InputError(f"{first}; nothing was written") from None
-    report.warnings.extend(f"{failure}; the other files were read" for failure in failures)
+    report.failed.extend(f"{failure}; the other files were read" for failure in failures)
     return parsed
 
 

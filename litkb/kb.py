@@ -143,8 +143,8 @@ class KnowledgeBase:
         encoding: str | None = None,
     ) -> IngestReport:
         """Parse input files into records. Every file is read and parsed before anything is written. A file
-        that cannot be read or holds no paper is a warning when other files gave papers; when nothing gave
-        a paper it is an error and nothing is written."""
+        that cannot be read or holds no paper is named in `report.failed` when other files gave papers
+        (theirs are written); when nothing gave a paper it is an error and nothing is written."""
         report = IngestReport()
         parsed = parse_inputs(paths, report, format, year, stdin, encoding)
         with self.writing():

@@ -24,6 +24,7 @@ RATINGS = ("like", "dislike")
 RECORD_FIELDS = (
     "schema",
     "id",
+    "aliases",
     "external_id",
     "citation_key",
     "title",
@@ -49,6 +50,8 @@ RECORD_FIELDS = (
     "conflicts",
     "provenance",
 )
+# Fields left out of the YAML while empty (added by later versions; older records read as before).
+_WRITTEN_WHEN_SET = ("aliases", "files")
 
 
 @dataclass
@@ -75,6 +78,8 @@ class Paper:
 
     title: str
     id: str = ""
+    # Ids of records merged into this one (`litkb dedup --apply`): each still names this paper.
+    aliases: list[str] = field(default_factory=list)
     external_id: str | None = None
     citation_key: str | None = None  # the key the paper was cited by in its BibTeX; export keeps it
     abstract: str | None = None
@@ -105,11 +110,12 @@ class Paper:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as written to YAML, fields in their documented order (`files` only when the paper
-        has some, so records without files read as they always have)."""
+        """The record as written to YAML, fields in their documented order (`aliases` and `files` only
+        when there are some: most records never had another id or a file)."""
         out = self._values()
-        if not out["files"]:
-            del out["files"]
+        for name in _WRITTEN_WHEN_SET:
+            if not out[name]:
+                del out[name]
         return out
 
     def _values(self) -> dict[str, Any]:
@@ -154,6 +160,7 @@ class Paper:
         return cls(
             schema=v.integer("schema") or SCHEMA_VERSION,
             id=v.text("id") or "",
+            aliases=v.id_list("aliases"),
             external_id=v.text("external_id"),
             citation_key=v.citation_key(),
             title=title,
@@ -161,7 +168,7 @@ class Paper:
             authors=v.text_list("authors"),
             n_authors=v.integer("n_authors"),
             organization=v.organization(),
-            date=v.iso_date("date"),
+            date=v.iso_date("date", month_only=True),
             date_raw=v.text("date_raw"),
             year=v.integer("year"),
             upvotes=v.integer("upvotes"),
@@ -280,7 +287,8 @@ class _Validator:
             raise self.fail(name, "a whole number")
         return value
 
-    def iso_date(self, name: str) -> str | None:
+    def iso_date(self, name: str, month_only: bool = False) -> str | None:
+        """`YYYY-MM-DD`; with `month_only` also `YYYY-MM` (a date known to the month, as BibTeX gives)."""
         value = self.data.get(name)
         if value is None:
             return None
@@ -288,7 +296,9 @@ class _Validator:
             return value.isoformat()
         if isinstance(value, str) and parse_iso_date(value) is not None:
             return value
-        raise self.fail(name, "a date as YYYY-MM-DD")
+        if month_only and isinstance(value, str) and YEAR_MONTH.fullmatch(value):
+            return value
+        raise self.fail(name, "a date as YYYY-MM-DD" + (" or YYYY-MM" if month_only else ""))
 
     def text_list(self, name: str) -> list[str]:
         value = self.data.get(name)
@@ -302,6 +312,12 @@ class _Validator:
                 raise self.fail(name, "a list of text")
             out.append(str(item))
         return out
+
+    def id_list(self, name: str) -> list[str]:
+        values = self.text_list(name)
+        if any(not is_valid_id(value) for value in values):
+            raise self.fail(name, "a list of litkb ids")
+        return values
 
     def mapping(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)
@@ -363,6 +379,7 @@ def parse_iso_date(text: str) -> Date | None:
 
 
 _ANY_YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
+YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # a date known to the month (BibTeX's year and month)
 
 
 def parse_loose_date(text: str) -> tuple[str | None, int | None]:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .doctor import Finding
-from .identity import Duplicate
+from .identity import Duplicate, source_kind
 from .index.search import SearchResult
 from .index.snippets import matched_terms
 from .models import Paper
@@ -42,6 +42,11 @@ def line(text: str) -> None:
 
 def warn(message: str) -> None:
     err.print(f"[yellow]Warning:[/yellow] {escape(message)}")
+
+
+def error(message: str) -> None:
+    """An error the command goes on after (it exits non-zero at its end): one line, as the CLI says them."""
+    err.print(f"[red]Error:[/red] {escape(message)}")
 
 
 def info(message: str) -> None:
@@ -179,24 +184,33 @@ def next_table(rows: Sequence[tuple[Paper, float, list[str]]]) -> None:
     out.print(table)
 
 
-def duplicates_table(found: Sequence[Duplicate], titles: dict[str, str]) -> None:
-    """The merge plan: one row per record to merge away, grouped under the record kept."""
+def duplicates_table(found: Sequence[Duplicate], papers: dict[str, Paper]) -> None:
+    """The merge plan, grouped under each record kept: every record on its own lines, its whole id first
+    (never wrapped or cut: it is copied into other commands), then its title, and its year and inputs
+    (the better-sourced record is the one kept), then why it is a duplicate."""
     if not found:
         info("No likely duplicates.")
         return
     groups = len({d.keep for d in found})
-    title = f"{plural(len(found), 'record')} to merge into {plural(groups, 'kept record')}"
-    table = Table(title=title, title_justify="left", show_lines=True)
-    table.add_column("keep", style="cyan", ratio=2)
-    table.add_column("merge into it", ratio=2)
-    table.add_column("why", ratio=2, style="dim")
+    out.print(f"{plural(len(found), 'record')} to merge into {plural(groups, 'kept record')}", style="bold")
     previous = None
     for dup in found:
-        keep, drop = titles.get(dup.keep), titles.get(dup.drop)
-        kept = escape(f"{keep} ({dup.keep})" if keep else dup.keep) if dup.keep != previous else '"'
-        table.add_row(kept, escape(f"{drop} ({dup.drop})" if drop else dup.drop), escape(dup.reason))
-        previous = dup.keep
-    out.print(table)
+        if dup.keep != previous:
+            out.print()
+            _plan_entry("keep", dup.keep, papers.get(dup.keep), "cyan")
+            previous = dup.keep
+        _plan_entry("merge", dup.drop, papers.get(dup.drop), "")
+        out.print(escape(f"       why: {dup.reason}"), style="dim")
+
+
+def _plan_entry(label: str, paper_id: str, paper: Paper | None, style: str) -> None:
+    out.print(f"{label:<6} {paper_id}", style=style or None, no_wrap=True, crop=False, overflow="ignore")
+    if paper is None:
+        return
+    out.print(escape(f"       {paper.title}"))
+    inputs = ", ".join(f"{s.file} ({source_kind(s.format)})" for s in paper.sources)
+    facts = [str(paper.year) if paper.year else "", inputs]
+    out.print(escape("       " + " · ".join(f for f in facts if f)), style="dim")
 
 
 WIDE = 130  # from this many columns, `list` is a table with a column of whole ids
@@ -264,6 +278,7 @@ def paper_detail(paper: Paper) -> None:
         status += f" (since {paper.status_date})"
     rows = [
         ("id", paper.id),
+        ("also known as", ", ".join(paper.aliases) or None),  # ids of records merged into it
         ("citation key", paper.citation_key),
         ("external id", paper.external_id),
         ("authors", authors_text(paper) or None),

@@ -40,3 +40,20 @@ def stem(word: str) -> str:
 def stems(words: Sequence[str]) -> list[str]:
     """The Porter stems of many words at once."""
     return list(_stemmer().stemWords(list(words)))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate in a text, or in the texts of a loaded JSON value (keys too): half of a
+    UTF-16 pair, not a character, so no file can hold it; a JSON `\\ud800` escape makes one."""
+    if isinstance(value, str):
+        match = _SURROGATE.search(value)
+        return match.group() if match else None
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    if isinstance(items, list):
+        for item in items:
+            if (found := lone_surrogate(item)) is not None:
+                return found
+    return None

@@ -80,12 +80,14 @@ def test_ingest_errors(runner: CliRunner, kb_dir: Path, tmp_path: Path) -> None:
     assert "binary" in run(runner, kb_dir, "ingest", str(binary)).stderr
 
 
-def test_one_bad_file_among_several_is_a_warning(
+def test_one_bad_file_among_several_fails_the_command_and_the_others_are_written(
     runner: CliRunner, kb_dir: Path, seed_path: Path, tmp_path: Path
 ) -> None:
     result = run(runner, kb_dir, "ingest", str(tmp_path / "missing.txt"), str(seed_path))
-    assert result.exit_code == 0
-    assert "missing.txt: no such file; the other files were read" in result.stderr
+    assert result.exit_code == 1
+    assert (
+        "Error: " in result.stderr and "missing.txt: no such file; the other files were read" in result.stderr
+    )
     assert "imported 69" in result.stderr
 
 
@@ -352,3 +354,43 @@ def test_help_has_no_stray_line_breaks(runner: CliRunner) -> None:
         for paragraph in paragraphs:
             assert paragraph.strip().count("\n") == 0, f"litkb {' '.join(path)}: {paragraph!r}"
         assert text, path
+
+
+def test_a_file_that_gives_no_paper_fails_the_command_but_the_others_are_written(
+    runner: CliRunner, kb_dir: Path, seed_path: Path, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("Title,Authors,Year,DOI,Abstract\nA Spreadsheet Paper,Ann Smith,2020,10.1/x,Text.\n")
+    alone = run(runner, kb_dir, "ingest", str(sheet))
+    assert alone.exit_code == 0, alone.output
+    assert "imported 1" in alone.stderr and "read the columns Title as title" in alone.stderr
+    german = tmp_path / "papiere.csv"
+    german.write_text("Titel,Autoren\nEin Papier,Anna\n")
+    both = run(runner, kb_dir, "ingest", str(german), str(seed_path))
+    assert both.exit_code == 1
+    assert "imported 69" in both.stderr  # the good file is written all the same
+    assert f"Error: {german}:1: no column of titles (the columns: Titel, Autoren)" in both.stderr
+    assert "the other files were read" in both.stderr
+    only = run(runner, kb_dir, "ingest", str(german))
+    assert only.exit_code == 1 and only.stderr.count("\n") == 1 and "nothing was written" in only.stderr
+
+
+def test_a_jsonl_line_that_is_not_unicode_is_skipped(runner: CliRunner, kb_dir: Path, tmp_path: Path) -> None:
+    rows = [f'{{"title": "Good paper {i}", "abstract": "x"}}' for i in range(10)]
+    rows.insert(4, '{"title": "\\ud800 broken", "abstract": "y"}')
+    source = tmp_path / "s.jsonl"
+    source.write_text("\n".join(rows) + "\n")
+    result = run(runner, kb_dir, "ingest", str(source))
+    assert result.exit_code == 0, result.output
+    assert f"{source}:5: skipped a line whose text is not valid Unicode" in result.stderr
+    assert "imported 10, updated 0, unchanged 0, skipped 1" in result.stderr
+    # Any format: a CSL JSON item with one is skipped, named by its title, and the others are read.
+    csl = tmp_path / "library.json"
+    csl.write_text(
+        '[{"id": "a", "type": "article", "title": "Fine Paper"},'
+        ' {"id": "b", "type": "article", "title": "Odd Paper", "abstract": "bad \\udc80 text"}]'
+    )
+    result = run(runner, kb_dir, "ingest", "--format", "csl-json", str(csl))
+    assert result.exit_code == 0, result.output
+    assert "skipped 'Odd Paper': its text is not valid Unicode (a lone surrogate \\udc80)" in result.stderr
+    assert "imported 1" in result.stderr

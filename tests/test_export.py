@@ -19,11 +19,13 @@ from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
-from litkb.exporters.bibtex import protect_title
-from litkb.latex import latex_escape, latex_unescape
+from litkb.exporters.bibtex import protect_title, verbatim
+from litkb.latex import latex_escape, latex_unescape, safe_math
 from litkb.models import Paper
 from litkb.names import citation_keys, split_name
 from tests.conftest import GOLDEN, check_golden, run
+
+INPUTS = Path(__file__).parent / "inputs"
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "csl-data.json").read_text())
 HOSTILE = [
@@ -76,12 +78,16 @@ def test_bibtex_parses_cleanly_in_bibtexparser_and_pybtex(
     assert len(data.entries) == 71
     hostile = library.entries_dict[next(k for k in keys if k.startswith("alvarez2021"))]
     assert hostile.entry_type == "article"
+    # Accented letters as accent commands either way (BibTeX abbreviates names byte by byte), Greek in
+    # LaTeX form; CJK is `?` in ASCII, or kept in UTF-8 and declared for pdflatex in a @preamble.
+    assert hostile["author"] == r"{{\'{A}}lvarez}, Jos{\'{e}} and {van der Berg}, Jan"
+    assert r"$\Omega$mega $\leq$ 5" in hostile["abstract"] and r"\textbackslash{}def" in hostile["abstract"]
     if ascii:
-        assert hostile["author"] == r"{{\'{A}}lvarez}, Jos{\'{e}} and {van der Berg}, Jan"
-        assert "???" in hostile["abstract"]
-    else:  # UTF-8: every script kept as it is, LaTeX's special characters still escaped
-        assert hostile["author"] == "{Álvarez}, José and {van der Berg}, Jan"
-        assert "日本語" in hostile["abstract"] and r"\textbackslash{}def" in hostile["abstract"]
+        assert "???" in hostile["abstract"] and not library.preambles
+    else:
+        assert "日本語" in hostile["abstract"]
+        declared = library.preambles[0].value
+        assert all(f"\\gdef\\csname u8:\\detokenize{{{c}}}\\endcsname{{?}}" in declared for c in "日本語")
     assert r"\input" not in hostile["title"].replace(r"\textbackslash{}input", "")
     assert hostile["keywords"] == r"to-cite, r\&d"
     arxiv = next(e for e in library.entries if e["title"].startswith("{MultiEdits:} {GPT-4}"))
@@ -114,6 +120,62 @@ def test_bibtex_round_trip_gives_back_titles_abstracts_years_ids(
         assert latex_unescape(entry.fields_dict["abstract"].value) == expected
 
 
+@pytest.mark.parametrize("ascii", [True, False], ids=["ascii", "utf-8"])
+def test_bibtex_round_trip_keeps_entry_types_standard_fields_months_links_and_math(
+    runner: CliRunner, kb_dir: Path, tmp_path: Path, ascii: bool
+) -> None:
+    assert run(runner, kb_dir, "ingest", str(INPUTS / "fields.bib")).exit_code == 0
+    text = export(runner, kb_dir, "-f", "bibtex", *(["--ascii"] if ascii else []))
+    out = bibtexparser.parse_string(text)
+    source = bibtexparser.parse_string((INPUTS / "fields.bib").read_text())
+    assert not out.failed_blocks
+    standard = ("volume", "number", "pages", "publisher", "editor", "series", "school", "institution",
+                "address", "isbn", "edition", "chapter", "booktitle", "type")  # fmt: skip
+    for entry in source.entries:
+        if entry.key == "conf2022":  # a crossref parent: its fields are in child2022's entry
+            assert entry.key not in out.entries_dict
+            continue
+        again = out.entries_dict[entry.key]
+        assert again.entry_type == entry.entry_type, entry.key
+        for name in standard:
+            if name in entry.fields_dict and "#" not in str(entry[name]):  # a `#` join: checked below
+                value = str(entry[name])
+                assert latex_unescape(again[name]) == value.replace("--", "–"), (entry.key, name)
+    sort = out.entries_dict["muller2023sort"]
+    assert sort["title"] == r"An {$\mathcal{O}(n \log n)$} Sort for {GPUs}"  # the TeX as written
+    assert sort["url"] == "https://example.org/~muller/paper_v2.pdf" and sort["doi"] == "10.5555/abc_def.12"
+    assert sort["booktitle"] == "Advances in Neural Information Processing Systems 36 (NeurIPS 2023)"
+    assert "month = apr," in text and "date = {2023-04}" in text and "month = oct," in text
+    assert out.entries_dict["child2022"]["publisher"] == "ACM"  # inherited from the crossref parent
+    # and read back, the same record
+    fresh = tmp_path / "fresh"
+    assert run(runner, fresh, "ingest", str(_write(tmp_path / "out.bib", text))).exit_code == 0
+    before = {p.id: p for p in KnowledgeBase.open(kb_dir).papers()}
+    after = {p.id: p for p in KnowledgeBase.open(fresh).papers()}
+    assert before.keys() == after.keys()
+    for pid, paper in before.items():
+        again_paper = after[pid]
+        assert (again_paper.title, again_paper.date, again_paper.urls, again_paper.doi) == (
+            paper.title, paper.date, paper.urls, paper.doi,
+        ), pid  # fmt: skip
+        for name in standard:
+            assert again_paper.extra.get(name) == paper.extra.get(name), (pid, name)
+        assert again_paper.extra["bibtex_type"] == paper.extra["bibtex_type"], pid
+
+
+def _tex_file(name: str) -> bool:
+    """Whether TeX finds this file (a style, a package)."""
+    if shutil.which("kpsewhich") is None:
+        return False
+    found = subprocess.run(["kpsewhich", name], capture_output=True, text=True, timeout=60)
+    return bool(found.stdout.strip())
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 def test_citation_keys_are_stable_and_independent_of_the_selection(runner: CliRunner, seed_kb: Path) -> None:
     everything = bibtexparser.parse_string(export(runner, seed_kb, "-f", "bibtex"))
     one = bibtexparser.parse_string(export(runner, seed_kb, "-f", "bibtex", "--ids", "hopfield networks"))
@@ -129,38 +191,98 @@ def test_latex_escaping_and_protection() -> None:
         r"\textasciicircum{} \textbackslash{}"
     )
     assert latex_escape("Gödel – α") == r"G{\"{o}}del -- $\alpha$"
-    assert latex_escape("日本") == "??"
+    assert latex_escape("日本") == "??" and latex_escape("日本", ascii=False) == "日本"
     assert protect_title("Hydra: Sequentially-Dependent Heads with LLM") == (
         "Hydra: Sequentially-Dependent Heads with {LLM}"
     )
     assert split_name("Jan van der Berg") == ("van der Berg", "Jan")
+    # the math of an imported title goes back as it was, unless it could do more than typeset math
+    assert protect_title(r"An $\mathcal{O}(n)$ Sort", math=[r"$\mathcal{O}(n)$"]) == (
+        r"An {$\mathcal{O}(n)$} Sort"
+    )
+    assert protect_title(r"A $\input{x}$ B", math=[r"$\input{x}$"]) == (
+        r"A \$\textbackslash{}input\textbraceleft{}x\textbraceright{}\$ B"
+    )
+    assert protect_title("Costs $5 and $10") == r"Costs \$5 and \$10"  # not from BibTeX: no math
+    assert not safe_math("$^^5cinput^^7bx^^7d$") and not safe_math(r"$x % y$") and safe_math(r"$a_{i}^2$")
+    assert (
+        verbatim(r"https://x.org/~a/b_c#d?e=1%20{\x^^5c}")
+        == "https://x.org/~a/b_c#d?e=1%20%7B%5Cx%5E%5E5c%7D"
+    )
 
 
-def test_a_document_citing_every_entry_builds_with_bibtex(
-    runner: CliRunner, hostile_kb: Path, tmp_path: Path
+@pytest.fixture
+def tex_kb(runner: CliRunner, hostile_kb: Path, tmp_path: Path) -> Path:
+    """The hostile papers and the shipped listing, with BibTeX's own fields and a paper in Greek, math
+    and CJK."""
+    rows = tmp_path / "scripts.jsonl"
+    rows.write_text(json.dumps(GREEK_CJK) + "\n")
+    assert run(runner, hostile_kb, "ingest", str(INPUTS / "fields.bib"), str(rows)).exit_code == 0
+    return hostile_kb
+
+
+GREEK_CJK = {
+    "id": "g1", "title": "Greek αβγ and Ω: 日本語の論文 on $x$", "year": 2022,
+    "authors": ["Γιάννης Παπαδόπουλος", "山田 太郎", "Łukasz Émile Żółć"], "abstract": "Uses α; 中文摘要.",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("processor", "style"),
+    [("bibtex", "plain"), ("bibtex", "abbrv"), ("bibtex", "unsrturl"), ("biber", "biblatex")],
+)
+def test_a_document_citing_every_entry_builds_with_pdflatex(
+    runner: CliRunner, tex_kb: Path, tmp_path: Path, processor: str, style: str
 ) -> None:
-    if not (shutil.which("latex") and shutil.which("bibtex")):
-        pytest.skip("LaTeX and BibTeX are not installed (Debian: texlive-latex-base; .ci/run installs it)")
-    (tmp_path / "refs.bib").write_text(export(runner, hostile_kb, "-f", "bibtex"))
+    """The default export (Greek, math, CJK, accented names, urls with `~` and `_`) builds with pdflatex
+    and BibTeX (no warning) or biber (no warning), every entry cited; the urls reach the document as
+    they are."""
+    if not (shutil.which("pdflatex") and shutil.which(processor)):
+        pytest.skip(
+            f"pdflatex and {processor} are not installed (Debian: texlive-latex-base, texlive-binaries; "
+            "biber, texlive-bibtex-extra, texlive-latex-recommended for biber; .ci/run installs them)"
+        )
+    needs = {"unsrturl": ["unsrturl.bst"], "biblatex": ["biblatex.sty", "etoolbox.sty"]}.get(style, [])
+    absent = [name for name in needs if not _tex_file(name)]
+    if absent:
+        pytest.skip(
+            f"{', '.join(absent)} not installed (Debian: texlive-bibtex-extra, texlive-latex-recommended; "
+            ".ci/run installs them)"
+        )
+    (tmp_path / "refs.bib").write_text(export(runner, tex_kb, "-f", "bibtex"))
+    if processor == "biber":
+        preamble = "\\usepackage[backend=biber]{biblatex}\n\\addbibresource{refs.bib}\n"
+        body = "\\nocite{*}\n\\printbibliography\n"
+    else:
+        preamble = "\\usepackage{hyperref}\n"
+        body = f"\\nocite{{*}}\n\\bibliographystyle{{{style}}}\n\\bibliography{{refs}}\n"
     (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\n\\begin{document}\n\\nocite{*}\n"
-        "\\bibliographystyle{plain}\n\\bibliography{refs}\n\\end{document}\n"
+        f"\\documentclass{{article}}\n{preamble}\\begin{{document}}\n{body}\\end{{document}}\n"
     )
     env = {**os.environ, "openout_any": "p"}
 
     def step(*cmd: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
 
-    assert step("latex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex").returncode == 0
-    bib = step("bibtex", "doc")
-    assert bib.returncode == 0 and "Warning" not in bib.stdout and "error" not in bib.stdout.lower(), (
+    latex = ("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex")
+    first = step(*latex)
+    assert first.returncode == 0, first.stdout[-3000:]
+    bib = step(processor, "doc")
+    assert bib.returncode == 0 and "WARN" not in bib.stdout.upper() and "ERROR" not in bib.stdout.upper(), (
         bib.stdout
     )
     for _ in range(2):
-        final = step("latex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex")
+        final = step(*latex)
         assert final.returncode == 0, final.stdout[-3000:]
-    assert "passwd" not in (tmp_path / "doc.log").read_text().split("refs.bbl")[-1].split("Output written")[0]
-    assert (tmp_path / "doc.bbl").read_text().count("\\bibitem") == 71
+    bbl = (tmp_path / "doc.bbl").read_text()
+    assert "passwd" not in (tmp_path / "doc.log").read_text().split("doc.bbl")[-1].split("Output written")[0]
+    assert bbl.count("\\bibitem" if processor == "bibtex" else "\\entry{") == 78
+    assert "Unicode character" not in (tmp_path / "doc.log").read_text()
+    if style == "unsrturl":  # urls and DOIs as they are: no `\_`
+        assert "\\url{https://example.org/~muller/paper_v2.pdf}" in bbl and "paper\\_v2" not in bbl
+        assert "{\\path{doi:10.5555/abc_def.12}}" in bbl
+    if processor == "biber":
+        assert "\\verb https://example.org/~muller/paper_v2.pdf" in bbl
 
 
 def test_markdown_reading_list_renders_cleanly(runner: CliRunner, hostile_kb: Path) -> None:

@@ -91,3 +91,120 @@ def test_detection_by_content() -> None:
     assert detect_parser('{"title": "x"}\n', "data.txt").name == "jsonl"
     assert detect_parser('[{"title": "x"}]', "data.txt").name == "jsonl"
     assert detect_parser("title,abstract\nx,y\n", "data.txt").name == "csv"
+
+
+# -- issue 30: spreadsheet and database exports, bad lines ------------------------------------------
+
+HOPFIELD = "Hopfield Networks is All You Need"
+
+
+def test_spreadsheet_headers_match_whatever_their_case() -> None:
+    text = "Title,Authors,Year,DOI,Abstract,Venue\nA Paper,Ann Smith; Bo Li,2020,10.1/x,Some text.,ICML\n"
+    result = parse_csv(text, opts("sheet.csv"))
+    (paper,) = result.papers
+    assert (paper.title, paper.authors, paper.year, paper.doi, paper.abstract) == (
+        "A Paper", ["Ann Smith", "Bo Li"], 2020, "10.1/x", "Some text."
+    )  # fmt: skip
+    assert paper.extra == {"Venue": "ICML"} and result.warnings == []
+    assert result.assumed == [
+        "sheet.csv: read the columns Title as title, Authors as authors, Year as year, DOI as doi, "
+        "Abstract as abstract (any others are kept under extra)"
+    ]
+    # litkb's own lower-case names need no word.
+    assert parse_csv("id,title,year\nW-1,A Paper,2020\n", opts("own.csv")).assumed == []
+
+
+def test_zotero_csv_export() -> None:
+    header = (
+        "Key,Item Type,Publication Year,Author,Title,Publication Title,ISBN,ISSN,DOI,Url,Abstract Note,"
+        "Date,Date Added,Date Modified,Access Date,Pages,Num Pages,Issue,Volume,Extra,Notes,"
+        "File Attachments,Link Attachments,Manual Tags,Automatic Tags\n"
+    )
+    row = (
+        f'"ABCD1234","conferencePaper","2020","Ramsauer, Hubert; Schäfl, Bernhard","{HOPFIELD}","ICLR",'
+        '"","","10.48550/arXiv.2008.02217","https://arxiv.org/abs/2008.02217","We introduce a modern '
+        'Hopfield network.","2020-07-16","2021-01-05 10:00:00","2021-01-05 10:00:00","","","","","",'
+        '"","","","","hopfield; attention","Computer Science - Machine Learning"\n'
+    )
+    result = parse_csv(header + row, opts("zotero.csv"))
+    (paper,) = result.papers
+    assert (paper.external_id, paper.title, paper.authors) == (
+        "ABCD1234", HOPFIELD, ["Ramsauer, Hubert", "Schäfl, Bernhard"]
+    )  # fmt: skip
+    assert (paper.year, paper.date, paper.doi) == (2020, "2020-07-16", "10.48550/arXiv.2008.02217")
+    assert paper.abstract == "We introduce a modern Hopfield network." and paper.tags == [
+        "hopfield",
+        "attention",
+    ]
+    assert paper.urls == ["https://arxiv.org/abs/2008.02217"]
+    assert paper.extra["Publication Title"] == "ICLR" and paper.extra["Item Type"] == "conferencePaper"
+    assert "Abstract Note as abstract" in result.assumed[0] and "Manual Tags as tags" in result.assumed[0]
+
+
+def test_scopus_csv_export() -> None:
+    header = (
+        "Authors,Author full names,Author(s) ID,Title,Year,Source title,Volume,Issue,Art. No.,"
+        "Page start,Page end,Page count,Cited by,DOI,Link,Abstract,Author Keywords,Index Keywords,"
+        "Document Type,Publication Stage,Open Access,Source,EID\n"
+    )
+    row = (
+        '"Ramsauer H.; Schäfl B.","Ramsauer, Hubert (57200000001); Schäfl, Bernhard (57200000002)",'
+        f'"57200000001; 57200000002","{HOPFIELD}",2021,"ICLR 2021",,,,,,,12,"10.1/hop",'
+        '"https://www.scopus.com/inward/record.uri?eid=2-s2.0-1&partnerID=40",'
+        '"We introduce a modern Hopfield network.","Hopfield; attention","Memory",Conference Paper,'
+        "Final,,Scopus,2-s2.0-1\n"
+    )
+    (paper,) = parse_csv(header + row, opts("scopus.csv")).papers
+    assert (paper.title, paper.year, paper.doi, paper.external_id) == (HOPFIELD, 2021, "10.1/hop", "2-s2.0-1")
+    assert paper.authors == ["Ramsauer, Hubert", "Schäfl, Bernhard"]  # the full names, without ids
+    assert paper.abstract == "We introduce a modern Hopfield network." and paper.tags == [
+        "Hopfield",
+        "attention",
+    ]
+    assert paper.urls[0].startswith("https://www.scopus.com/") and paper.extra["Source title"] == "ICLR 2021"
+
+
+def test_web_of_science_tab_delimited_export() -> None:
+    text = (
+        "\ufeffPT\tAU\tAF\tTI\tSO\tDE\tID\tAB\tPY\tDI\tUT\t\n"
+        f"C\tRamsauer, H; Schafl, B\tRamsauer, Hubert; Schafl, Bernhard\t{HOPFIELD}\tICLR\t"
+        "Hopfield; attention\tMEMORY; NETWORKS\tWe introduce a modern Hopfield network.\t2021\t10.1/hop\t"
+        "WOS:000123456700001\t\n"
+    )
+    assert detect_parser(text, "savedrecs.txt").name == "csv"
+    result = parse_csv(text, opts("savedrecs.txt"))
+    (paper,) = result.papers
+    assert (paper.title, paper.year, paper.doi) == (HOPFIELD, 2021, "10.1/hop")
+    assert paper.authors == ["Ramsauer, Hubert", "Schafl, Bernhard"] and paper.tags == [
+        "Hopfield",
+        "attention",
+    ]
+    # WoS's ID is Keywords Plus, not an id: UT is the record's id.
+    assert paper.external_id == "WOS:000123456700001" and paper.extra["ID"] == "MEMORY; NETWORKS"
+    assert paper.abstract == "We introduce a modern Hopfield network." and paper.extra["SO"] == "ICLR"
+
+
+def test_a_csv_without_a_title_column_says_so_once() -> None:
+    text = "Titel,Autoren,Jahr\nEin Papier,Anna,2020\nZwei,Bo,2021\n"
+    assert detect_parser(text, "papiere.csv").name == "csv"
+    result = parse_csv(text, opts("papiere.csv"))
+    assert result.papers == [] and result.skipped == 2 and result.warnings == []
+    assert result.problem == (
+        "papiere.csv:1: no column of titles (the columns: Titel, Autoren, Jahr); "
+        "name one Title (any case), Article Title, Document Title or TI"
+    )
+
+
+def test_jsonl_line_with_a_lone_surrogate_is_skipped() -> None:
+    rows = [json.dumps({"title": f"Good paper {i}", "abstract": "x"}) for i in range(10)]
+    rows.insert(4, '{"title": "\\ud800 broken", "abstract": "y"}')
+    rows.insert(7, '{"title": "fine", "abstract": "but \\udfff here", "tags": ["a"]}')
+    result = parse_jsonl("\n".join(rows) + "\n", opts())
+    assert [p.title for p in result.papers] == [f"Good paper {i}" for i in range(10)]
+    assert result.skipped == 2
+    assert result.warnings == [
+        "papers.jsonl:5: skipped a line whose text is not valid Unicode (a lone surrogate \\ud800)",
+        "papers.jsonl:8: skipped a line whose text is not valid Unicode (a lone surrogate \\udfff)",
+    ]
+    array = parse_jsonl(json.dumps([{"title": "\ud800"}, {"title": "ok"}]), opts("a.json"))
+    assert [p.title for p in array.papers] == ["ok"] and array.warnings[0].startswith("a.json:1: skipped")

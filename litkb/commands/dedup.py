@@ -28,7 +28,8 @@ def dedup(
     if as_json:
         render.print_json([{"keep": d.keep, "drop": d.drop, "reason": d.reason} for d in found])
     else:
-        render.duplicates_table(found, kb.titles([i for d in found for i in (d.keep, d.drop)]))
+        ids = dict.fromkeys(i for d in found for i in (d.keep, d.drop))
+        render.duplicates_table(found, {pid: kb.get(pid) for pid in ids})
     if apply and found:
         merged = kb.merge_duplicates(found)
         kept = len({d.keep for d in found})

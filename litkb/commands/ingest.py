@@ -45,10 +45,14 @@ def ingest(
     report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
     if as_json:
         render.print_json(dataclasses.asdict(report))
-        return
-    for warning in report.warnings:
-        render.warn(warning)
-    render.info(report.summary())
+    else:
+        for warning in report.warnings:
+            render.warn(warning)
+        render.info(report.summary())
+        for failure in report.failed:
+            render.error(failure)
+    if report.failed:  # a file gave nothing: the others were written, but the command did not do it all
+        raise typer.Exit(1)
 
 
 def index(

@@ -36,6 +36,7 @@ class ParseResult:
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
     assumed: list[str] = field(default_factory=list)  # what the parser had to assume (said in the summary)
+    problem: str | None = None  # why the input gave no paper, when one reason says it (one line)
 
 
 @dataclass(frozen=True)
