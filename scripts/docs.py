@@ -294,7 +294,8 @@ JSON_STEPS = [
 
 
 def _shortened(value: Any) -> Any:
-    """Lists cut to their first two items, long text to 80 characters: the shape, not the data."""
+    """Lists cut to their first two items, long text to 80 characters, numbers to two decimal places: the
+    shape, not the data."""
     if isinstance(value, list):
         kept = [_shortened(v) for v in value[:2]]
         return [*kept, f"... {len(value) - 2} more"] if len(value) > 2 else kept
@@ -302,6 +303,8 @@ def _shortened(value: Any) -> Any:
         return {k: _shortened(v) for k, v in value.items()}
     if isinstance(value, str) and len(value) > 80:
         return value[:80] + "..."
+    if isinstance(value, float):  # two places: the shape, and no last digit that moves with the CPU
+        return round(value, 2)
     return value
 
 
@@ -319,8 +322,8 @@ def json_page() -> str:
         "answers. `search --queries` prints JSON Lines, one `{\"query_id\", \"results\"}` object per "
         "query; every `litkb fetch` prints `ingest`'s report plus `requests`. The examples below are "
         "from a run on the shipped listing with the tests' hashing embedder (`model: hash:256`), so "
-        "the similarities are not the real model's; lists are cut to two items and long text to 80 "
-        "characters.\n"
+        "the similarities are not the real model's; lists are cut to two items, long text to 80 "
+        "characters and numbers to two decimal places.\n"
     )
     with tempfile.TemporaryDirectory() as folder:
         kb = Path(folder) / "kb"
