@@ -74,20 +74,21 @@ ENV_VARS = {
 
 ROUTES = {
     "/": "The inbox: unread, unrated papers ranked by fit to what you liked and read (as `litkb next`), "
-    "or newest first; filters `since`, `source`, `theme`, `tag`.",
+    "or newest first; the filters as query parameters (`since`, `source`, `theme`, `tag`).",
     "/search": "Search (`q`, `mode`, `k` and the filters), as `litkb search`, with the results' export.",
     "/paper/{id}": "One paper: every field, abstract, links, tags, notes, status, theme, related papers, "
     "BibTeX.",
     "/themes": "Areas and their themes, with sizes and representative papers.",
     "/themes/map": "The themes map (the HTML of `litkb themes --map`).",
     "/reading": "The reading list: reading, to-read and read.",
-    "/papers": "Papers of a theme, area or tag (`theme`, `area`, `tag`), exportable.",
-    "/export": "An export of a selection (`format`: bibtex, csl-json, markdown; `ids` or `q`).",
+    "/papers": "The papers the filters let through (`theme`, `area`, `tag`, `year`...; `sort`), 500 at most.",
+    "/export": "A download of the papers the filters, or a search (`q`, `k`), select (`format`: bibtex, "
+    "csl-json or markdown).",
     "/paper/{id}/like": "Like the paper (form POST with the CSRF token).",
     "/paper/{id}/dislike": "Dislike the paper.",
     "/paper/{id}/status": "Set the reading status (`status=`: to-read, reading or read).",
     "/paper/{id}/tags": "Add (`add=`) or remove (`remove=`) a tag.",
-    "/paper/{id}/note": "Replace the paper's note (`text=`).",
+    "/paper/{id}/note": "Replace the paper's note (`text=`; empty removes it).",
     "/api/search": "`litkb search --json` (`q`, `k`, `mode` and the filters).",
     "/api/papers/{id}": "`litkb show --json`: the record.",
     "/api/related/{id}": "`litkb related --json` (`k`).",
