@@ -172,9 +172,35 @@ def main(
 
 
 def _register() -> None:
-    from .commands import dedup, doctor, export, fetch, ingest, mcp, personal, records, search, serve, themes
+    from .commands import (
+        dedup,
+        doctor,
+        export,
+        fetch,
+        fulltext,
+        ingest,
+        mcp,
+        personal,
+        records,
+        search,
+        serve,
+        themes,
+    )
 
-    for module in (ingest, fetch, search, records, themes, export, dedup, personal, doctor, mcp, serve):
+    for module in (
+        ingest,
+        fetch,
+        search,
+        records,
+        fulltext,
+        themes,
+        export,
+        dedup,
+        personal,
+        doctor,
+        mcp,
+        serve,
+    ):
         module.register(app)
     _one_line_summaries(app)
     _link_docs(app, ["litkb"])

@@ -33,7 +33,9 @@ SERVICE_URLS = {
 }
 
 # What a knowledge base keeps out of git: everything derived from the records.
-KB_GITIGNORE = f"/{INDEX_DIR}/\n/{CACHE_DIR}/\n/{LOCK_FILE}\n*.tmp\n"
+# files/ holds the attached PDFs: out of git by default (large, often not the owner's to share); the
+# README says how to keep them in.
+KB_GITIGNORE = f"/{INDEX_DIR}/\n/{CACHE_DIR}/\n/{LOCK_FILE}\n/files/\n*.tmp\n"
 
 
 def default_home() -> Path:

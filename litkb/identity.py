@@ -295,6 +295,11 @@ def merge(existing: Paper, incoming: Paper, keep_shown: bool = False) -> Paper:
             merged.sources[keys.index((source.file, source.format))] = dataclasses.replace(source)
         else:
             merged.sources.append(dataclasses.replace(source))
+    held = {f.get("sha256") for f in existing.files}  # attached files joined: the same file once
+    merged.files = [
+        *existing.files,
+        *(copy.deepcopy(f) for f in incoming.files if f.get("sha256") not in held),
+    ]
     return merged
 
 

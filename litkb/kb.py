@@ -24,6 +24,7 @@ from .errors import NotFoundError, UsageError
 from .exporters import ExportContext, get_exporter
 from .exporters.markdown import write_notes
 from .filters import PaperFilter, SortKey
+from .fulltext.service import FullText
 from .identity import Duplicate, apply_merges, find_duplicates, find_paper
 from .index.build import IndexBuilder, IndexReport, Progress
 from .index.keyword import KeywordIndex
@@ -171,6 +172,11 @@ class KnowledgeBase:
         that failed."""
         papers = self.select(where, ids=list(ids) or None)
         return self._sources(refresh, time_limit).enrich(papers, None if dry_run else self.update_record)
+
+    @property
+    def fulltext(self) -> FullText:
+        """Attached files (PDFs) and their text: `ingest`, `attach`, `detach`, `download`, `pages`, `path`."""
+        return FullText(self.root, self.store, self.writing, lambda: self._sources(False, TIME_LIMIT))
 
     def _sources(self, refresh: bool, time_limit: float) -> Sources:
         return Sources(self.config, self.root / cfg.CACHE_DIR / "http", refresh, time_limit)
@@ -375,6 +381,7 @@ class KnowledgeBase:
             papers = list({p.id: p for p in (self.get(ref) for ref in refs)}.values())
             self.store.remove([p.id for p in papers])
             self.theme_service.forget([p.id for p in papers])
+            self.fulltext.after_remove(papers)  # their copied files, where no other record has them
         return papers
 
     def record_text(self, paper_id: str) -> str:

@@ -293,6 +293,7 @@ def paper_detail(paper: Paper) -> None:
         ("status", status),
         ("rating", {"like": "liked", "dislike": "disliked"}.get(paper.rating or "")),
         ("sources", "; ".join(f"{s.file} ({s.format}, #{s.position})" for s in paper.sources) or None),
+        ("files", "; ".join(f"{f['path']} ({f.get('pages', '?')} pages)" for f in paper.files) or None),
     ]
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -310,6 +311,13 @@ def paper_detail(paper: Paper) -> None:
         out.print()
         out.print("[bold]notes[/bold]")
         out.print(escape(paper.notes))
+
+
+def page_texts(pages: Sequence[tuple[int, str]]) -> None:
+    """Pages of extracted text, each under a rule with its number."""
+    for number, text in pages:
+        out.rule(f"page {number}", style="dim")
+        out.print(escape(text), soft_wrap=True)
 
 
 @contextmanager

@@ -5,6 +5,7 @@
   `submittedOnDailyAt`, `upvotes`, `githubRepo`, `ai_keywords`, ...; `numComments` beside it), paged;
 - arXiv's API: `GET /api/query?id_list=|search_query=&start=&max_results=`, an Atom feed (with
   `opensearch:totalResults`), and arXiv's error entry for a bad id;
+- arXiv's PDFs: `GET /pdf/{id}`, the bytes in `pdfs` (application/pdf), an HTML 404 for another id;
 - Crossref: `GET /works/{doi}`, `{"status": "ok", "message-type": "work", "message": {...}}` with a JATS
   abstract, 404 "Resource not found." for an unknown DOI.
 
@@ -49,6 +50,7 @@ class FakeServices:
         self.days: dict[str, list[dict[str, Any]]] = {}
         self.arxiv: dict[str, ArxivPaper] = {}
         self.works: dict[str, dict[str, Any]] = {}
+        self.pdfs: dict[str, bytes] = {}
         self.queued: dict[str, list[Answer]] = {}
         self.requests: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -76,6 +78,11 @@ class FakeServices:
             return self._daily_papers(query)
         if path == "/api/query":
             return self._arxiv(query)
+        if path.startswith("/pdf/"):
+            pdf = self.pdfs.get(re.sub(r"v\d+$", "", path[len("/pdf/") :]))
+            if pdf is None:
+                return Answer(404, "<html><body>Paper not found</body></html>", {"Content-Type": "text/html"})
+            return Answer(200, pdf, {"Content-Type": "application/pdf"})
         if path.startswith("/works/"):
             doi = urllib.parse.unquote(path[len("/works/") :]).lower()
             if doi not in self.works:

@@ -8,10 +8,13 @@ import dataclasses
 import typer
 
 from .. import render
+from ..errors import UsageError
 from ..filters import PaperFilter
 from ..sources import http
+from ..sources.arxiv import check_id
 from ..sources.service import FetchReport
 from . import open_kb
+from .fulltext import say
 from .options import filtered
 
 REFRESH = typer.Option(False, "--refresh", help="Ask the service again even when the cache holds the answer.")
@@ -57,6 +60,9 @@ def arxiv(
     index: bool = INDEX,
     time_limit: float = TIME_LIMIT,
     as_json: bool = REPORT_JSON,
+    pdf: bool = typer.Option(
+        False, "--pdf", help="Also download the papers' PDFs and attach them (ids only)."
+    ),
 ) -> None:
     """Fetch papers from arXiv by id, or by a search query.
 
@@ -64,7 +70,16 @@ def arxiv(
 
     Example: litkb fetch arxiv --query 'cat:cs.CL AND abs:"speculative decoding"' --max 200
     """
+    if pdf and not ids:
+        raise UsageError(
+            "--pdf downloads the PDFs of the ids given; after --query, use `litkb attach --download`"
+        )
     _run(ctx, "arxiv", refresh, index, time_limit, as_json, ids=ids or [], query=query, most=most)
+    if pdf:
+        kb = open_kb(ctx)
+        report = kb.fulltext.download(kb.select(ids=[check_id(i) for i in ids]))
+        say(report.outcomes)
+        render.info(report.summary())
 
 
 def doi(

@@ -8,13 +8,21 @@ import sys
 import typer
 
 from .. import render
+from ..errors import InputError
+from ..fulltext.service import anything_added
+from ..ingest import IngestReport
 from ..parsers import format_names
 from . import open_kb
+from .fulltext import say
 
 
 def ingest(
     ctx: typer.Context,
-    files: list[str] = typer.Argument(..., help="Listing files to read; - reads stdin.", show_default=False),
+    files: list[str] = typer.Argument(
+        ...,
+        help="Listing files and PDFs to read (folders with --recursive); - reads stdin.",
+        show_default=False,
+    ),
     format: str | None = typer.Option(
         None,
         "--format",
@@ -32,26 +40,48 @@ def ingest(
         None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and warnings as JSON."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Read the PDFs and listings in folders."),
+    fetch: bool = typer.Option(False, "--fetch", help="Fill a PDF's new record from arXiv or Crossref."),
+    link: bool = typer.Option(
+        False, "--link", help="Keep only the PDFs' paths (no copy in the knowledge base)."
+    ),
 ) -> None:
-    """Parse listings (Daily Papers, BibTeX, CSL JSON, JSON Lines, CSV) into YAML records.
+    """Parse listings into YAML records, one per paper; attach PDFs to their papers' records.
 
-    One record per paper; running it again changes nothing.
+    PDFs are identified (arXiv id, DOI, title), attached to their record or made one.
+
+    Running it again changes nothing.
 
     A newer copy of a listing updates what changed and keeps your tags and notes.
 
-    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt
+    Example: litkb ingest data/hf-daily-papers-2025-11-18.txt ~/Downloads/2402.05109v2.pdf
     """
     kb = open_kb(ctx)
-    report = kb.ingest(files, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
+
+    def listings(named: list[str]) -> IngestReport:
+        return kb.ingest(named, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
+
+    with render.progress_bar("reading PDFs") as update:
+        progress = None if as_json else update
+        listed, pdfs = kb.fulltext.ingest(
+            files, listings, recursive, fetch=fetch, link=link, progress=progress
+        )
     if as_json:
-        render.print_json(dataclasses.asdict(report))
+        data = dataclasses.asdict(listed) if listed else {}
+        render.print_json({**data, "pdfs": [dataclasses.asdict(o) for o in pdfs.outcomes]})
     else:
-        for warning in report.warnings:
+        for warning in (listed.warnings if listed else []) + pdfs.warnings:
             render.warn(warning)
-        render.info(report.summary())
-        for failure in report.failed:
-            render.error(failure)
-    if report.failed:  # a file gave nothing: the others were written, but the command did not do it all
+        say(pdfs.outcomes)
+        if listed:
+            render.info(listed.summary())
+            for failure in listed.failed:
+                render.error(failure)
+        if pdfs.outcomes:
+            render.info(pdfs.summary())
+    if not anything_added(listed, pdfs):
+        raise InputError("nothing was added (each file's line above says why)")
+    if listed and listed.failed:  # a file gave nothing: the others were written, but not all was done
         raise typer.Exit(1)
 
 

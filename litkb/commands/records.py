@@ -16,12 +16,24 @@ def show(
         ..., help="A paper's id or title (forgiving: case, punctuation, unique prefix)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    text: bool = typer.Option(False, "--text", help="Print the text extracted from the paper's PDF."),
+    page: int | None = typer.Option(
+        None, "--page", min=1, help="With --text: only this page (1 = the first)."
+    ),
 ) -> None:
-    """Show one paper's record in full.
+    """Show one paper's record in full (with --text: its PDF's extracted text, page by page).
 
-    Example: litkb show "Mirror Speculative Decoding"
+    Example: litkb show "Mirror Speculative Decoding"      (litkb show hydra --text --page 4)
     """
-    record = open_kb(ctx).get(paper)
+    kb = open_kb(ctx)
+    record = kb.get(paper)
+    if text or page is not None:
+        pages = kb.fulltext.pages(record, page)
+        if as_json:
+            render.print_json([{"page": n, "text": t} for n, t in pages])
+        else:
+            render.page_texts(pages)
+        return
     if as_json:
         render.print_json(record.to_dict())
     else:

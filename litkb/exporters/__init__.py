@@ -24,12 +24,24 @@ class ExportContext:
     citekeys: dict[str, str] = field(default_factory=dict)
     themes: ThemeSet | None = None
     ascii: bool = False  # BibTeX: plain ASCII (accent commands, `?` for other scripts) instead of UTF-8
+    files_root: Path | None = None  # the knowledge base's folder: attached files are shown by absolute path
+
+    def file_paths(self, paper: Paper) -> list[Path]:
+        """Where a paper's attached files are: absolute (a copy's path under `files_root`; a linked file's
+        own), or as recorded when there is no root."""
+        out = []
+        for entry in paper.files:
+            path = Path(str(entry.get("path", "")))
+            if not path.is_absolute() and self.files_root is not None:
+                path = (self.files_root / path).resolve()
+            out.append(path)
+        return out
 
     @classmethod
     def of(cls, papers: Sequence[Paper], root: Path, ascii: bool = False) -> ExportContext:
         """The context for exporting from the knowledge base at `root`: citation keys over all its `papers`
         (so a paper's key never depends on the selection), and its saved themes."""
-        return cls(citekeys=citation_keys(papers), themes=ThemeSet.load(root), ascii=ascii)
+        return cls(citekeys=citation_keys(papers), themes=ThemeSet.load(root), ascii=ascii, files_root=root)
 
     def theme_label(self, paper_id: str) -> str | None:
         if self.themes is None or paper_id not in self.themes.assignments:

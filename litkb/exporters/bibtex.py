@@ -21,6 +21,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..latex import latex_escape, safe_math, unicode_declarations
 from ..models import Paper
@@ -191,6 +192,9 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
     note = _text(extra.get("note"))
     if note:
         notes.insert(0, note)
+    files = file_field(context.file_paths(paper))
+    if files:
+        fields.append(("file", files))
     if notes:
         fields.append(("note", esc("; ".join(notes))))
     fields.append(("litkbid", paper.id))
@@ -226,6 +230,20 @@ def verbatim(value: str, ascii: bool = False) -> str:
     percent-encoded (none of them belongs in a URL as it is)."""
     unsafe = r"[{}\\\s^]|[^\x00-\x7f]" if ascii else r"[{}\\\s^]"
     return re.sub(unsafe, lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode()), value.strip())
+
+
+def file_field(paths: Sequence[Path]) -> str:
+    """The `file` field as JabRef writes it and Zotero and JabRef read it: `Description:path:Type` for
+    each file, `;` between them; backslash, `:` and `;` in a path escaped with a backslash. A path with a
+    brace (which BibTeX cannot hold unbalanced) is left out."""
+    entries = []
+    for path in paths:
+        text = str(path)
+        if "{" in text or "}" in text:
+            continue
+        text = text.replace("\\", "\\\\").replace(":", "\\:").replace(";", "\\;")
+        entries.append(f":{text}:PDF")
+    return ";".join(entries)
 
 
 def _first(value: object) -> str | None:

@@ -46,7 +46,7 @@ def _byline(paper: Paper) -> str:
     return md_escape(" · ".join(parts))
 
 
-def paper_section(paper: Paper, level: int = 3) -> str:
+def paper_section(paper: Paper, level: int = 3, context: ExportContext | None = None) -> str:
     year = f" ({paper.year})" if paper.year else ""
     url = paper_url(paper)
     title = md_escape(paper.title)
@@ -58,6 +58,10 @@ def paper_section(paper: Paper, level: int = 3) -> str:
     summary = first_sentences(paper.abstract)
     if summary:
         lines += [md_escape(summary), ""]
+    files = (context or ExportContext()).file_paths(paper)
+    if files:
+        links = [f"[{md_escape(p.name)}](<{p.as_uri() if p.is_absolute() else p.as_posix()}>)" for p in files]
+        lines += ["PDF: " + ", ".join(links), ""]
     return "\n".join(lines)
 
 
@@ -85,7 +89,7 @@ def to_markdown(papers: Sequence[Paper], context: ExportContext) -> str:
     out = [f"# Reading list ({len(papers)} paper{'s' if len(papers) != 1 else ''})", ""]
     for heading, members in _groups(papers, context):
         out += [f"## {md_escape(heading)} ({len(members)})", ""]
-        out += [paper_section(p) for p in members]
+        out += [paper_section(p, context=context) for p in members]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -101,7 +105,7 @@ def paper_note(paper: Paper, context: ExportContext) -> str:
     if paper.id in context.citekeys:
         front["citekey"] = context.citekeys[paper.id]
     head = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
-    body = [paper_section(paper, level=1)]
+    body = [paper_section(paper, level=1, context=context)]
     if paper.abstract:
         body += ["## Abstract", "", md_escape(paper.abstract), ""]
     if paper.notes:

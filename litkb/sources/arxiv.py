@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from ..errors import UsageError
 from ..parsers import ParseOptions
@@ -20,6 +21,9 @@ BATCH = 100  # ids a request
 PAGE = 100  # results a page of a search
 ID_LIFETIME = 7 * 86400.0  # a paper by id: a week (a new version is a new id in the request)
 QUERY_LIFETIME = 3600.0  # a search: an hour
+PDF_PATH = "/pdf/"
+PDF_LIFETIME = 30 * 86400.0  # a paper's PDF: a month (the latest version; a new one is rare)
+PDF_MAX_BYTES = 100 * 2**20  # papers with many figures run to tens of MB
 _ID = re.compile(r"^(?:arxiv:)?((?:\d{4}\.\d{4,5})|(?:[a-z\-]+(?:\.[A-Z]{2})?/\d{7}))(v\d+)?$", re.IGNORECASE)
 
 
@@ -29,6 +33,12 @@ def check_id(text: str) -> str:
     if not match:
         raise UsageError(f"'{text}' is not an arXiv id (such as 2505.12345 or 2401.00001v2)")
     return match.group(1)
+
+
+def pdf(client: HttpClient, base: str, arxiv_id: str) -> Path:
+    """A paper's PDF (arXiv's /pdf/<id> address under the arXiv endpoint), downloaded into the cache."""
+    url = f"{base}{PDF_PATH}{check_id(arxiv_id)}"
+    return client.get_file(SERVICE, url, PDF_LIFETIME, "application/pdf", PDF_MAX_BYTES)
 
 
 def by_ids(client: HttpClient, base: str, ids: list[str]) -> Fetched:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -117,6 +118,33 @@ class HttpClient:
                 full,
             ) from None
 
+    def get_file(
+        self, service: str, url: str, lifetime: float, content_type: str, max_bytes: int | None = None
+    ) -> Path:
+        """GET `url` into the cache (`<key>.<type>`, the bytes as sent) and return the cached file's path;
+        served from there when younger than `lifetime`. The answer must be of `content_type` (say,
+        application/pdf: an HTML error page is refused) and at most `max_bytes`."""
+        if self.cache_dir is None:
+            raise FetchError(f"{service}: no cache folder to download {url} into", service, url)
+        target = self.cache_dir / f"{_key(url)}.{content_type.rpartition('/')[2]}"
+        if not self.refresh and target.is_file() and time.time() - target.stat().st_mtime <= lifetime:
+            return target
+        headers, body, current = self._fetch_body(service, url, max_bytes)
+        sent = headers.get("content-type", "").split(";")[0].strip().lower()
+        if sent != content_type:
+            raise FetchError(
+                f"{service}: {current} answered {sent or 'no content type'}, not {content_type}", service, url
+            )
+        temp = target.with_name(f".{target.name}.tmp")
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            temp.write_bytes(body)
+            os.replace(temp, target)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise FetchError(f"{service}: cannot save {url}: {exc.strerror or exc}", service, url) from exc
+        return target
+
     def forget(self, url: str) -> None:
         """Drop a cached response (one that turned out unusable)."""
         if self.cache_dir is not None:
@@ -146,6 +174,17 @@ class HttpClient:
     # -- the network -----------------------------------------------------------------------------
 
     def _fetch(self, service: str, url: str) -> str:
+        headers, body, current = self._fetch_body(service, url)
+        try:
+            return body.decode(_charset(headers))
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise FetchError(f"{service}: {current} sent text that cannot be decoded ({exc})") from exc
+
+    def _fetch_body(
+        self, service: str, url: str, max_bytes: int | None = None
+    ) -> tuple[dict[str, str], bytes, str]:
+        """The headers and body of a 200 answer to GET `url` (redirects followed within the service,
+        retries as the module says), and the address that answered."""
         import httpx
 
         if self._client is None:
@@ -162,7 +201,7 @@ class HttpClient:
                 self._wait_turn(service, current)
                 self.requests += 1
                 try:
-                    status, headers, body = self._get(current)
+                    status, headers, body = self._get(current, max_bytes)
                 except FetchError as exc:
                     raise FetchError(f"{service}: {exc}", service, url) from None
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -190,12 +229,7 @@ class HttpClient:
                     continue
                 break
             if status == 200:
-                try:
-                    return body.decode(_charset(headers))
-                except (UnicodeDecodeError, LookupError) as exc:
-                    raise FetchError(
-                        f"{service}: {current} sent text that cannot be decoded ({exc})"
-                    ) from exc
+                return headers, body, current
             if status and 400 <= status < 500 and status != 429:
                 raise FetchError(f"{service}: {current} answered HTTP {status}{_what(status)}", service, url)
             if status:
@@ -210,18 +244,20 @@ class HttpClient:
             url,
         )
 
-    def _get(self, url: str) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers (lower-case names) and body of one GET, the body read up to MAX_BYTES."""
+    def _get(self, url: str, max_bytes: int | None = None) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers (lower-case names) and body of one GET, the body read up to `max_bytes`
+        (default: MAX_BYTES)."""
+        max_bytes = MAX_BYTES if max_bytes is None else max_bytes
         with self._client.stream("GET", url, timeout=self._timeout()) as response:
             headers = {k.lower(): v for k, v in response.headers.items()}
-            if int(headers.get("content-length") or 0) > MAX_BYTES:
-                raise FetchError(f"{url}: the response is over {MAX_BYTES:,} bytes; not read", url=url)
+            if int(headers.get("content-length") or 0) > max_bytes:
+                raise FetchError(f"{url}: the response is over {max_bytes:,} bytes; not read", url=url)
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                if size > MAX_BYTES:
-                    raise FetchError(f"{url}: the response is over {MAX_BYTES:,} bytes; not read", url=url)
+                if size > max_bytes:
+                    raise FetchError(f"{url}: the response is over {max_bytes:,} bytes; not read", url=url)
                 chunks.append(chunk)
             return response.status_code, headers, b"".join(chunks)
 
