@@ -22,6 +22,7 @@ _INPUT_FIELDS = (
     "external_id", "citation_key", "title", "abstract", "authors", "n_authors", "organization", "date",
     "date_raw", "year", "upvotes", "urls", "doi", "arxiv_id",
 )  # fmt: skip
+INPUT_FIELDS = _INPUT_FIELDS
 CLOSE = 0.97
 _ARXIV_VERSION = re.compile(r"v\d+$")
 _DATED = ("date", "date_raw", "year")  # one source's, together: a year and a date that disagree mislead

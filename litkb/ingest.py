@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .errors import InputError, RecordError
+from .errors import InputError, RecordError, UsageError
 from .identity import Catalog, merge
 from .models import Paper, drop_control_characters, make_id
-from .parsers import ParseOptions, detect_parser, get_parser, read_input
+from .parsers import LibraryState, ParseOptions, detect_parser, get_parser, path_parser, read_input
 from .store import RecordStore
+from .sync import LibrarySync, changed_counts, identity, summary
 from .text import lone_surrogate
 from .wording import shorten
 
@@ -28,15 +30,19 @@ class IngestReport:
     # Files that gave no paper while others did (each one line, naming the file): the others' papers are
     # written, and the command fails.
     failed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # ids of records removed (their library dropped them)
+    library: list[str] = field(default_factory=list)  # what keeping in step with a library did, a line each
 
     def summary(self) -> str:
         text = (
             f"imported {self.imported}, updated {self.updated}, "
             f"unchanged {self.unchanged}, skipped {self.skipped}"
         )
+        if self.removed:
+            text += f", removed {len(self.removed)}"
         if self.changed:
             text += " (changed: " + ", ".join(f"{name} in {n}" for name, n in self.changed.items()) + ")"
-        return "; ".join([text, *self.assumed])
+        return "; ".join([text, *self.assumed, *self.library])
 
 
 def parse_inputs(
@@ -46,22 +52,34 @@ def parse_inputs(
     year: int | None = None,
     stdin: Callable[[], bytes] | None = None,
     encoding: str | None = None,
+    collection: str | None = None,
+    libraries: list[LibraryState] | None = None,
 ) -> list[Paper]:
     """Every paper the files give. A file that cannot be read or holds no paper is named in
-    `report.failed` when other files gave papers; when nothing gave a paper it is an error."""
+    `report.failed` when other files gave papers; when nothing gave a paper it is an error. A library read
+    whole (a Zotero database) is described in `libraries`, for `save_parsed` to keep its records in step."""
     if not paths:
         raise InputError("no input file given; e.g. `litkb ingest data/hf-daily-papers-2025-11-18.txt`")
     parsed: list[Paper] = []
     failures: list[InputError] = []
     for path in paths:
         try:
-            name, text, warnings = read_input(path, stdin, encoding)
-            parser = get_parser(format) if format else detect_parser(text, name)
+            parser = path_parser(path, format)
+            if parser is not None and parser.read is not None:  # a database or a folder, not text
+                name = path
+                result = parser.read(Path(path), ParseOptions(path, year, collection))
+            else:
+                name, text, warnings = read_input(path, stdin, encoding)
+                parser = get_parser(format) if format else detect_parser(text, name)
+                report.warnings.extend(warnings)
+                result = parser.parse(text, ParseOptions(source_name=name, year=year))
         except InputError as exc:
             failures.append(exc)
             continue
-        report.warnings.extend(warnings)
-        result = parser.parse(text, ParseOptions(source_name=name, year=year))
+        if result.library is not None and libraries is not None:
+            libraries.append(result.library)
+        elif collection is not None:
+            raise UsageError(f"--collection reads a Zotero library; {path} is a {parser.description} file")
         report.warnings.extend(result.warnings)
         report.assumed.extend(result.assumed)
         report.skipped += result.skipped
@@ -75,6 +93,9 @@ def parse_inputs(
                     f"\\u{ord(bad):04x})"
                 )
                 report.skipped += 1
+                continue
+            if identity(paper) is not None:  # checked by `litkb.sync` when it is written (most are not)
+                valid.append(paper)
                 continue
             try:
                 Paper.from_dict({**paper.to_dict(), "id": make_id(paper.title)}, name)
@@ -96,16 +117,22 @@ def parse_inputs(
     return parsed
 
 
-def save_parsed(store: RecordStore, parsed: Sequence[Paper], report: IngestReport) -> None:
+def save_parsed(
+    store: RecordStore, parsed: Sequence[Paper], report: IngestReport, libraries: Sequence[LibraryState] = ()
+) -> None:
     """Match the papers against the records and write what is new or changed (the caller holds the
-    write lock)."""
+    write lock); records of the `libraries` read whole are kept in step with them (`litkb.sync`)."""
     existing, problems = store.load_all()
     report.warnings.extend(problems)
     catalog = Catalog(existing)
     changed: dict[str, Paper] = {}
     imported: set[str] = set()  # ids of the records this run created
     counted: dict[str, set[str]] = {}  # id -> the fields already counted as changed in it
+    keeper = LibrarySync(catalog, store.exists)
     for paper in parsed:
+        if identity(paper) is not None:
+            keeper.save(paper, changed)
+            continue
         match = catalog.match(paper)
         if match is None:
             paper.id = catalog.new_id(paper)
@@ -137,7 +164,20 @@ def save_parsed(store: RecordStore, parsed: Sequence[Paper], report: IngestRepor
                     report.changed[name] = report.changed.get(name, 0) + 1
         catalog.put(merged)
         changed[merged.id] = merged
+    removed = [pid for state in libraries for pid in keeper.gone(state, changed)]
+    outcome = keeper.outcome
+    report.imported += outcome.imported
+    report.updated += outcome.updated
+    report.unchanged += outcome.unchanged
+    report.skipped += len(outcome.unreadable)
+    report.warnings += outcome.unreadable
+    for name, count in changed_counts(outcome).items():
+        report.changed[name] = report.changed.get(name, 0) + count
+    report.library += summary(outcome, libraries)
     store.save_many(changed.values())
+    for paper_id in removed:
+        store.path_for(paper_id).unlink(missing_ok=True)
+    report.removed += removed
 
 
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

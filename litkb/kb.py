@@ -32,7 +32,7 @@ from .index.parts import IndexParts
 from .index.records import DIGESTS_FILE, IndexRecords
 from .index.search import SEARCH_MODES, Searcher, SearchResult, check_queries
 from .index.vectors import VectorIndex
-from .ingest import IngestReport, parse_inputs, save_parsed
+from .ingest import IngestReport, LibraryState, parse_inputs, save_parsed
 from .lock import holding
 from .models import Paper, is_valid_id, remove_tags
 from .personal import SavedSearches, Suggestion, saved_filter, saved_form, saved_query, suggest
@@ -142,14 +142,16 @@ class KnowledgeBase:
         year: int | None = None,
         stdin: Callable[[], bytes] | None = None,
         encoding: str | None = None,
+        collection: str | None = None,
     ) -> IngestReport:
-        """Parse input files into records. Every file is read and parsed before anything is written. A file
-        that cannot be read or holds no paper is named in `report.failed` when other files gave papers
-        (theirs are written); when nothing gave a paper it is an error and nothing is written."""
-        report = IngestReport()
-        parsed = parse_inputs(paths, report, format, year, stdin, encoding)
+        """Parse input files (or a Zotero database, `collection` picking a collection: see `litkb.sync`) into
+        records, all read before anything is written. A file that gives no paper is named in
+        `report.failed` when others gave papers; when none does it is an error and nothing is written."""
+        report, libraries = IngestReport(), list[LibraryState]()
+        parsed = parse_inputs(paths, report, format, year, stdin, encoding, collection, libraries)
         with self.writing():
-            save_parsed(self.store, parsed, report)
+            save_parsed(self.store, parsed, report, libraries)
+            self.theme_service.forget(report.removed)
         return report
 
     def fetch(

@@ -199,6 +199,45 @@ class Paper:
         return self.title
 
 
+# A record's notes may hold a block kept in step with Zotero (its child notes and PDF annotations) between
+# these two lines: a Zotero import replaces that block and nothing else of the notes.
+ZOTERO_NOTES_START = "--- Zotero notes and annotations (each import updates them: edit them in Zotero) ---"
+ZOTERO_NOTES_END = "--- end of Zotero notes ---"
+
+
+def replace_zotero_notes(notes: str | None, block: str | None) -> str | None:
+    """`notes` with their Zotero block replaced by `block` (added at the end when there is none, taken out
+    when `block` is None); the owner's text before and after it is kept as it is."""
+    own = notes or ""
+    start = own.find(ZOTERO_NOTES_START)
+    if start >= 0:
+        end = own.find(ZOTERO_NOTES_END, start)
+        after = own[end + len(ZOTERO_NOTES_END) :] if end >= 0 else ""
+        before, after = own[:start].rstrip(), after.strip()
+    else:
+        before, after = own.rstrip(), ""
+    text = "\n\n".join(part for part in (before, block or "", after) if part)
+    return text or None
+
+
+def searchable_notes(notes: str | None) -> str:
+    """The notes as the index reads them: the Zotero block's marker lines and headings left out."""
+    if not notes:
+        return ""
+    if ZOTERO_NOTES_START not in notes:
+        return notes
+    lines, inside = [], False
+    for line in notes.splitlines():
+        if line in (ZOTERO_NOTES_START, ZOTERO_NOTES_END):
+            inside = line == ZOTERO_NOTES_START
+        elif not (inside and _ZOTERO_HEADING.fullmatch(line)):
+            lines.append(line)
+    return "\n".join(lines)
+
+
+_ZOTERO_HEADING = re.compile(r"Note:|Annotations \(.*\):")
+
+
 def remove_tags(paper: Paper, tags: Sequence[str]) -> list[str]:
     """Take tags off a paper; the ones it did not have. None of them there is an error (nothing to do:
     a typo, most likely)."""

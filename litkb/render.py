@@ -302,7 +302,7 @@ def paper_detail(paper: Paper) -> None:
         if value:
             grid.add_row(label, value if label == "authors" else escape(value))
     for key, value in paper.extra.items():
-        grid.add_row(escape(str(key)), escape(str(value)))
+        grid.add_row(escape(str(key)), escape(_zotero(value) if key == "zotero" else str(value)))
     out.print(grid)
     if paper.abstract:
         out.print()
@@ -318,6 +318,18 @@ def page_texts(pages: Sequence[tuple[int, str]]) -> None:
     for number, text in pages:
         out.rule(f"page {number}", style="dim")
         out.print(escape(text), soft_wrap=True)
+
+
+def _zotero(info: Any) -> str:
+    """A record's Zotero identity as shown: `user/KEY (modified ...)`, then its PDFs, a line each (the
+    bookkeeping that keeps it in step left out)."""
+    if not isinstance(info, dict):
+        return str(info)
+    lines = [f"{info.get('library')}/{info.get('key')} (modified in Zotero {info.get('modified')})"]
+    for pdf in info.get("pdfs") or []:
+        if isinstance(pdf, dict):
+            lines.append(f"{pdf.get('path')}{' (missing)' if pdf.get('missing') else ''}")
+    return "\n".join(lines)
 
 
 @contextmanager

@@ -66,10 +66,15 @@ ENV_VARS = {
     "LITKB_CROSSREF_URL": "Base URL of the Crossref API; wins over config.yaml's `crossref_url`.",
     "LITKB_LOCK_TIMEOUT": "Seconds a writer waits for the knowledge base's write lock (default 30; 0 "
     "fails at once). A writer that gives up exits 75.",
+    "LITKB_ZOTERO_PREFS": "The Zotero `prefs.js` a Zotero import reads the linked attachments' base "
+    "directory from (default: the Zotero profile, on Linux, macOS or Windows, whose data folder is the one "
+    "ingested).",
     "XDG_DATA_HOME": "Where the default knowledge base lives when neither `--kb` nor `LITKB_HOME` is "
     "given: `$XDG_DATA_HOME/litkb`, else `~/.local/share/litkb`.",
     "VISUAL": "The editor `litkb edit` and `litkb note` open (before `EDITOR`).",
     "EDITOR": "The editor `litkb edit` and `litkb note` open when `VISUAL` is not set.",
+    "APPDATA": "On Windows, where a Zotero import looks for Zotero's profiles "
+    "(`%APPDATA%\\Zotero\\Zotero\\Profiles`).",
 }
 
 ROUTES = {

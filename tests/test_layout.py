@@ -13,7 +13,7 @@ LAYERS = [
     {"errors", "wording", "text", "registry"},
     {"fsutil", "config", "lock", "latex", "models", "names", "queries"},
     {"store", "filters", "identity", "parsers", "personal"},
-    {"index", "ingest", "sources", "fulltext"},
+    {"index", "ingest", "sync", "sources", "fulltext"},
     {"themes", "exporters", "selection"},
     {"kb"},
     {"doctor"},

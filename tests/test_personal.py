@@ -31,7 +31,11 @@ def test_tags_notes_status_likes_live_in_the_record_and_survive_reingest(
     assert js(runner, loaded, "dislike", "Paging with")["rating"] == "dislike"
     record = next((loaded / "records").glob("hydra-*.yaml")).read_text()
     assert "tags:\n- rag\n" in record and "status: read" in record and "first" in record
-    assert "embedded 0 (0 passages)" in run(runner, loaded, "index").stderr  # the index is untouched
+    # Tags, status and likes leave the index untouched; a note is searched, so its paper alone is
+    # embedded again, the note's two lines two more passages than before.
+    indexed = run(runner, loaded, "index").stderr
+    assert "embedded 1 (" in indexed and "unchanged 68" in indexed
+    assert "embedded 0 (0 passages)" in run(runner, loaded, "index").stderr
     run(runner, loaded, "ingest", str(seed_path))
     hydra = KnowledgeBase.open(loaded).get("hydra")
     assert (hydra.tags, hydra.status, hydra.notes) == (["rag"], "read", "first\n\nsecond")

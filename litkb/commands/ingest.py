@@ -20,7 +20,7 @@ def ingest(
     ctx: typer.Context,
     files: list[str] = typer.Argument(
         ...,
-        help="Listing files and PDFs to read (folders with --recursive); - reads stdin.",
+        help="Listings, PDFs (folders with --recursive), Zotero's zotero.sqlite or data folder; - is stdin.",
         show_default=False,
     ),
     format: str | None = typer.Option(
@@ -39,6 +39,12 @@ def ingest(
     year: int | None = typer.Option(
         None, "--year", help="Year of a Daily Papers page, for dates shown without one (default: inferred)."
     ),
+    collection: str | None = typer.Option(
+        None,
+        "--collection",
+        help='Of a Zotero library, only this collection and its subcollections ("Thesis/Related work").',
+        metavar="PATH",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and warnings as JSON."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Read the PDFs and listings in folders."),
     fetch: bool = typer.Option(False, "--fetch", help="Fill a PDF's new record from arXiv or Crossref."),
@@ -46,9 +52,11 @@ def ingest(
         False, "--link", help="Keep only the PDFs' paths (no copy in the knowledge base)."
     ),
 ) -> None:
-    """Parse listings into YAML records, one per paper; attach PDFs to their papers' records.
+    """Read listings, PDFs and Zotero libraries into YAML records, one per paper.
 
     PDFs are identified (arXiv id, DOI, title), attached to their record or made one.
+
+    A Zotero library (its zotero.sqlite, read without changing it) is kept in step.
 
     Running it again changes nothing.
 
@@ -59,7 +67,14 @@ def ingest(
     kb = open_kb(ctx)
 
     def listings(named: list[str]) -> IngestReport:
-        return kb.ingest(named, format=format, year=year, stdin=sys.stdin.buffer.read, encoding=encoding)
+        return kb.ingest(
+            named,
+            format=format,
+            year=year,
+            stdin=sys.stdin.buffer.read,
+            encoding=encoding,
+            collection=collection,
+        )
 
     with render.progress_bar("reading PDFs") as update:
         progress = None if as_json else update

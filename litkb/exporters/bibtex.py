@@ -169,7 +169,8 @@ def entry_fields(paper: Paper, context: ExportContext) -> tuple[str, list[tuple[
         present["booktitle"] = _text(extra.get("venue"))
     if not extra.get("bibtex_type"):
         present["type"] = ""  # `type` is BibTeX's field (`PhD dissertation`) only in what came from BibTeX
-    entry_type = _entry_type(extra.get("bibtex_type"), present, bool(paper.authors), bool(paper.year))
+    source_type = extra.get("bibtex_type") or _from_zotero(extra, present)
+    entry_type = _entry_type(source_type, present, bool(paper.authors), bool(paper.year))
     fields.extend((name, esc(value)) for name, value in present.items() if value)
     if paper.arxiv_id:
         fields.append(("eprint", esc(paper.arxiv_id)))
@@ -244,6 +245,33 @@ def file_field(paths: Sequence[Path]) -> str:
         text = text.replace("\\", "\\\\").replace(":", "\\:").replace(";", "\\;")
         entries.append(f":{text}:PDF")
     return ";".join(entries)
+
+
+# A Zotero item's type as a BibTeX entry type, and the field its publisher goes in (else `publisher`).
+_ZOTERO_TYPES = {
+    "journalArticle": ("article", "publisher"), "conferencePaper": ("inproceedings", "publisher"),
+    "book": ("book", "publisher"), "bookSection": ("incollection", "publisher"),
+    "thesis": ("phdthesis", "school"), "report": ("techreport", "institution"),
+}  # fmt: skip
+
+
+def _from_zotero(extra: dict[str, object], present: dict[str, str]) -> str | None:
+    """For a paper from Zotero (`extra.item_type`): the BibTeX entry type of its item type, its publisher
+    moved to the field that type reads it from (a thesis's university is its `school`), and its editors
+    from `extra.creators`; None for anything else."""
+    kind = extra.get("item_type")
+    if not isinstance(kind, str):
+        return None
+    entry_type, publisher = _ZOTERO_TYPES.get(kind, ("misc", "publisher"))
+    if kind == "thesis" and "master" in str(extra.get("type", "")).lower():
+        entry_type = "mastersthesis"
+    if publisher != "publisher" and present["publisher"] and not present[publisher]:
+        present[publisher], present["publisher"] = present["publisher"], ""
+    creators = extra.get("creators")
+    editors = creators.get("editor") if isinstance(creators, dict) else None
+    if isinstance(editors, list) and editors and not present["editor"]:
+        present["editor"] = " and ".join(str(name) for name in editors)
+    return entry_type
 
 
 def _first(value: object) -> str | None:

@@ -482,7 +482,8 @@ def _is_pdf(path: Path) -> bool:
 
 def split_inputs(paths: Sequence[str], recursive: bool) -> tuple[list[Path], list[str], list[FileOutcome]]:
     """The PDFs and the listings among `paths` (a folder: the PDFs and listings in it and below, with
-    `recursive`; hidden files left out), and a failed outcome for each folder given without it."""
+    `recursive`; hidden files left out; a Zotero data folder is a listing, read by the Zotero reader), and
+    a failed outcome for each other folder given without it."""
     pdfs: list[Path] = []
     listings: list[str] = []
     problems: list[FileOutcome] = []
@@ -493,6 +494,8 @@ def split_inputs(paths: Sequence[str], recursive: bool) -> tuple[list[Path], lis
                 pdfs.append(path)  # "no such file", said with the other PDFs
             else:
                 listings.append(given)
+        elif path.is_dir() and (path / "zotero.sqlite").is_file():
+            listings.append(given)  # a Zotero data folder: its library is read whole, never its storage/
         elif path.is_dir():
             if not recursive:
                 problems.append(

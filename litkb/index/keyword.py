@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from ..errors import IndexDamagedError, IndexMissingError
 from ..fsutil import atomic_write_text
-from ..models import Paper
+from ..models import Paper, searchable_notes
 from ..text import stems
 
 TITLE_REPEAT = 2
@@ -71,7 +71,10 @@ class Records(Protocol):
 
 
 def keyword_hash(paper: Paper) -> str:
-    return hashlib.sha256(f"{paper.title}\x00{paper.abstract or ''}".encode()).hexdigest()[:32]
+    text = f"{paper.title}\x00{paper.abstract or ''}"
+    if notes := searchable_notes(paper.notes):  # a paper without notes keeps the hash it always had
+        text += f"\x00{notes}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def query_terms(query: str) -> list[str]:
@@ -90,11 +93,14 @@ def tokens(text: str) -> list[str]:
 
 
 def paper_tokens(paper: Paper) -> list[str]:
-    return tokens(" ".join([paper.title] * TITLE_REPEAT + [paper.abstract or ""]))
+    """What the index counts of a paper: its title (TITLE_REPEAT times), abstract and notes."""
+    return tokens(
+        " ".join([paper.title] * TITLE_REPEAT + [paper.abstract or "", searchable_notes(paper.notes)])
+    )
 
 
 class KeywordIndex:
-    """BM25 over each paper's title and abstract, saved in a folder of the knowledge base."""
+    """BM25 over each paper's title, abstract and notes, saved in a folder of the knowledge base."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

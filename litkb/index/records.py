@@ -25,7 +25,7 @@ from .keyword import keyword_hash
 from .passages import SCHEME, vector_hash
 
 DIGESTS_FILE = "index-digests.json"  # in the knowledge base's .cache/
-DIGESTS_VERSION = 1  # one more whenever `vector_hash` or `keyword_hash` hashes anything else
+DIGESTS_VERSION = 2  # one more whenever `vector_hash` or `keyword_hash` hashes anything else
 # More records to read than this, and all of them are read at once through the records' cache (a record
 # read alone is parsed from its YAML).
 READ_ONE_BY_ONE = 256

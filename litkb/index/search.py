@@ -27,7 +27,7 @@ from ..store import RecordStore
 from ..wording import count_is, plural
 from .keyword import KeywordScores
 from .parts import IndexParts
-from .snippets import best_snippet, passage_text
+from .snippets import paper_snippet, passage_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -255,9 +255,9 @@ class Searcher:
                     score=round(score, 4),
                     similarity=round(close, 4) if close is not None else None,
                     match=match_label(close, self.model) if query and close is not None else None,
-                    snippet=best_snippet(
+                    snippet=paper_snippet(
                         (query or "") if by_words else "",
-                        paper.abstract,
+                        paper,
                         closest=passage_text(paper, closest.get(paper.id)),
                     ),
                 )

@@ -1,10 +1,10 @@
-"""Snippets: the stretch of a paper's abstract that shows why it matched a query."""
+"""Snippets: the stretch of a paper's abstract (or a line of its notes) that shows why it matched a query."""
 
 from __future__ import annotations
 
 import re
 
-from ..models import Paper
+from ..models import Paper, searchable_notes
 from ..text import sentences as split_sentences
 from ..text import stem
 from .keyword import query_terms
@@ -34,13 +34,7 @@ def best_snippet(query: str, text: str | None, limit: int = SNIPPET_CHARS, close
         return ""
     stems = {stem(term) for term in query_terms(query)}
     nearest = next((i for i, s in enumerate(sentences) if closest and closest[:60] in s), 0)
-
-    def hits(sentence: str) -> tuple[int, int]:
-        """(distinct query words matched, all matches)."""
-        matched = [s for s in map(stem, re.findall(r"\w+", sentence.lower())) if s in stems]
-        return len(set(matched)), len(matched)
-
-    best = max(range(len(sentences)), key=lambda i: (hits(sentences[i]), i == nearest, -i))
+    best = max(range(len(sentences)), key=lambda i: (_hits(stems, sentences[i]), i == nearest, -i))
     chosen = sentences[best]
     following = best + 1
     while following < len(sentences) and len(chosen) + 1 + len(sentences[following]) <= limit:
@@ -50,6 +44,36 @@ def best_snippet(query: str, text: str | None, limit: int = SNIPPET_CHARS, close
     if len(chosen) > limit:
         return prefix + chosen[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
     return prefix + chosen + (" …" if following < len(sentences) else "")
+
+
+def _hits(stems: set[str], sentence: str) -> tuple[int, int]:
+    """(distinct query words matched, all matches)."""
+    matched = [s for s in map(stem, re.findall(r"\w+", sentence.lower())) if s in stems]
+    return len(set(matched)), len(matched)
+
+
+def paper_snippet(query: str, paper: Paper, closest: str | None = None, limit: int = SNIPPET_CHARS) -> str:
+    """A result's snippet: from its abstract (see `best_snippet`), or the line of its notes (an
+    annotation with its page, a paragraph) that holds more query words than any sentence of the abstract,
+    or, where no words match, the one holding the passage nearest by meaning."""
+    lines = [line.strip() for line in searchable_notes(paper.notes).splitlines() if line.strip()]
+    if not lines:
+        return best_snippet(query, paper.abstract, limit, closest)
+    stems = {stem(term) for term in query_terms(query)}
+    best_line = max(lines, key=lambda line: _hits(stems, line))
+    in_abstract = max((_hits(stems, s) for s in split_sentences(paper.abstract or "")), default=(0, 0))
+    near = next((line for line in lines if closest and closest[:60] in " ".join(line.split())), None)
+    if _hits(stems, best_line) > in_abstract:
+        chosen = best_line
+    elif (
+        in_abstract == (0, 0)
+        and near is not None
+        and not (closest and paper.abstract and closest[:60] in paper.abstract)
+    ):
+        chosen = near
+    else:
+        return best_snippet(query, paper.abstract, limit, closest)
+    return chosen if len(chosen) <= limit else chosen[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def passage_text(paper: Paper, number: int | None) -> str | None:

@@ -2,7 +2,8 @@
 
 A parser is a `Parser`: a name, a `detect(text, filename)` that scores how sure it is that the text is
 its format (0 = not mine), and a `parse(text, options)` that returns papers plus warnings for the
-blocks it had to skip. Parsers never touch the knowledge base.
+blocks it had to skip. A format that is not text (a database, a folder) gives `detect_path(path)` and
+`read(path, options)` instead, and is asked first. Parsers never touch the knowledge base.
 """
 
 from __future__ import annotations
@@ -23,11 +24,25 @@ class ParseOptions:
 
     source_name: str
     year: int | None = None
+    collection: str | None = None  # a library's collection to read (and its subcollections), not all
 
     @property
     def source_file(self) -> str:
         """The name a record's `sources` keeps: the file's own name, the same from any folder."""
         return Path(self.source_name).name if self.source_name != "<stdin>" else "<stdin>"
+
+
+@dataclass
+class LibraryState:
+    """A library the user keeps in another program (a Zotero database) as it is now, so an import can
+    keep records in step with it: whose database (`account`), the libraries read, the (library, key) of
+    every item it holds outside the trash, and what the import should say about it."""
+
+    format: str
+    account: str
+    libraries: set[str]
+    live: set[tuple[str, str]]
+    lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -37,6 +52,7 @@ class ParseResult:
     skipped: int = 0
     assumed: list[str] = field(default_factory=list)  # what the parser had to assume (said in the summary)
     problem: str | None = None  # why the input gave no paper, when one reason says it (one line)
+    library: LibraryState | None = None  # a library read whole, to keep records in step with
 
 
 @dataclass(frozen=True)
@@ -45,10 +61,12 @@ class Parser:
     description: str
     detect: Callable[[str, str], float]
     parse: Callable[[str, ParseOptions], ParseResult]
+    detect_path: Callable[[Path], float] | None = None  # formats read from the path, not as text
+    read: Callable[[Path, ParseOptions], ParseResult] | None = None
 
 
 PARSERS: Registry[Parser] = Registry(
-    "input format", __name__, ("arxiv", "bibtex", "csl_json", "daily_papers", "tabular")
+    "input format", __name__, ("arxiv", "bibtex", "csl_json", "daily_papers", "tabular", "zotero")
 )
 
 
@@ -72,6 +90,19 @@ def detect_parser(text: str, filename: str) -> Parser:
         known = ", ".join(PARSERS.names())
         raise InputError(f"{filename}: not in a format litkb reads (known: {known}); use --format")
     return PARSERS.get(scored[0][1])
+
+
+def path_parser(path: str, format: str | None) -> Parser | None:
+    """The parser that reads `path` itself (a database, a folder) rather than its text: the one `format`
+    names, if it is such a parser, else the one most sure it is its format; None when none is."""
+    if path == "-":
+        return None
+    if format is not None:
+        parser = get_parser(format)
+        return parser if parser.read is not None else None
+    scored = [(p.detect_path(Path(path)), p.name) for p in PARSERS if p.detect_path is not None]
+    best = max(scored, default=(0.0, ""))
+    return PARSERS.get(best[1]) if best[0] > 0 else None
 
 
 # What a detector calls a Western single-byte text is read as Windows-1252 (what Excel and Windows
