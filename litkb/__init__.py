@@ -6,4 +6,4 @@ from .errors import LitkbError
 from .kb import KnowledgeBase, SearchResult
 
 __all__ = ["KnowledgeBase", "LitkbError", "SearchResult"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

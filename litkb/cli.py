@@ -122,12 +122,17 @@ def _say(message: str) -> None:
 app = typer.Typer(
     cls=LitkbGroup,
     name="litkb",
-    help="A literature knowledge base: parse paper listings into YAML records, search them by meaning.",
+    help="A literature knowledge base: listings of papers to YAML records, searched offline.\n\n"
+    'Example: litkb ingest data/hf-daily-papers-2025-11-18.txt && litkb index && litkb search "rag"',
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Docs: docs/tutorial.md (start here), docs/reference/commands.md (every command), in a clone of "
+    "litkb; `bash scripts/docs.sh` builds them as a site.",
 )
+
+DOCS = "docs/reference/commands.md"  # each command's --help ends with a link to its section there
 
 
 def _show_version(value: bool) -> None:
@@ -198,6 +203,7 @@ def _register() -> None:
     ):
         module.register(app)
     _one_line_summaries(app)
+    _link_docs(app, ["litkb"])
 
 
 def _one_line_summaries(group: typer.Typer) -> None:
@@ -212,6 +218,23 @@ def _one_line_summaries(group: typer.Typer) -> None:
     for sub in group.registered_groups:
         if sub.typer_instance is not None:
             _one_line_summaries(sub.typer_instance)
+
+
+def _link_docs(group: typer.Typer, path: list[str]) -> None:
+    """End every command's --help with `Docs: docs/reference/commands.md#litkb-search` (the section
+    scripts/docs.py writes for it; the path works from a clone and in the built site)."""
+    from typer.models import DefaultPlaceholder
+
+    for command in group.registered_commands:
+        name = command.name or str(getattr(command.callback, "__name__", "")).lower().replace("_", "-")
+        if command.epilog is None:
+            command.epilog = f"Docs: {DOCS}#{'-'.join([*path, name])}"
+    for sub in group.registered_groups:
+        name = str(sub.name)
+        if sub.epilog is None or isinstance(sub.epilog, DefaultPlaceholder):
+            sub.epilog = f"Docs: {DOCS}#{'-'.join([*path, name])}"
+        if sub.typer_instance is not None:
+            _link_docs(sub.typer_instance, [*path, name])
 
 
 _register()

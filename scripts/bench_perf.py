@@ -18,7 +18,7 @@ before the speed work); warm hybrid search against warm semantic search; `litkb 
 --repeats times each; an unchanged
 `litkb index` and one with a single changed abstract against a bare `litkb --help`; ingest and loading of
 the large file. With a GPU (`--device cuda`), indexing throughput on the GPU. Nothing here is a test:
-the figures go to the README's performance section.
+the figures go to docs/performance.md (the current ones) and docs/design-notes.md (what they replace).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`litkb serve` in a real browser: Debian's Chromium driven through chromium-driver (Selenium) on the
 shipped listing. Skips, saying why, where Chromium or its driver is absent. With LITKB_SCREENSHOTS=DIR it
-also saves the screenshots the README shows (docs/inbox.png, docs/search.png)."""
+also saves the screenshots the README and the docs show (docs/inbox.png, docs/search.png)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """How the code is laid out: no import circles, and no module importing one from a higher layer (the
-README's "How the code is laid out" draws the same picture)."""
+"How the code is laid out" in docs/development.md draws the same picture)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def layer(module: str) -> int:
     for number, names in enumerate(LAYERS):
         if top in names:
             return number
-    raise AssertionError(f"litkb/{module}.py is in no layer: add it to LAYERS (and to the README)")
+    raise AssertionError(f"litkb/{module}.py is in no layer: add it to LAYERS (and to docs/development.md)")
 
 
 def upward(edges: dict[str, set[str]]) -> list[str]:

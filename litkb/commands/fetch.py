@@ -64,7 +64,9 @@ def arxiv(
         False, "--pdf", help="Also download the papers' PDFs and attach them (ids only)."
     ),
 ) -> None:
-    """Fetch papers from arXiv by id, or by a search query (one request every 3 seconds, as arXiv asks).
+    """Fetch papers from arXiv by id, or by a search query.
+
+    One request every 3 seconds, as arXiv asks.
 
     Example: litkb fetch arxiv --query 'cat:cs.CL AND abs:"speculative decoding"' --max 200
     """
@@ -141,8 +143,11 @@ def enrich(
     *,
     where: PaperFilter,
 ) -> None:
-    """Fill what records lack (arXiv id, DOI, author names, links) from arXiv and Crossref: looked up by
-    arXiv id or DOI where known, else by title; only when the titles match; never overwriting a value.
+    """Fill what records lack (arXiv id, DOI, author names, links) from arXiv and Crossref.
+
+    Each paper is looked up by arXiv id or DOI where known, else by title.
+
+    A value is filled only when the titles match, and never overwrites one the record has.
 
     Example: litkb enrich --source hf-daily --dry-run
     """
@@ -166,7 +171,7 @@ def enrich(
 
 def register(app: typer.Typer) -> None:
     fetch = typer.Typer(
-        help="Fetch papers from the services that publish them: hf (Daily Papers), arxiv, doi (Crossref).\n\n"
+        help="Fetch papers from Hugging Face Daily Papers (hf), arXiv (arxiv) or Crossref (doi).\n\n"
         "Example: litkb fetch hf --date 2025-11-18",
         no_args_is_help=True,
     )

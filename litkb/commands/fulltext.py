@@ -50,9 +50,11 @@ def attach(
     *,
     where: PaperFilter,
 ) -> None:
-    """Attach a PDF to a paper: copied into the knowledge base's files/ folder (or, with --link, only its
-    path kept) and its text extracted for `litkb index`. With --download: fetch from arXiv the PDFs of
-    the papers named or selected (one request every 3 seconds, as arXiv asks).
+    """Attach a PDF to a paper, or, with --download, the PDFs of papers from arXiv.
+
+    The PDF is copied into the knowledge base's files/ folder (with --link, only its path is kept).
+
+    Its text is extracted for `litkb index`; --download fetches one PDF every 3 seconds, as arXiv asks.
 
     Example: litkb attach "hydra sequentially" ~/Downloads/hydra.pdf    (or: litkb attach --download --tag x)
     """
@@ -116,7 +118,9 @@ def open_command(
     ),
     which: str | None = WHICH,
 ) -> None:
-    """Open a paper's PDF in your viewer (xdg-open, open, or Windows' default), at a page if asked.
+    """Open a paper's PDF in your viewer, at a page if asked.
+
+    The viewer is xdg-open, open (macOS) or Windows' default.
 
     Example: litkb open hydra --page 4
     """

@@ -52,10 +52,15 @@ def ingest(
         False, "--link", help="Keep only the PDFs' paths (no copy in the knowledge base)."
     ),
 ) -> None:
-    """Parse listings into YAML records, one per paper; PDFs are identified (arXiv id, DOI, title),
-    attached to their record or made one; a Zotero library (zotero.sqlite, read without changing it) is
-    kept in step. Running it again changes nothing; a newer copy of a listing updates what changed and
-    keeps your tags and notes.
+    """Read listings, PDFs and Zotero libraries into YAML records, one per paper.
+
+    PDFs are identified (arXiv id, DOI, title), attached to their record or made one.
+
+    A Zotero library (its zotero.sqlite, read without changing it) is kept in step.
+
+    Running it again changes nothing.
+
+    A newer copy of a listing updates what changed and keeps your tags and notes.
 
     Example: litkb ingest data/hf-daily-papers-2025-11-18.txt ~/Downloads/2402.05109v2.pdf
     """
@@ -112,7 +117,7 @@ def index(
         False, "--prune", help="On a Chroma server: also remove papers that have no record here."
     ),
 ) -> None:
-    """Embed new and changed records into the vector index; remove what is gone from the records.
+    """Embed new and changed records into the index; remove what is gone from the records.
 
     Example: litkb index            (litkb index --device cuda on a machine with a GPU)
     """

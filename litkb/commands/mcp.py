@@ -20,8 +20,11 @@ def mcp(
         False, "--allow-write", help="Also offer the tools that change records (tag, note, mark, rate)."
     ),
 ) -> None:
-    """Serve the knowledge base to AI assistants over MCP: stdio (what Claude Desktop and Cursor start),
-    or streamable HTTP on 127.0.0.1 with --http.
+    """Serve the knowledge base to AI assistants over MCP (Model Context Protocol).
+
+    On stdio, which is what Claude Desktop, Claude Code, Cursor and VS Code start.
+
+    With --http, streamable HTTP on 127.0.0.1.
 
     Example: litkb mcp --http --port 8765
     """

@@ -149,9 +149,11 @@ def dislike(ctx: typer.Context, paper: str = PAPER, as_json: bool = JSON) -> Non
 def next_command(
     ctx: typer.Context, k: int = K, as_json: bool = JSON, ids_only: bool = IDS_ONLY, *, where: PaperFilter
 ) -> None:
-    """Unread papers ranked by how well they fit what you liked and read, each with the liked or read
-    paper it is closest to and how close (cosine similarity, 1 = the same text); the filters choose
-    among the unread papers.
+    """Rank the unread papers by how well they fit what you liked and read.
+
+    Each with the liked or read paper it is closest to and how close (cosine similarity, 1 = same text).
+
+    The filters choose among the unread papers.
 
     Example: litkb next -k 10 --source hf-api --since 2025-11-18
     """
@@ -201,7 +203,9 @@ def rm(
 
 
 def edit(ctx: typer.Context, paper: str = PAPER) -> None:
-    """Edit a paper's YAML record in $EDITOR; it is checked when you save, and kept as it was if invalid.
+    """Edit a paper's YAML record in $EDITOR.
+
+    It is checked when you save, and kept as it was if invalid.
 
     Example: litkb edit "Hopfield Networks"
     """

@@ -58,7 +58,9 @@ def search(
     *,
     where: PaperFilter,
 ) -> None:
-    """Find the papers that best answer a query: keywords and meaning together (--mode to choose one).
+    """Find the papers that best answer a query, by keywords and meaning together.
+
+    --mode semantic or --mode keyword uses one of them; --like FILE searches with a pasted abstract.
 
     Example: litkb search "speculative decoding" -k 5 --year 2024..2025
     """
@@ -103,7 +105,9 @@ def related(
     *,
     where: PaperFilter,
 ) -> None:
-    """Find the papers nearest to a paper, or to several papers together (they themselves left out).
+    """Find the papers nearest in meaning to a paper, or to several papers together.
+
+    The papers given are themselves left out.
 
     Example: litkb related "Hopfield Networks is All You Need" "MoM: Linear Sequence" --year 2023..
     """

@@ -19,7 +19,7 @@ def serve(
     ),
     open_browser: bool = typer.Option(False, "--open", help="Open the inbox in the web browser."),
 ) -> None:
-    """Serve the knowledge base as a local web interface: the inbox, search, papers, themes, reading list.
+    """Serve the knowledge base in a browser: inbox, search, papers, themes, reading list.
 
     Example: litkb serve --port 8000 --open
     """

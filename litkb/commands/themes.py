@@ -32,8 +32,9 @@ def themes(
         None, "--map", help="Also write a map of the papers (HTML) to this file."
     ),
 ) -> None:
-    """Cluster the papers into themes with readable labels, grouped into areas (saved, so reruns give
-    the same themes).
+    """Cluster the papers into themes with readable labels, grouped into areas.
+
+    The themes are saved (themes.yaml), so reruns give the same themes until --rebuild or another -k.
 
     Example: litkb themes --since 2025-11-01 --map themes.html
     """
