@@ -76,6 +76,7 @@ def ingest(
             collection=collection,
         )
 
+    listed: IngestReport | None
     if format is not None:  # every input is of that format: none is a PDF or a folder of them
         listed, pdfs = listings(files), PdfReport()
     else:
