@@ -31,7 +31,7 @@ from .index.build import IndexBuilder, IndexReport, Progress
 from .index.keyword import KeywordIndex
 from .index.parts import IndexParts
 from .index.records import DIGESTS_FILE, IndexRecords
-from .index.search import SEARCH_MODES, Searcher, SearchResult
+from .index.search import SCOPES, SEARCH_MODES, Searcher, SearchResult
 from .index.vectors import VectorIndex
 from .ingest import IngestReport, parse_inputs, save_parsed
 from .lock import write_lock
@@ -308,10 +308,12 @@ class KnowledgeBase:
         mode: str = "hybrid",
         theme: str | None = None,
         where: PaperFilter | None = None,
+        scope: str = "all",
     ) -> list[SearchResult]:
         """The `k` papers that best answer `query`, best first. `mode`: hybrid (default: keyword and
-        meaning fused), semantic or keyword. `theme` and `where` keep only the papers they allow."""
-        return self.search_many([query], k, mode=mode, theme=theme, where=where)[0]
+        meaning fused), semantic or keyword; `scope`: all, abstract or full (text). `theme` and `where`
+        keep only the papers they allow."""
+        return self.search_many([query], k, mode=mode, theme=theme, where=where, scope=scope)[0]
 
     def search_many(
         self,
@@ -320,10 +322,13 @@ class KnowledgeBase:
         mode: str = "hybrid",
         theme: str | None = None,
         where: PaperFilter | None = None,
+        scope: str = "all",
     ) -> list[list[SearchResult]]:
         """Answer many queries with one model load and one encoding pass."""
         if mode not in SEARCH_MODES:
             raise UsageError(f"unknown search mode '{mode}'; known modes: {', '.join(SEARCH_MODES)}")
+        if scope not in SCOPES:
+            raise UsageError(f"unknown --in '{scope}'; choose one of: {', '.join(SCOPES)}")
         self._require_index()
         if any(not q.strip() for q in queries):
             raise InputError("empty query: say what to search for")
@@ -333,7 +338,7 @@ class KnowledgeBase:
             self.warn(
                 f"{count_is(missing, 'paper')} not indexed yet, so no search finds them; run `litkb index`"
             )
-        return self.searcher.search_many(queries, k, mode, allowed)
+        return self.searcher.search_many(queries, k, mode, allowed, scope)
 
     def related(
         self,

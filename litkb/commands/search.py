@@ -35,6 +35,9 @@ def search(
     k: int = K,
     as_json: bool = JSON,
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), semantic or keyword."),
+    scope: str = typer.Option(
+        "all", "--in", help="Where to look: all (abstracts and full text, the default), abstract or full."
+    ),
     like: str | None = typer.Option(
         None,
         "--like",
@@ -60,6 +63,7 @@ def search(
     """Find the papers that best answer a query: keywords and meaning together (--mode to choose one).
 
     Example: litkb search "speculative decoding" -k 5 --year 2024..2025
+    Example: litkb search "ablation rotary embeddings" --in full
     """
     kb = open_kb(ctx)
     given = [name for name, value in (("QUERY", query), ("--like", like), ("--queries", queries)) if value]
@@ -67,14 +71,14 @@ def search(
         raise UsageError(f"give one of QUERY, --like FILE or --queries FILE, not {' and '.join(given)}")
     if queries is not None:
         batch = read_queries(queries)
-        answers = kb.search_many([text for _, text in batch], k=k, mode=mode, where=where)
+        answers = kb.search_many([text for _, text in batch], k=k, mode=mode, where=where, scope=scope)
         for (query_id, _), results in zip(batch, answers, strict=True):
             render.print_json({"query_id": query_id, "results": results}, lines=True)
         return
     text = read_like(like) if like is not None else query
     if not text:
         raise UsageError('say what to search for, e.g. litkb search "speculative decoding"')
-    results = kb.search(text, k=k, mode=mode, where=where)
+    results = kb.search(text, k=k, mode=mode, where=where, scope=scope)
     if save is not None:  # saved once it has run: a search that fails is not kept
         replaced = kb.save_search(save, text, k, mode, where, force=force)
         verb = "replaced" if replaced else "saved as"

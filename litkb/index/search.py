@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypedDict
 from ..errors import IndexDamagedError, IndexMissingError, NotFoundError
 from ..models import Paper
 from ..store import RecordStore
+from .fullrank import FULL_POOL, SCOPES, FullView, better, fuse_views, pool, views
 from .keyword import KeywordScores
 from .parts import IndexParts
 from .snippets import best_snippet, passage_text
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
+__all__ = ["SCOPES", "SEARCH_MODES", "SearchResult", "Searcher", "fuse", "scaling"]
 POOL = 100  # keyword candidates
 DENSE_POOL = (
     10  # dense candidates; every candidate gets its exact dense score (10 vs 100: -0.0004 on SciFact)
@@ -55,6 +57,8 @@ class SearchResult(TypedDict):
     similarity: float | None  # the paper's closeness in meaning to the query, comparable across queries
     match: str | None  # similarity in words: strong, fair or weak (see match_label)
     snippet: str
+    page: int | None  # found through the full text: the page (1-based, physical) of the passage
+    quote: str | None  # and the passage's sentences that matched
 
 
 class Searcher:
@@ -66,22 +70,33 @@ class Searcher:
         self.vectors = parts.vectors
         self.keywords = parts.keywords
         self.encoders = parts.encoders
+        self.fulltext = parts.fulltext
         self.model = parts.vectors.model
         self.warn = warn
+        self._keyword_scores: KeywordScores | None = None  # the passages' BM25 for the query being answered
 
     def encode(self, queries: list[str]) -> np.ndarray:
         """The queries' vectors, by the model that embedded the papers (its ONNX export when there is one)."""
         return self.encoders.query.encode(queries)
 
     def search_many(
-        self, queries: Sequence[str], k: int, mode: str, allowed: set[str] | None
+        self, queries: Sequence[str], k: int, mode: str, allowed: set[str] | None, scope: str = "all"
     ) -> list[list[SearchResult]]:
-        """The `k` best papers for each query (of the `allowed` ones, when given), one encoding pass."""
+        """The `k` best papers for each query (of the `allowed` ones, when given), one encoding pass.
+        `scope`: all (abstracts and full text), abstract (as without full text) or full (full text only)."""
+        full = scope != "abstract" and not self.fulltext.empty()
+        if scope == "full" and not full:
+            self.warn("no paper's full text is in the index: attach PDFs (`litkb attach`), then index")
+            return [[] for _ in queries]
         vectors = self.encode(list(queries)) if mode != "keyword" else None
         answers = []
         for i, query in enumerate(queries):
             dense: dict[str, float] = {}
-            if vectors is None:
+            found: dict[str, FullView] = {}
+            if full:
+                vector = vectors[i] if vectors is not None else None
+                ranked, dense, found = self.with_fulltext(query, vector, k, mode, allowed, scope == "full")
+            elif vectors is None:
                 ranked = self.keywords.scores(query).top(k, allowed)
             elif mode == "semantic":
                 ranked = self.dense(vectors[i], k, allowed)
@@ -89,7 +104,8 @@ class Searcher:
             else:
                 ranked, dense = self.hybrid(query, vectors[i], k, allowed)
             vector = vectors[i] if vectors is not None else None
-            results = self.results(ranked[:k], query, vector, by_words=mode != "semantic", similarity=dense)
+            by_words = mode != "semantic"
+            results = self.results(ranked[:k], query, vector, by_words=by_words, similarity=dense, full=found)
             best = max((r["similarity"] for r in results if r["similarity"] is not None), default=None)
             if best is not None and match_label(best, self.model) == "weak":
                 self.warn(
@@ -117,6 +133,65 @@ class Searcher:
         """The fused ranking, and every candidate's dense score."""
         candidates, dense, keyword = self.hybrid_candidates(query, vector, k, allowed)
         return fuse(candidates, dense, {pid: keyword.of(pid) for pid in candidates}), dense
+
+    def with_fulltext(
+        self, query: str, vector: np.ndarray | None, k: int, mode: str, allowed: set[str] | None, only: bool
+    ) -> tuple[Hits, dict[str, float], dict[str, FullView]]:
+        """The ranking with the full-text views of papers that have full text (see `litkb.index.fullrank`),
+        every candidate's similarity, and the full-text views; `only`: the full-text views alone."""
+        full = self.fulltext
+        fd = full.dense_best(vector, allowed) if vector is not None else {}
+        self._keyword_scores = full.keyword_scores(query) if mode != "semantic" else None
+        fk = full.keyword_best(self._keyword_scores)
+        if allowed is not None:
+            fk = {pid: hit for pid, hit in fk.items() if pid in allowed}
+        n = max(k, FULL_POOL)
+        picks = set(pool(fd, n)) | set(pool({pid: hit[0] for pid, hit in fk.items()}, n))
+        similarity: dict[str, float] = {}
+        if mode == "hybrid" and vector is not None:
+            if only:
+                found = views(fd, fk, picks)
+                values = [v.dense for v in found.values() if v.dense is not None]
+                low = min(values, default=0.0)
+                scores = fuse_views({}, found, low, max(values, default=0.0) - low, KEYWORD_WEIGHT, True)
+            else:
+                candidates, similarity, keyword = self.hybrid_candidates(query, vector, k, allowed)
+                words = {pid: keyword.of(pid) for pid in candidates}
+                low, span, top = scaling(candidates, similarity, words)
+                abstract = dict(fuse(candidates, similarity, words))
+                found = views(fd, fk, picks | (candidates & (fd.keys() | fk.keys())))
+                extra = sorted(found.keys() - candidates)
+                similarity.update(self.vectors.best_scores(vector, extra))
+                for pid in extra:  # their abstract view, scaled as the abstract candidates' were
+                    abstract[pid] = KEYWORD_WEIGHT * keyword.of(pid) / top + (1 - KEYWORD_WEIGHT) * (
+                        similarity.get(pid, low) - low
+                    ) / span
+                scores = fuse_views(abstract, found, low, span, KEYWORD_WEIGHT)
+        elif mode == "semantic" and vector is not None:
+            abstract = {} if only else dict(self.dense(vector, k, allowed))
+            found = views(fd, {}, picks)
+            if not only:
+                abstract.update(self.vectors.best_scores(vector, sorted(found.keys() - abstract.keys())))
+            for view in found.values():
+                view.score = view.dense if view.dense is not None else -1.0
+            similarity = dict(abstract)
+            scores = better(abstract, found, only)
+        else:
+            keyword_scores = self.keywords.scores(query)
+            abstract = {} if only else dict(keyword_scores.top(max(k, POOL), allowed))
+            found = views({}, fk, picks)
+            for pid in found.keys() - abstract.keys() if not only else ():
+                abstract[pid] = keyword_scores.of(pid)
+            # BM25 of passages and of abstracts, each as a share of the most a document could score
+            scale = keyword_scores.possible() / ((self._keyword_scores and self._keyword_scores.possible()) or 1.0)
+            for view in found.values():
+                view.score = view.keyword * scale
+            scores = better(abstract, found, only)
+        for pid, view in found.items():
+            if view.won and view.dense is not None:
+                similarity[pid] = max(similarity.get(pid, view.dense), view.dense)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        return ranked, similarity, found
 
     def related(
         self, seeds: Sequence[Paper], k: int, allowed: Callable[[], set[str] | None]
@@ -179,9 +254,11 @@ class Searcher:
         vector: np.ndarray | None = None,
         by_words: bool = True,
         similarity: dict[str, float] | None = None,
+        full: dict[str, FullView] | None = None,
     ) -> list[SearchResult]:
         """The hits as results, each with the snippet that shows why it matched: the sentences with the
-        most query words (`by_words`), else the one nearest the query's `vector` by meaning."""
+        most query words (`by_words`), else the one nearest the query's `vector` by meaning; a hit found
+        through its full text (`full`) with the page and quote of its best passage."""
         ids = [pid for pid, _ in hits]
         closest = self.vectors.closest_passages(vector, ids) if vector is not None and ids else {}
         results: list[SearchResult] = []
@@ -191,6 +268,10 @@ class Searcher:
             except NotFoundError:
                 continue  # removed since the last `litkb index`
             close = similarity.get(paper_id) if similarity else None
+            view = (full or {}).get(paper_id)
+            page, quote = (None, None)
+            if view is not None and view.won:
+                page, quote = self.quote(paper, view, query or "", vector, by_words)
             results.append(
                 SearchResult(
                     rank=len(results) + 1,
@@ -208,9 +289,46 @@ class Searcher:
                         paper.abstract,
                         closest=passage_text(paper, closest.get(paper.id)),
                     ),
+                    page=page,
+                    quote=quote,
                 )
             )
         return results
+
+    def quote(
+        self, paper: Paper, view: FullView, query: str, vector: np.ndarray | None, by_words: bool
+    ) -> tuple[int | None, str | None]:
+        """The page and quote of a paper's best passage for the query: the passage whose cosine and BM25,
+        scaled over the paper's passages and mixed as in hybrid search, are best; the quote its sentences
+        with the most query words (by meaning: its first)."""
+        import numpy as np
+
+        scores = self._keyword_scores if by_words else None
+        cosines, bm25 = self.fulltext.passage_scores(paper.id, vector, scores)
+        if not len(cosines):
+            return None, None
+        mixed = np.zeros(len(cosines), dtype=np.float32)
+        if vector is not None:
+            span = float(cosines.max() - cosines.min()) or 1.0
+            mixed += (1 - KEYWORD_WEIGHT) * (cosines - cosines.min()) / span
+        if bm25.max() > 0:
+            mixed += KEYWORD_WEIGHT * bm25 / bm25.max()
+        window = self.fulltext.passage_text(paper.id, int(np.argmax(mixed)), paper.files)
+        if window is None:
+            return None, None
+        return window.page, best_snippet(query if by_words else "", window.text)
+
+
+def scaling(
+    candidates: set[str], dense: dict[str, float], keyword: dict[str, float]
+) -> tuple[float, float, float]:
+    """How `fuse` scales the candidates' scores: the lowest dense score, the dense scores' span, and the
+    best keyword score."""
+    values = [dense[pid] for pid in candidates if pid in dense]
+    low = min(values, default=0.0)
+    span = (max(values, default=0.0) - low) or 1.0
+    top = max((keyword.get(pid, 0.0) for pid in candidates), default=0.0) or 1.0
+    return low, span, top
 
 
 def fuse(

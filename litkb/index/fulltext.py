@@ -1,0 +1,452 @@
+"""The full-text part of the index (`index/fulltext/`): the vectors of every attached file's passages (see
+`litkb.fulltext.windows`), where each passage lies (file, page, characters, whether in the references),
+and a keyword index (BM25) over the passages.
+
+It is kept beside the abstract index, not inside it, so that a paper without a file is indexed, counted
+and ranked exactly as before (the abstract index's BM25 statistics, its snapshot and Chroma collection do
+not change when a PDF is attached), and a file added, replaced or removed touches that paper's passages
+only. Its content hash per paper (`files_hash`: the files' digests and extractors) decides what is made
+again. It is derived, like the rest of `index/`: deleted, the next `litkb index` makes it again from the
+records and the text cache (`.cache/text/`). The vectors stay on this machine even when the abstract
+vectors are on a Chroma server: the files themselves (`files/`) are not shared by default either.
+
+Layout: `catalog.json` lists segments; each segment `NAME.vectors.npy` (float32, one row a passage,
+grouped by paper in id order) and `NAME.meta.npy` (int32: file, page, start, end, reference) with its
+papers, their passage counts and hashes, and which of them a later segment replaced (`dead`). A change
+writes new segments; when there are more than MAX_SEGMENTS or a quarter of the rows are dead, all are
+merged into one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LitkbError
+from ..fsutil import atomic_write_text
+from ..fulltext.pages import load_text
+from ..fulltext.windows import Window
+from .keyword import KeywordIndex, KeywordScores, query_terms, tokens
+
+if TYPE_CHECKING:
+    pass
+
+CATALOG = "catalog.json"
+LAYOUT = 1
+MAX_SEGMENTS = 8
+KEYWORD_DIR = "bm25"
+# How a passage of the references section is weighed: its cosine lowered by REFERENCE_PENALTY, its BM25
+# multiplied by REFERENCE_FACTOR (a reference names another paper's claims, not this one's). Chosen with
+# scripts/bench_fulltext.py (see the README's "Full-text search").
+REFERENCE_PENALTY = 0.1
+REFERENCE_FACTOR = 0.5
+
+
+@dataclass
+class FullPassage:
+    """A passage as the keyword index reads it: its id (`paper#number`) and text."""
+
+    id: str
+    text: str
+
+
+def passage_tokens(passage: FullPassage) -> list[str]:
+    return tokens(passage.text)
+
+
+def passage_id(paper_id: str, number: int) -> str:
+    return f"{paper_id}#{number}"
+
+
+class _Segment:
+    def __init__(self, entry: dict[str, Any], vectors: Any, meta: Any) -> None:
+        import numpy as np
+
+        self.name = str(entry["name"])
+        self.papers: list[str] = list(entry["papers"])
+        self.counts: list[int] = [int(n) for n in entry["counts"]]
+        self.hashes: list[str] = list(entry["hashes"])
+        self.dead = np.zeros(len(self.papers), dtype=bool)
+        self.dead[np.asarray(entry.get("dead", []), dtype=np.int64)] = True
+        if len(self.counts) != len(self.papers) or len(self.hashes) != len(self.papers):
+            raise ValueError("a full-text segment does not match its catalog")
+        if sum(self.counts) != len(vectors) or len(meta) != len(vectors):
+            raise ValueError("a full-text segment does not match its matrix")
+        self.vectors = vectors
+        self.meta = meta
+        counts = np.asarray(self.counts, dtype=np.int64)
+        self.start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        # The papers with passages, in row order, and the first row of each (for reduceat).
+        self.held = np.flatnonzero((counts > 0) & ~self.dead)
+        self.reference = np.asarray(meta[:, 4], dtype=bool) if len(meta) else np.zeros(0, dtype=bool)
+        self.live_rows = np.zeros(len(vectors), dtype=bool)
+        for i in self.held.tolist():
+            self.live_rows[self.start[i] : self.start[i] + self.counts[i]] = True
+
+    def entry(self) -> dict[str, Any]:
+        return {"name": self.name, "papers": self.papers, "counts": self.counts, "hashes": self.hashes,
+                "dead": [int(i) for i in self.dead.nonzero()[0]]}  # fmt: skip
+
+
+class FullTextIndex:
+    """The full-text passages of a knowledge base's papers: vectors, places and keyword counts, kept in
+    `directory`; texts read from the text cache of the knowledge base at `root`."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.directory = directory
+        self.root = root
+        self.keywords = KeywordIndex(directory / KEYWORD_DIR, tokenize=passage_tokens)
+        self._segments: list[_Segment] | None = None
+        self._where: dict[str, tuple[int, int]] | None = None
+        self._keyword_owners: tuple[Any, Any, Any] | None = None
+        self._paper_names: list[str] = []
+        self._weights: Any = None
+
+    # -- what it holds ---------------------------------------------------------------------------
+
+    def _catalog(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self.directory / CATALOG).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("layout") == LAYOUT else None
+
+    def segments(self) -> list[_Segment]:
+        """The segments as saved (none when there is no full-text index, or it cannot be read: the next
+        `litkb index` makes it again)."""
+        if self._segments is None:
+            import numpy as np
+
+            catalog = self._catalog()
+            found: list[_Segment] = []
+            try:
+                for entry in (catalog or {}).get("segments", []):
+                    name = str(entry["name"])
+                    vectors = np.load(self.directory / f"{name}.vectors.npy", mmap_mode="r")
+                    meta = np.load(self.directory / f"{name}.meta.npy", mmap_mode="r")
+                    found.append(_Segment(entry, vectors, meta))
+            except (OSError, ValueError, KeyError, TypeError, IndexError):
+                found = []
+            self._segments = found
+            self._where = None
+            self._keyword_owners = None
+        return self._segments
+
+    def where(self) -> dict[str, tuple[int, int]]:
+        """Each paper held (with or without passages): its segment and position there."""
+        if self._where is None:
+            found: dict[str, tuple[int, int]] = {}
+            for s, segment in enumerate(self.segments()):
+                for i, pid in enumerate(segment.papers):
+                    if not segment.dead[i]:
+                        found[pid] = (s, i)
+            self._where = found
+        return self._where
+
+    def hashes(self) -> dict[str, str]:
+        """Every paper the full-text index holds, with the hash of its files (`files_hash`)."""
+        return {pid: self.segments()[s].hashes[i] for pid, (s, i) in self.where().items()}
+
+    def count_of(self, paper_id: str) -> int:
+        found = self.where().get(paper_id)
+        return self.segments()[found[0]].counts[found[1]] if found else 0
+
+    def passage_count(self) -> int:
+        return sum(self.count_of(pid) for pid in self.where())
+
+    def papers_with_text(self) -> int:
+        return sum(1 for pid in self.where() if self.count_of(pid))
+
+    def empty(self) -> bool:
+        """Whether no paper has a full-text passage (a search then has nothing to look at here)."""
+        return not any(len(s.held) for s in self.segments())
+
+    def places(self, paper_id: str) -> Any:
+        """The (file, page, start, end, reference) rows of a paper's passages, in passage order."""
+        import numpy as np
+
+        found = self.where().get(paper_id)
+        if found is None:
+            return np.zeros((0, 5), dtype=np.int32)
+        segment = self.segments()[found[0]]
+        start = int(segment.start[found[1]])
+        return np.asarray(segment.meta[start : start + segment.counts[found[1]]])
+
+    def vectors_of(self, paper_id: str) -> Any:
+        import numpy as np
+
+        found = self.where().get(paper_id)
+        if found is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        segment = self.segments()[found[0]]
+        start = int(segment.start[found[1]])
+        return np.asarray(segment.vectors[start : start + segment.counts[found[1]]], dtype=np.float32)
+
+    # -- changing it -----------------------------------------------------------------------------
+
+    def save(self, added: Iterable[dict[str, Any]], removed: set[str]) -> None:
+        """Save the segments `added` (written by `write_segment`) and drop the papers in `removed` (and
+        those an added segment holds anew); segments merged when they have grown."""
+        segments = self.segments()
+        new = list(added)
+        replaced = set(removed) | {pid for entry in new for pid in entry["papers"]}
+        kept = []
+        for segment in segments:
+            for i, pid in enumerate(segment.papers):
+                if pid in replaced:
+                    segment.dead[i] = True
+            if not segment.dead.all():
+                kept.append(segment.entry())
+        entries = kept + new
+        self._write_catalog(entries)
+        rows = [sum(e["counts"]) for e in entries]
+        dead = [sum(e["counts"][i] for i in e["dead"]) for e in entries]
+        if len(entries) > MAX_SEGMENTS or (len(entries) > 1 and 4 * sum(dead) > max(sum(rows), 1)):
+            self.compact()
+
+    def write_segment(self, papers: Sequence[tuple[str, str, list[Window]]], vectors: Any) -> dict[str, Any]:
+        """Write one segment: `papers` (id, hash, windows; in any order) and the windows' vectors in the
+        same order. Returns its catalog entry (saved by `save`)."""
+        import numpy as np
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex[:12]
+        order = sorted(range(len(papers)), key=lambda i: papers[i][0])
+        offsets = np.concatenate([[0], np.cumsum([len(p[2]) for p in papers])]).astype(np.int64)
+        rows: Any = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in order]) if papers else []
+        matrix = np.asarray(vectors, dtype=np.float32)[np.asarray(rows, dtype=np.int64)]
+        meta = np.asarray(
+            [[w.file, w.page, w.start, w.end, int(w.reference)] for i in order for w in papers[i][2]],
+            dtype=np.int32,
+        ).reshape(-1, 5)
+        dim = int(matrix.shape[1]) if matrix.ndim == 2 else 0
+        matrix = matrix.reshape(-1, dim) if dim else np.zeros((0, 0), dtype=np.float32)
+        for suffix, array in (("vectors", matrix), ("meta", meta)):
+            staging = self.directory / f"{name}.{suffix}.npy.tmp"
+            with open(staging, "wb") as handle:
+                np.save(handle, array)
+            staging.replace(self.directory / f"{name}.{suffix}.npy")
+        return {"name": name, "papers": [papers[i][0] for i in order],
+                "counts": [len(papers[i][2]) for i in order], "hashes": [papers[i][1] for i in order],
+                "dead": []}  # fmt: skip
+
+    def compact(self) -> None:
+        """Merge every segment into one (paper by paper: one paper's rows in memory at a time)."""
+        import numpy as np
+
+        self._segments = self._where = None
+        segments = self.segments()
+        where = self.where()
+        papers = sorted(where)
+        total = sum(self.count_of(pid) for pid in papers)
+        dims = [int(s.vectors.shape[1]) for s in segments if s.vectors.ndim == 2 and s.vectors.shape[1]]
+        dim = dims[0] if dims else 0
+        name = uuid.uuid4().hex[:12]
+        paths = [self.directory / f"{name}.{suffix}.npy" for suffix in ("vectors", "meta")]
+        staging = [path.with_name(path.name + ".tmp") for path in paths]
+        vectors = np.lib.format.open_memmap(staging[0], "w+", np.float32, (total, dim))
+        meta = np.lib.format.open_memmap(staging[1], "w+", np.int32, (total, 5))
+        row = 0
+        counts, hashes = [], []
+        for pid in papers:
+            s, i = where[pid]
+            segment = segments[s]
+            start, count = int(segment.start[i]), segment.counts[i]
+            vectors[row : row + count] = segment.vectors[start : start + count]
+            meta[row : row + count] = segment.meta[start : start + count]
+            row += count
+            counts.append(count)
+            hashes.append(segment.hashes[i])
+        vectors.flush()
+        meta.flush()
+        del vectors, meta
+        for path, stage in zip(paths, staging, strict=True):
+            stage.replace(path)
+        self._write_catalog(
+            [{"name": name, "papers": papers, "counts": counts, "hashes": hashes, "dead": []}]
+        )
+
+    def _write_catalog(self, entries: list[dict[str, Any]]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.directory / CATALOG, json.dumps({"layout": LAYOUT, "segments": entries}))
+        self._segments = self._where = None
+        named = {f"{e['name']}.{suffix}.npy" for e in entries for suffix in ("vectors", "meta")}
+        for path in self.directory.glob("*.npy*"):
+            if path.name not in named:
+                path.unlink(missing_ok=True)
+
+    def drop(self) -> None:
+        self._segments = self._where = None
+        self.keywords.drop()
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.directory)
+
+    def sync_keywords(self, texts: Callable[[Sequence[str]], dict[str, list[str]]]) -> bool:
+        """Bring the passages' keyword index up to date with the vectors: `texts(paper_ids)` gives the
+        passage texts of papers whose counts must be made (in passage order)."""
+        wanted: dict[str, str] = {}
+        for pid, (s, i) in self.where().items():
+            digest = self.segments()[s].hashes[i]
+            for number in range(self.segments()[s].counts[i]):
+                wanted[passage_id(pid, number)] = digest
+        self._keyword_owners = None
+        return self.keywords.sync(_PassageRecords(wanted, texts))
+
+    # -- searching -------------------------------------------------------------------------------
+
+    def dense_best(self, vector: Any, allowed: set[str] | None = None) -> dict[str, float]:
+        """Every paper's best passage cosine for `vector` (REFERENCE_PENALTY off for a reference), over
+        all passages (one matrix product a segment)."""
+        import numpy as np
+
+        best: dict[str, float] = {}
+        for segment in self.segments():
+            if not len(segment.held):
+                continue
+            cosines = np.asarray(segment.vectors @ vector, dtype=np.float32)
+            cosines -= REFERENCE_PENALTY * segment.reference
+            tops = np.maximum.reduceat(cosines, segment.start[segment.held]).tolist()
+            names = [segment.papers[i] for i in segment.held.tolist()]
+            best.update(zip(names, tops, strict=True))
+        if allowed is not None:
+            best = {pid: value for pid, value in best.items() if pid in allowed}
+        return best
+
+    def dense_of(self, vector: Any, paper_ids: Iterable[str]) -> dict[str, tuple[float, int]]:
+        """The best passage of some papers only (see `dense_best`)."""
+        import numpy as np
+
+        found: dict[str, tuple[float, int]] = {}
+        for pid in paper_ids:
+            place = self.where().get(pid)
+            if place is None or not self.segments()[place[0]].counts[place[1]]:
+                continue
+            segment = self.segments()[place[0]]
+            start, count = int(segment.start[place[1]]), segment.counts[place[1]]
+            cosines = np.asarray(segment.vectors[start : start + count] @ vector, dtype=np.float32)
+            cosines -= REFERENCE_PENALTY * segment.reference[start : start + count]
+            number = int(np.argmax(cosines))
+            found[pid] = (float(cosines[number]), number)
+        return found
+
+    def keyword_scores(self, query: str) -> KeywordScores | None:
+        """Every passage's BM25 for `query` (None when there is no keyword index of the passages)."""
+        if not query_terms(query) or not (self.keywords.directory / "state.json").exists():
+            return None
+        try:
+            return self.keywords.scores(query)
+        except LitkbError:
+            return None
+
+    def keyword_best(self, scores: KeywordScores | None) -> dict[str, tuple[float, int]]:
+        """Every paper with a passage holding a query word: its best passage's BM25 (REFERENCE_FACTOR of it
+        for a reference) and that passage's number."""
+        import numpy as np
+
+        if scores is None:
+            return {}
+        matrix = scores.matrix
+        owners, numbers, weights = self._owners(matrix)
+        values = np.asarray(scores.values, dtype=np.float32)
+        hits = np.flatnonzero(values > 0)
+        if not len(hits):
+            return {}
+        weighted = values[hits] * weights[hits]
+        papers = owners[hits]
+        order = np.lexsort((-weighted, papers))  # by paper, best first within each
+        first = order[np.concatenate([[True], papers[order][1:] != papers[order][:-1]])]
+        names = self._paper_names
+        return {names[int(papers[j])]: (float(weighted[j]), int(numbers[hits[j]])) for j in first.tolist()}
+
+    def _owners(self, matrix: Any) -> tuple[Any, Any, Any]:
+        """For each row of the keyword matrix: its paper (a number), passage number and weight."""
+        import numpy as np
+
+        if self._keyword_owners is None or self._keyword_owners[0] is not matrix:
+            names: dict[str, int] = {}
+            owners = np.zeros(len(matrix.ids), dtype=np.int64)
+            numbers = np.zeros(len(matrix.ids), dtype=np.int64)
+            for row, doc in enumerate(matrix.ids):
+                pid, _, number = str(doc).rpartition("#")
+                owners[row] = names.setdefault(pid, len(names))
+                numbers[row] = int(number) if number.isdigit() else 0
+            self._paper_names = list(names)
+            weights = np.ones(len(matrix.ids), dtype=np.float32)
+            for pid, index in names.items():
+                places = self.places(pid)
+                if not len(places):
+                    continue
+                rows = np.flatnonzero(owners == index)
+                inside = numbers[rows] < len(places)
+                rows = rows[inside]
+                weights[rows] = np.where(places[numbers[rows], 4] > 0, REFERENCE_FACTOR, 1.0)
+            self._keyword_owners = (matrix, owners, numbers)
+            self._weights = weights
+        return self._keyword_owners[1], self._keyword_owners[2], self._weights
+
+    def passage_scores(self, paper_id: str, vector: Any, scores: KeywordScores | None) -> tuple[Any, Any]:
+        """The cosine and BM25 of each of a paper's passages (weighed as references where they are)."""
+        import numpy as np
+
+        places = self.places(paper_id)
+        reference = places[:, 4] > 0 if len(places) else np.zeros(0, dtype=bool)
+        if vector is not None and len(places):
+            cosines = self.vectors_of(paper_id) @ vector - REFERENCE_PENALTY * reference
+        else:
+            cosines = np.zeros(len(places), dtype=np.float32)
+        bm25 = np.zeros(len(places), dtype=np.float32)
+        if scores is not None:
+            for number in range(len(places)):
+                bm25[number] = scores.of(passage_id(paper_id, number))
+            bm25 *= np.where(reference, REFERENCE_FACTOR, 1.0)
+        return cosines, bm25
+
+    def passage_text(self, paper_id: str, number: int, files: Sequence[dict[str, Any]]) -> Window | None:
+        """Passage `number` of a paper, read back from the text cache (None when the cache no longer
+        holds it)."""
+        places = self.places(paper_id)
+        if not 0 <= number < len(places):
+            return None
+        file, page, start, end, reference = (int(v) for v in places[number])
+        if not 0 <= file < len(files):
+            return None
+        text = load_text(self.root, str(files[file].get("sha256") or ""))
+        if text is None or not 1 <= page <= len(text.pages):
+            return None
+        body = text.page(page)[start:end]
+        return Window(file, page, start, end, bool(reference), " ".join(body.split()))
+
+
+class _PassageRecords:
+    """The passages as `KeywordIndex.sync` reads records."""
+
+    def __init__(
+        self, wanted: dict[str, str], texts: Callable[[Sequence[str]], dict[str, list[str]]]
+    ) -> None:
+        self.ids = sorted(wanted)
+        self.keyword_hashes = wanted
+        self._texts = texts
+
+    def papers(self, ids: Iterable[str]) -> list[FullPassage]:
+        wanted = list(ids)
+        by_paper: dict[str, list[int]] = {}
+        for doc in wanted:
+            pid, _, tail = doc.rpartition("#")
+            by_paper.setdefault(pid, []).append(int(tail))
+        found: dict[str, str] = {}
+        for pid, texts in self._texts(sorted(by_paper)).items():
+            for number in by_paper.get(pid, []):
+                if number < len(texts):
+                    found[passage_id(pid, number)] = texts[number]
+        return [FullPassage(doc, found[doc]) for doc in wanted if doc in found]
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
