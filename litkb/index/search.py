@@ -183,7 +183,8 @@ class Searcher:
             for pid in found.keys() - abstract.keys() if not only else ():
                 abstract[pid] = keyword_scores.of(pid)
             # BM25 of passages and of abstracts, each as a share of the most a document could score
-            scale = keyword_scores.possible() / ((self._keyword_scores and self._keyword_scores.possible()) or 1.0)
+            passages = self._keyword_scores.possible() if self._keyword_scores is not None else 0.0
+            scale = keyword_scores.possible() / (passages or 1.0)
             for view in found.values():
                 view.score = view.keyword * scale
             scores = better(abstract, found, only)
