@@ -26,6 +26,7 @@ from .exporters import ExportContext, get_exporter
 from .exporters.markdown import paper_note
 from .filters import PaperFilter, SortKey, newest_first, sort_papers
 from .fsutil import remove_stale_temp_files, write_new_files
+from .fulltext.attached import PaperText
 from .identity import Duplicate, apply_merges, find_duplicates, find_paper
 from .index.build import IndexBuilder, IndexReport, Progress
 from .index.keyword import KeywordIndex
@@ -353,6 +354,15 @@ class KnowledgeBase:
         seeds = [self.get(ref) for ref in ([refs] if isinstance(refs, str) else refs)]
         self._require_index()
         return self.searcher.related(seeds, k, lambda: self._allowed(theme, where))
+
+    def paper_text(self, ref: str) -> PaperText:
+        """A paper's attached files and their text by page (see `litkb.fulltext.attached`)."""
+        return PaperText(self.root, self.get(ref))
+
+    def passages(self, ref: str, query: str, k: int = 5) -> list[dict[str, Any]]:
+        """The passages of a paper's full text that best answer `query`, with page and quote."""
+        self._require_index()
+        return self.searcher.passages(self.get(ref), query, k)
 
     def _allowed(self, theme: str | None, where: PaperFilter | None) -> set[str] | None:
         """The ids a filtered search may return, or None when nothing is filtered."""

@@ -137,3 +137,85 @@ def test_in_full_without_full_text_and_a_bad_scope(runner: CliRunner, loaded: Pa
     assert result.exit_code == 0 and "no paper's full text is in the index" in result.stderr
     bad = run(runner, loaded, "search", "memory", "--in", "body")
     assert bad.exit_code == 2 and "abstract, full" in bad.stderr
+
+
+def test_web_links_the_pdf_shows_passages_and_serves_only_kb_files(
+    runner: CliRunner, loaded: Path, tmp_path: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from litkb.web.app import Settings, create_app
+
+    kb = KnowledgeBase.open(loaded)
+    pid = attach(kb, "hopfield networks is all you need", BODY)
+    pdf = b"%PDF-1.4\n% a test file\n%%EOF\n"
+    (loaded / "files" / pid).mkdir(parents=True)
+    (loaded / "files" / pid / "paper.pdf").write_bytes(pdf)
+    assert run(runner, loaded, "index").exit_code == 0
+    host = "127.0.0.1:8000"
+    client = TestClient(
+        create_app(KnowledgeBase.open(loaded), Settings(hosts=[host], origins=[f"http://{host}"]))
+    )
+    get = lambda url: client.get(url, headers={"host": host})  # noqa: E731
+    found = get("/search?q=quokka+ablation")
+    assert found.status_code == 200
+    assert f'href="/paper/{pid}/file#page=2">p. 2</a>' in found.text and "<mark>quokka</mark>" in found.text
+    page = get(f"/paper/{pid}?q=zebrafish")
+    assert (
+        f'href="/paper/{pid}/file?n=1"' in page.text
+        and "p. 3" in page.text
+        and "<mark>zebrafish</mark>" in page.text
+    )
+    served = get(f"/paper/{pid}/file")
+    assert served.status_code == 200 and served.content == pdf
+    assert served.headers["content-type"] == "application/pdf"
+    assert served.headers["content-disposition"].startswith("inline")
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert get(f"/paper/{pid}/file?n=2").status_code == 404  # no second file
+    assert get(f"/paper/{pid}/file?n=x").status_code == 400
+    other = kb.get("mirror speculative").id
+    assert get(f"/paper/{other}/file").status_code == 404  # no file attached
+    secret = tmp_path / "secret.pdf"
+    secret.write_bytes(b"%PDF-1.4 secret")
+    for path, linked in (("files/../config.yaml", False), ("../secret.pdf", False), (str(secret), False),
+                         (str(secret), True), ("files/x/../../config.yaml", False)):  # fmt: skip
+        paper = kb.get(pid)
+        paper.files[0].update(path=path, linked=linked)  # a record edited by hand to point elsewhere
+        kb.store.save_many([paper])
+        refused = get(f"/paper/{pid}/file")
+        assert refused.status_code in (400, 404), path
+        assert b"%PDF-1.4 secret" not in refused.content and b"model:" not in refused.content
+    (loaded / "files" / pid / "link.pdf").symlink_to(secret)
+    paper = kb.get(pid)
+    paper.files[0].update(path=f"files/{pid}/link.pdf", linked=False)
+    kb.store.save_many([paper])
+    assert get(f"/paper/{pid}/file").status_code == 400  # a link out of files/
+    paper.files[0].update(
+        path=str(secret), linked=True, sha256=hashlib.sha256(secret.read_bytes()).hexdigest()
+    )
+    kb.store.save_many([paper])
+    assert get(f"/paper/{pid}/file").content == secret.read_bytes()  # linked, and still the file attached
+
+
+def test_mcp_reads_text_by_page_and_search_carries_page_and_quote(runner: CliRunner, loaded: Path) -> None:
+    import pytest
+
+    from litkb.errors import InputError, NotFoundError
+    from litkb.filters import PaperFilter
+    from litkb.mcp import tools
+
+    kb = KnowledgeBase.open(loaded)
+    pid = attach(kb, "hopfield networks is all you need", BODY)
+    assert run(runner, loaded, "index").exit_code == 0
+    kb = KnowledgeBase.open(loaded)
+    hit = tools.search(kb, "zebrafish corpus gain", 3, "hybrid", None, PaperFilter())["results"][0]
+    assert (hit["id"], hit["page"]) == (pid, 3) and "zebrafish" in hit["quote"]
+    text = tools.read_text(kb, pid, 2, 3, 8000)
+    assert [p["page"] for p in text["pages"]] == [2, 3] and "quokka" in text["pages"][0]["text"]
+    assert text["page_count"] == 4 and text["next_page"] == 4 and not text["truncated"]
+    cut = tools.read_text(kb, pid, 1, None, 100)
+    assert sum(len(p["text"]) for p in cut["pages"]) == 100 and cut["truncated"]
+    with pytest.raises(InputError, match=r"has pages 1\.\.4"):
+        tools.read_text(kb, pid, 9, None, 1000)
+    with pytest.raises(NotFoundError, match="no attached file"):
+        tools.read_text(kb, "mirror speculative", 1, None, 1000)

@@ -296,6 +296,26 @@ class Searcher:
             )
         return results
 
+    def passages(self, paper: Paper, query: str, k: int = 5) -> list[dict[str, object]]:
+        """The `k` passages of a paper's full text that best answer `query` (cosine and BM25 scaled over
+        the paper's passages and mixed as in hybrid search), each with its page and quote."""
+        import numpy as np
+
+        vector = self.encode([query])[0]
+        cosines, bm25 = self.fulltext.passage_scores(paper.id, vector, self.fulltext.keyword_scores(query))
+        if not len(cosines):
+            return []
+        mixed = passage_mix(cosines, bm25)
+        found = []
+        for number in np.argsort(-mixed, kind="stable")[:k].tolist():
+            window = self.fulltext.passage_text(paper.id, number, paper.files)
+            if window is not None:
+                quote = best_snippet(query, window.text)
+                score = round(float(mixed[number]), 4)
+                reference = window.reference
+                found.append({"page": window.page, "quote": quote, "reference": reference, "score": score})
+        return found
+
     def quote(
         self, paper: Paper, view: FullView, query: str, vector: np.ndarray | None, by_words: bool
     ) -> tuple[int | None, str | None]:
@@ -308,16 +328,24 @@ class Searcher:
         cosines, bm25 = self.fulltext.passage_scores(paper.id, vector, scores)
         if not len(cosines):
             return None, None
-        mixed = np.zeros(len(cosines), dtype=np.float32)
-        if vector is not None:
-            span = float(cosines.max() - cosines.min()) or 1.0
-            mixed += (1 - KEYWORD_WEIGHT) * (cosines - cosines.min()) / span
-        if bm25.max() > 0:
-            mixed += KEYWORD_WEIGHT * bm25 / bm25.max()
+        mixed = passage_mix(cosines if vector is not None else None, bm25)
         window = self.fulltext.passage_text(paper.id, int(np.argmax(mixed)), paper.files)
         if window is None:
             return None, None
         return window.page, best_snippet(query if by_words else "", window.text)
+
+
+def passage_mix(cosines: np.ndarray | None, bm25: np.ndarray) -> np.ndarray:
+    """A paper's passages scored for a query: cosine and BM25 scaled over them, mixed as in `fuse`."""
+    import numpy as np
+
+    mixed = np.zeros(len(bm25), dtype=np.float32)
+    if cosines is not None and len(cosines):
+        span = float(cosines.max() - cosines.min()) or 1.0
+        mixed += (1 - KEYWORD_WEIGHT) * (cosines - cosines.min()) / span
+    if len(bm25) and bm25.max() > 0:
+        mixed += KEYWORD_WEIGHT * bm25 / bm25.max()
+    return mixed
 
 
 def scaling(
