@@ -44,6 +44,7 @@ from litkb.models import Paper, make_id
 from litkb.text import sentences
 
 SEED = 31
+HARD = ("scanned", "truncated", "garbled")  # hard cases without text to search
 PER_PAPER = 6
 SYNONYMS = {
     "use": "employ", "uses": "employs", "used": "employed", "using": "employing",
@@ -153,23 +154,23 @@ def build(
     work.mkdir(parents=True)
     (work / "config.yaml").write_text(f"model: '{model}'\n", encoding="utf-8")
     kb = KnowledgeBase.open(work)
+    rows = [r for r in read_index(folder) if not any(w in r.get("hard_case", "") for w in HARD)]
+    found = _read(kb.root, [folder / r["file"] for r in rows])
     docs = []
     used = ""
-    for row in read_index(folder):
+    for row in rows:
         path = folder / row["file"]
-        if any(w in row.get("hard_case", "") for w in ("scanned", "truncated", "garbled")):
+        text, abstract = found[path]
+        if text is None or text.status != "ok" or not any(p.strip() for p in text.pages):
             continue
-        pages, references, used = extract(path)
-        if not any(p.strip() for p in pages):
-            continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        save_text(kb.root, ExtractedText(digest, used, pages, references))
+        used = text.extractor
+        save_text(kb.root, text)
         title = row["title"]
-        paper = Paper(id=make_id(title), title=title, abstract=abstract_of(pages[0]), files=[
-            {"path": str(path.resolve()), "sha256": digest, "size": path.stat().st_size, "pages": len(pages),
-             "extractor": used, "linked": True}])  # fmt: skip
+        paper = Paper(id=make_id(title), title=title, abstract=abstract or abstract_of(text.pages[0]), files=[
+            {"path": str(path.resolve()), "sha256": text.sha256, "size": path.stat().st_size,
+             "pages": len(text.pages), "extractor": used, "linked": True}])  # fmt: skip
         docs.append(
-            {"id": paper.id, "file": row["file"], "pages": pages, "references": references, "paper": paper}
+            {"id": paper.id, "pages": text.pages, "references": text.references_start, "paper": paper}
         )
     kb._ensure_created()
     kb.store.save_many([d["paper"] for d in docs])
@@ -181,26 +182,41 @@ def build(
     return kb, docs, used
 
 
+def _read(root: Path, paths: list[Path]) -> dict[Path, tuple[ExtractedText | None, str | None]]:
+    """Each file's text and the abstract its first page gives: litkb's extractor (in its worker
+    processes) where it is there, else pypdfium2's text."""
+    try:
+        from litkb.fulltext.reading import read_files
+    except ImportError:
+        found: dict[Path, tuple[ExtractedText | None, str | None]] = {}
+        for path in paths:
+            pages, references, used = extract(path)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found[path] = (ExtractedText(digest, used, pages, references), None)
+        return found
+    return {item.path: (item.text, item.identified.abstract) for item in read_files(root, paths)}
+
+
 def queries_of(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rng = random.Random(SEED)
     found = []
-    for doc in docs:
+    for number, doc in enumerate(docs):
         candidates = body_sentences(doc["pages"], doc["references"])
         for page, sentence in rng.sample(candidates, min(PER_PAPER, len(candidates))):
-            found.append(
-                {"paper": doc["id"], "page": page, "text": sentence, "paraphrase": paraphrase(sentence)}
-            )
+            query = {"paper": doc["id"], "page": page, "text": sentence, "paraphrase": paraphrase(sentence)}
+            found.append({**query, "half": number % 2})
     return found
 
 
 def accuracy(
-    queries: list[dict[str, Any]], answers: list[tuple[str | None, int | None]]
+    queries: list[dict[str, Any]], answers: list[tuple[str | None, int | None]], half: int | None = None
 ) -> tuple[float, float]:
-    papers = sum(1 for q, (pid, _) in zip(queries, answers, strict=True) if pid == q["paper"])
-    pages = sum(
-        1 for q, (pid, page) in zip(queries, answers, strict=True) if pid == q["paper"] and page == q["page"]
-    )
-    return papers / len(queries), pages / len(queries)
+    """Top-1 paper and page accuracy, over all queries or one half of the papers (0: the tuning half,
+    1: the held-out half, by the papers' order)."""
+    pairs = [(q, a) for q, a in zip(queries, answers, strict=True) if half is None or q["half"] == half]
+    papers = sum(1 for q, (pid, _) in pairs if pid == q["paper"])
+    pages = sum(1 for q, (pid, page) in pairs if pid == q["paper"] and page == q["page"])
+    return papers / max(len(pairs), 1), pages / max(len(pairs), 1)
 
 
 def litkb_answers(kb: KnowledgeBase, texts: list[str], scope: str) -> list[tuple[str | None, int | None]]:
@@ -264,15 +280,19 @@ def main() -> None:
         }
         for name, answers in found.items():
             paper, page = accuracy(queries, answers)
+            held = accuracy(queries, answers, 1)
             page_text = "     -" if "abstract" in name else f"{page:6.3f}"
-            rows.append((label, name, paper, page))
-            print(f"{label:12} {name:38} top-1 paper {paper:6.3f}  page {page_text}")
+            held_text = f"{held[0]:.3f} / " + ("-" if "abstract" in name else f"{held[1]:.3f}")
+            rows.append((label, name, paper, page, *held))
+            print(
+                f"{label:12} {name:38} top-1 paper {paper:6.3f}  page {page_text}   held-out half {held_text}"
+            )
         if args.grid:
             base = fullrank.FULL_OFFSET
             for offset in (0.0, 0.025, 0.05, 0.075, 0.1, 0.15):
                 fullrank.FULL_OFFSET = offset
-                paper, page = accuracy(queries, litkb_answers(kb, texts, "all"))
-                name = f"  --in all, offset {offset}"
+                paper, page = accuracy(queries, litkb_answers(kb, texts, "all"), 0)
+                name = f"  tuning half: --in all, offset {offset}"
                 print(f"{label:12} {name:38} top-1 paper {paper:6.3f}  page {page:6.3f}")
             fullrank.FULL_OFFSET = base
     if args.json:
