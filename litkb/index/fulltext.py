@@ -23,14 +23,14 @@ import contextlib
 import json
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LitkbError
 from ..fsutil import atomic_write_text
-from ..fulltext.pages import load_text
+from ..fulltext.pages import ExtractedText, load_text, text_path
 from ..fulltext.windows import Window
 from .keyword import KeywordIndex, KeywordScores, query_terms, tokens
 
@@ -46,6 +46,7 @@ KEYWORD_DIR = "bm25"
 # scripts/bench_fulltext.py (see the README's "Full-text search").
 REFERENCE_PENALTY = 0.1
 REFERENCE_FACTOR = 0.5
+TEXTS_KEPT = 32  # files' texts kept in memory for quotes
 
 
 @dataclass
@@ -106,6 +107,7 @@ class FullTextIndex:
         self._where: dict[str, tuple[int, int]] | None = None
         self._keyword_owners: tuple[Any, Any, Any] | None = None
         self._paper_names: list[str] = []
+        self._texts: dict[str, tuple[int, ExtractedText]] = {}
         self._weights: Any = None
 
     # -- what it holds ---------------------------------------------------------------------------
@@ -309,7 +311,9 @@ class FullTextIndex:
         for segment in self.segments():
             if not len(segment.held):
                 continue
-            cosines = np.asarray(segment.vectors @ vector, dtype=np.float32)
+            # numpy's own loop, not BLAS: a BLAS product of this size runs on every core and, on a
+            # busy 2-core machine, waits for them (30-90 ms instead of 0.3 for 2,000 passages)
+            cosines = np.einsum("ij,j->i", segment.vectors, np.asarray(vector, dtype=np.float32))
             cosines -= REFERENCE_PENALTY * segment.reference
             tops = np.maximum.reduceat(cosines, segment.start[segment.held]).tolist()
             names = [segment.papers[i] for i in segment.held.tolist()]
@@ -317,23 +321,6 @@ class FullTextIndex:
         if allowed is not None:
             best = {pid: value for pid, value in best.items() if pid in allowed}
         return best
-
-    def dense_of(self, vector: Any, paper_ids: Iterable[str]) -> dict[str, tuple[float, int]]:
-        """The best passage of some papers only (see `dense_best`)."""
-        import numpy as np
-
-        found: dict[str, tuple[float, int]] = {}
-        for pid in paper_ids:
-            place = self.where().get(pid)
-            if place is None or not self.segments()[place[0]].counts[place[1]]:
-                continue
-            segment = self.segments()[place[0]]
-            start, count = int(segment.start[place[1]]), segment.counts[place[1]]
-            cosines = np.asarray(segment.vectors[start : start + count] @ vector, dtype=np.float32)
-            cosines -= REFERENCE_PENALTY * segment.reference[start : start + count]
-            number = int(np.argmax(cosines))
-            found[pid] = (float(cosines[number]), number)
-        return found
 
     def keyword_scores(self, query: str) -> KeywordScores | None:
         """Every passage's BM25 for `query` (None when there is no keyword index of the passages)."""
@@ -397,15 +384,34 @@ class FullTextIndex:
         places = self.places(paper_id)
         reference = places[:, 4] > 0 if len(places) else np.zeros(0, dtype=bool)
         if vector is not None and len(places):
-            cosines = self.vectors_of(paper_id) @ vector - REFERENCE_PENALTY * reference
+            cosines = np.einsum("ij,j->i", self.vectors_of(paper_id), vector) - REFERENCE_PENALTY * reference
         else:
             cosines = np.zeros(len(places), dtype=np.float32)
         bm25 = np.zeros(len(places), dtype=np.float32)
         if scores is not None:
-            for number in range(len(places)):
-                bm25[number] = scores.of(passage_id(paper_id, number))
+            position = scores.matrix.position()
+            rows = [position.get(passage_id(paper_id, number), -1) for number in range(len(places))]
+            found = np.asarray(rows, dtype=np.int64)
+            inside = found >= 0
+            bm25[inside] = np.asarray(scores.values)[found[inside]]
             bm25 *= np.where(reference, REFERENCE_FACTOR, 1.0)
         return cosines, bm25
+
+    def _text(self, sha256: str) -> ExtractedText | None:
+        """A file's cached text, kept for the next searches (a few: each is some 100 KB parsed)."""
+        try:
+            stamp = text_path(self.root, sha256).stat().st_mtime_ns
+        except OSError:
+            return None
+        found = self._texts.get(sha256)
+        if found is None or found[0] != stamp:
+            text = load_text(self.root, sha256)
+            if text is None:
+                return None
+            if len(self._texts) >= TEXTS_KEPT:
+                self._texts.pop(next(iter(self._texts)))
+            found = self._texts[sha256] = (stamp, text)
+        return found[1]
 
     def passage_text(self, paper_id: str, number: int, files: Sequence[dict[str, Any]]) -> Window | None:
         """Passage `number` of a paper, read back from the text cache (None when the cache no longer
@@ -416,7 +422,7 @@ class FullTextIndex:
         file, page, start, end, reference = (int(v) for v in places[number])
         if not 0 <= file < len(files):
             return None
-        text = load_text(self.root, str(files[file].get("sha256") or ""))
+        text = self._text(str(files[file].get("sha256") or ""))
         if text is None or not 1 <= page <= len(text.pages):
             return None
         body = text.page(page)[start:end]
@@ -445,8 +451,3 @@ class _PassageRecords:
                 if number < len(texts):
                     found[passage_id(pid, number)] = texts[number]
         return [FullPassage(doc, found[doc]) for doc in wanted if doc in found]
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
