@@ -247,7 +247,13 @@ class IndexBuilder:
         want = records.full_hashes
         have = full.hashes()
         todo_ids = [pid for pid in records.ids if pid in want and have.get(pid) != want[pid]]
-        removed = {pid for pid in have if want.get(pid) != have[pid]}
+        # Gone: changed, without files now, or removed; a record there but unreadable keeps its passages.
+        readable = records.vector_hashes
+        removed = {
+            pid
+            for pid in have
+            if want.get(pid) != have[pid] and (pid in readable or not self.store.exists(pid))
+        }
         report.full_deleted = len([pid for pid in removed if pid not in want and full.count_of(pid)])
         root = full.root
         cache: dict[str, list[Window]] = {}
