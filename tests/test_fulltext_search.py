@@ -219,3 +219,16 @@ def test_mcp_reads_text_by_page_and_search_carries_page_and_quote(runner: CliRun
         tools.read_text(kb, pid, 9, None, 1000)
     with pytest.raises(NotFoundError, match="no attached file"):
         tools.read_text(kb, "mirror speculative", 1, None, 1000)
+
+
+def test_references_are_weighed_as_references(runner: CliRunner, loaded: Path) -> None:
+    kb = KnowledgeBase.open(loaded)
+    cited = "Platypus venom proteins fold into a narwhal shaped helix."
+    body = attach(kb, "mirror speculative", ["Introduction.", f"We show that {cited}"])
+    only_cites = attach(
+        kb, "hopfield networks is all you need", ["Introduction.", f"References [1] {cited}"], (2, 0)
+    )
+    assert run(runner, loaded, "index").exit_code == 0
+    for mode in ("keyword", "semantic", "hybrid"):
+        found = hits(runner, loaded, cited, "--in", "full", "--mode", mode)
+        assert [h["id"] for h in found[:2]] == [body, only_cites], mode

@@ -357,22 +357,20 @@ class FullTextIndex:
 
         if self._keyword_owners is None or self._keyword_owners[0] is not matrix:
             names: dict[str, int] = {}
-            owners = np.zeros(len(matrix.ids), dtype=np.int64)
-            numbers = np.zeros(len(matrix.ids), dtype=np.int64)
-            for row, doc in enumerate(matrix.ids):
-                pid, _, number = str(doc).rpartition("#")
-                owners[row] = names.setdefault(pid, len(names))
-                numbers[row] = int(number) if number.isdigit() else 0
+            split = [str(doc).rpartition("#") for doc in matrix.ids]
+            owner = (names.setdefault(pid, len(names)) for pid, _, _ in split)
+            owners = np.fromiter(owner, np.int64, len(split))
+            numbers = np.fromiter((int(n) if n.isdigit() else 0 for _, _, n in split), np.int64, len(split))
             self._paper_names = list(names)
-            weights = np.ones(len(matrix.ids), dtype=np.float32)
-            for pid, index in names.items():
-                places = self.places(pid)
-                if not len(places):
-                    continue
-                rows = np.flatnonzero(owners == index)
-                inside = numbers[rows] < len(places)
-                rows = rows[inside]
-                weights[rows] = np.where(places[numbers[rows], 4] > 0, REFERENCE_FACTOR, 1.0)
+            # each paper's reference flags end to end, and where each paper's begin
+            flags = [self.places(pid)[:, 4] > 0 for pid in names]
+            counts = np.asarray([len(f) for f in flags], dtype=np.int64)
+            begin = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
+            every = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
+            inside = numbers < counts[owners] if len(owners) else np.zeros(0, dtype=bool)
+            reference = np.zeros(len(owners), dtype=bool)
+            reference[inside] = every[begin[owners[inside]] + numbers[inside]]
+            weights = np.where(reference, REFERENCE_FACTOR, 1.0).astype(np.float32)
             self._keyword_owners = (matrix, owners, numbers)
             self._weights = weights
         return self._keyword_owners[1], self._keyword_owners[2], self._weights
