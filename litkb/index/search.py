@@ -57,7 +57,7 @@ class SearchResult(TypedDict):
     similarity: float | None  # the paper's closeness in meaning to the query, comparable across queries
     match: str | None  # similarity in words: strong, fair or weak (see match_label)
     snippet: str
-    page: int | None  # found through the full text: the page (1-based, physical) of the passage
+    page: int | None  # a paper with full text: the page (1-based, physical) of its best passage
     quote: str | None  # and the passage's sentences that matched
 
 
@@ -258,8 +258,8 @@ class Searcher:
         full: dict[str, FullView] | None = None,
     ) -> list[SearchResult]:
         """The hits as results, each with the snippet that shows why it matched: the sentences with the
-        most query words (`by_words`), else the one nearest the query's `vector` by meaning; a hit found
-        through its full text (`full`) with the page and quote of its best passage."""
+        most query words (`by_words`), else the one nearest the query's `vector` by meaning; a hit with a
+        full-text view (`full`: a paper with full text) with the page and quote of its best passage."""
         ids = [pid for pid, _ in hits]
         closest = self.vectors.closest_passages(vector, ids) if vector is not None and ids else {}
         results: list[SearchResult] = []
@@ -271,7 +271,7 @@ class Searcher:
             close = similarity.get(paper_id) if similarity else None
             view = (full or {}).get(paper_id)
             page, quote = (None, None)
-            if view is not None and view.won:
+            if view is not None:  # a paper with full text: where in it the query is best answered
                 page, quote = self.quote(paper, view, query or "", vector, by_words)
             results.append(
                 SearchResult(
