@@ -14,8 +14,10 @@ with synthetic full texts (see the README's "Full-text search").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 SCOPES = ("all", "abstract", "full")
 FULL_POOL = 50  # full-text candidates taken by their best passage's cosine, and as many by BM25
@@ -33,22 +35,59 @@ class FullView:
     won: bool = False  # whether the paper ranks where it does through its full text
 
 
-def pool(scores: dict[str, float], n: int) -> list[str]:
-    """The `n` best-scoring papers (ties by id)."""
-    return [pid for pid, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:n]]
+class Best:
+    """Each paper's best full-text passage score for a query (see `litkb.index.fulltext`), as arrays:
+    `names[i]` scores `values[i]`; a paper with none (a value of -inf) is left out."""
+
+    def __init__(self, names: list[str], values: Any, index: dict[str, int] | None = None) -> None:
+        import numpy as np
+
+        self.names = names
+        self.values = np.asarray(values, dtype=np.float32)
+        self.index = index if index is not None else {pid: i for i, pid in enumerate(names)}
+
+    @classmethod
+    def empty(cls) -> Best:
+        return cls([], [], {})
+
+    def keep(self, allowed: set[str] | None) -> Best:
+        """Only the `allowed` papers (all for None)."""
+        import numpy as np
+
+        if allowed is None:
+            return self
+        mask = np.fromiter((pid in allowed for pid in self.names), dtype=bool, count=len(self.names))
+        return Best(self.names, np.where(mask, self.values, -np.inf), self.index)
+
+    def get(self, pid: str) -> float | None:
+        i = self.index.get(pid)
+        if i is None:
+            return None
+        value = float(self.values[i])
+        return value if value > -math.inf else None
+
+    def __contains__(self, pid: object) -> bool:
+        return isinstance(pid, str) and self.get(pid) is not None
+
+    def top(self, n: int) -> list[str]:
+        """The `n` best papers (ties by id)."""
+        import numpy as np
+
+        live = np.flatnonzero(self.values > -np.inf)
+        if len(live) > n:
+            live = live[np.argpartition(-self.values[live], n - 1)[:n]]
+        chosen = [(-float(self.values[i]), self.names[i]) for i in live.tolist()]
+        return [pid for _, pid in sorted(chosen)]
 
 
-def views(
-    dense: dict[str, float], keyword: dict[str, tuple[float, int]], ids: Iterable[str]
-) -> dict[str, FullView]:
+def views(dense: Best, keyword: Best, ids: Iterable[str]) -> dict[str, FullView]:
     """The full-text views of `ids` (papers with no full-text passage are left out)."""
     found = {}
     for pid in ids:
-        if pid not in dense and pid not in keyword:
+        cosine, best = dense.get(pid), keyword.get(pid)
+        if cosine is None and best is None:
             continue
-        cosine = dense.get(pid)
-        best, number = keyword.get(pid, (0.0, None))
-        found[pid] = FullView(cosine - FULL_OFFSET if cosine is not None else None, best, number)
+        found[pid] = FullView(cosine - FULL_OFFSET if cosine is not None else None, best or 0.0, None)
     return found
 
 

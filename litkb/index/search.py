@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypedDict
 from ..errors import IndexDamagedError, IndexMissingError, NotFoundError
 from ..models import Paper
 from ..store import RecordStore
-from .fullrank import FULL_POOL, SCOPES, FullView, better, fuse_views, pool, views
+from .fullrank import FULL_POOL, SCOPES, Best, FullView, better, fuse_views, views
 from .keyword import KeywordScores
 from .parts import IndexParts
 from .snippets import best_snippet, passage_text
@@ -140,13 +140,11 @@ class Searcher:
         """The ranking with the full-text views of papers that have full text (see `litkb.index.fullrank`),
         every candidate's similarity, and the full-text views; `only`: the full-text views alone."""
         full = self.fulltext
-        fd = full.dense_best(vector, allowed) if vector is not None else {}
+        fd = full.dense_best(vector).keep(allowed) if vector is not None else Best.empty()
         self._keyword_scores = full.keyword_scores(query) if mode != "semantic" else None
-        fk = full.keyword_best(self._keyword_scores)
-        if allowed is not None:
-            fk = {pid: hit for pid, hit in fk.items() if pid in allowed}
+        fk = full.keyword_best(self._keyword_scores).keep(allowed)
         n = max(k, FULL_POOL)
-        picks = set(pool(fd, n)) | set(pool({pid: hit[0] for pid, hit in fk.items()}, n))
+        picks = set(fd.top(n)) | set(fk.top(n))
         similarity: dict[str, float] = {}
         if mode == "hybrid" and vector is not None:
             if only:
@@ -159,7 +157,7 @@ class Searcher:
                 words = {pid: keyword.of(pid) for pid in candidates}
                 low, span, top = scaling(candidates, similarity, words)
                 abstract = dict(fuse(candidates, similarity, words))
-                found = views(fd, fk, picks | (candidates & (fd.keys() | fk.keys())))
+                found = views(fd, fk, picks | {pid for pid in candidates if pid in fd or pid in fk})
                 extra = sorted(found.keys() - candidates)
                 similarity.update(self.vectors.best_scores(vector, extra))
                 for pid in extra:  # their abstract view, scaled as the abstract candidates' were
@@ -169,7 +167,7 @@ class Searcher:
                 scores = fuse_views(abstract, found, low, span, KEYWORD_WEIGHT)
         elif mode == "semantic" and vector is not None:
             abstract = {} if only else dict(self.dense(vector, k, allowed))
-            found = views(fd, {}, picks)
+            found = views(fd, Best.empty(), picks)
             if not only:
                 abstract.update(self.vectors.best_scores(vector, sorted(found.keys() - abstract.keys())))
             for view in found.values():
@@ -179,7 +177,7 @@ class Searcher:
         else:
             keyword_scores = self.keywords.scores(query)
             abstract = {} if only else dict(keyword_scores.top(max(k, POOL), allowed))
-            found = views({}, fk, picks)
+            found = views(Best.empty(), fk, picks)
             for pid in found.keys() - abstract.keys() if not only else ():
                 abstract[pid] = keyword_scores.of(pid)
             # BM25 of passages and of abstracts, each as a share of the most a document could score
