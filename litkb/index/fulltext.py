@@ -51,6 +51,7 @@ KEYWORD_DIR = "bm25"
 REFERENCE_PENALTY = 0.1
 REFERENCE_FACTOR = 0.5
 TEXTS_KEPT = 32  # files' texts kept in memory for quotes
+OWNERS = "bm25-owners.npz"  # each keyword row's paper and passage number, for cold searches
 SPLIT_ROWS = 20_000  # passages from which a scan runs in a thread a core
 
 
@@ -305,7 +306,44 @@ class FullTextIndex:
             for number in range(self.segments()[s].counts[i]):
                 wanted[passage_id(pid, number)] = digest
         self._keyword_owners = None
-        return self.keywords.sync(_PassageRecords(wanted, texts))
+        changed = self.keywords.sync(_PassageRecords(wanted, texts))
+        if changed or self._read_owners() is None:
+            with contextlib.suppress(OSError, LitkbError):  # only a speed-up for cold searches
+                self._write_owners(self.keywords.document_ids())
+        return changed
+
+    def _owner_stamp(self) -> list[int]:
+        """What the owners file is of: the keyword index's state and changes as they are on disk."""
+        stamp = []
+        for name in ("state.json", "delta.json"):
+            try:
+                info = (self.keywords.directory / name).stat()
+                stamp += [info.st_mtime_ns, info.st_size]
+            except OSError:
+                stamp += [0, 0]
+        return stamp
+
+    def _write_owners(self, ids: Sequence[str]) -> None:
+        """Save each keyword row's paper and passage number, so a cold search need not parse 150,000 ids."""
+        import numpy as np
+
+        owners, numbers, names = split_ids(ids)
+        staging = self.directory / (OWNERS + ".tmp")
+        with open(staging, "wb") as handle:
+            np.savez(handle, owners=owners, numbers=numbers, names=np.asarray(list(names), dtype=str),
+                     stamp=np.asarray(self._owner_stamp(), dtype=np.int64))  # fmt: skip
+        staging.replace(self.directory / OWNERS)
+
+    def _read_owners(self) -> tuple[Any, Any, list[str]] | None:
+        import numpy as np
+
+        try:
+            with np.load(self.directory / OWNERS) as saved:
+                if saved["stamp"].tolist() != self._owner_stamp():
+                    return None
+                return saved["owners"], saved["numbers"], saved["names"].tolist()
+        except (OSError, ValueError, KeyError):
+            return None
 
     # -- searching -------------------------------------------------------------------------------
 
@@ -359,11 +397,12 @@ class FullTextIndex:
         import numpy as np
 
         if self._keyword_owners is None or self._keyword_owners[0] is not matrix:
-            names: dict[str, int] = {}
-            split = [str(doc).rpartition("#") for doc in matrix.ids]
-            owner = (names.setdefault(pid, len(names)) for pid, _, _ in split)
-            owners = np.fromiter(owner, np.int64, len(split))
-            numbers = np.fromiter((int(n) if n.isdigit() else 0 for _, _, n in split), np.int64, len(split))
+            found = self._read_owners()
+            if found is None or len(found[0]) != len(matrix.ids):
+                owners, numbers, names = split_ids(matrix.ids)
+            else:
+                owners, numbers = found[0], found[1]
+                names = {pid: i for i, pid in enumerate(found[2])}
             self._paper_names = list(names)
             self._paper_index = names
             # each paper's reference flags end to end, and where each paper's begin
@@ -391,11 +430,11 @@ class FullTextIndex:
             cosines = np.zeros(len(places), dtype=np.float32)
         bm25 = np.zeros(len(places), dtype=np.float32)
         if scores is not None:
-            position = scores.matrix.position()
-            rows = [position.get(passage_id(paper_id, number), -1) for number in range(len(places))]
-            found = np.asarray(rows, dtype=np.int64)
-            inside = found >= 0
-            bm25[inside] = np.asarray(scores.values)[found[inside]]
+            owners, numbers, _ = self._owners(scores.matrix)
+            index = self._paper_index.get(paper_id)
+            rows = np.flatnonzero(owners == index) if index is not None else np.zeros(0, dtype=np.int64)
+            rows = rows[numbers[rows] < len(places)]  # (a replaced row scores 0: the maximum is the live one)
+            np.maximum.at(bm25, numbers[rows], np.asarray(scores.values, dtype=np.float32)[rows])
             bm25 *= np.where(reference, REFERENCE_FACTOR, 1.0)
         return cosines, bm25
 
@@ -429,6 +468,17 @@ class FullTextIndex:
             return None
         body = text.page(page)[start:end]
         return Window(file, page, start, end, bool(reference), " ".join(body.split()))
+
+
+def split_ids(ids: Sequence[str]) -> tuple[Any, Any, dict[str, int]]:
+    """Each passage id's paper (a number) and passage number, and the papers' numbers."""
+    import numpy as np
+
+    names: dict[str, int] = {}
+    split = [str(doc).rpartition("#") for doc in ids]
+    owners = np.fromiter((names.setdefault(pid, len(names)) for pid, _, _ in split), np.int64, len(split))
+    numbers = np.fromiter((int(n) if n.isdigit() else 0 for _, _, n in split), np.int64, len(split))
+    return owners, numbers, names
 
 
 def products(matrix: Any, vector: Any) -> Any:

@@ -248,6 +248,10 @@ class KeywordIndex:
             self._matrix = matrix
         return self._matrix
 
+    def document_ids(self) -> list[str]:
+        """The id of each row of the saved counts (and of the changes beside them), in row order."""
+        return self._load().ids
+
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
         """Up to `limit` (id, BM25 score) pairs with a score above 0, best first (ties by id)."""
         return self.scores(query).top(limit)
