@@ -309,13 +309,14 @@ class FullTextIndex:
         changed = self.keywords.sync(_PassageRecords(wanted, texts))
         if changed or self._read_owners() is None:
             with contextlib.suppress(OSError, LitkbError):  # only a speed-up for cold searches
-                self._write_owners(self.keywords.document_ids())
+                self._write_owners(self.keywords.saved_ids())
         return changed
 
     def _owner_stamp(self) -> list[int]:
-        """What the owners file is of: the keyword index's state and changes as they are on disk."""
+        """What the owners file is of: the keyword index's saved counts as they are on disk (a small change
+        beside them, `delta.json`, has its few rows' ids read at search time)."""
         stamp = []
-        for name in ("state.json", "delta.json"):
+        for name in ("state.json",):
             try:
                 info = (self.keywords.directory / name).stat()
                 stamp += [info.st_mtime_ns, info.st_size]
@@ -324,7 +325,7 @@ class FullTextIndex:
         return stamp
 
     def _write_owners(self, ids: Sequence[str]) -> None:
-        """Save each keyword row's paper and passage number, so a cold search need not parse 150,000 ids."""
+        """Save each saved keyword row's paper and passage number (a cold search parses no ids)."""
         import numpy as np
 
         owners, numbers, names = split_ids(ids)
@@ -398,11 +399,16 @@ class FullTextIndex:
 
         if self._keyword_owners is None or self._keyword_owners[0] is not matrix:
             found = self._read_owners()
-            if found is None or len(found[0]) != len(matrix.ids):
+            if found is None or len(found[0]) > len(matrix.ids):
                 owners, numbers, names = split_ids(matrix.ids)
-            else:
-                owners, numbers = found[0], found[1]
+            else:  # the saved rows' from the file, the few changed rows' parsed now
                 names = {pid: i for i, pid in enumerate(found[2])}
+                tail, tail_numbers, tail_names = split_ids(matrix.ids[len(found[0]) :])
+                renumber = np.asarray(
+                    [names.setdefault(pid, len(names)) for pid in tail_names], dtype=np.int64
+                )
+                owners = np.concatenate([found[0], renumber[tail] if len(tail) else tail])
+                numbers = np.concatenate([found[1], tail_numbers])
             self._paper_names = list(names)
             self._paper_index = names
             # each paper's reference flags end to end, and where each paper's begin

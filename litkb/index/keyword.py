@@ -248,9 +248,10 @@ class KeywordIndex:
             self._matrix = matrix
         return self._matrix
 
-    def document_ids(self) -> list[str]:
-        """The id of each row of the saved counts (and of the changes beside them), in row order."""
-        return self._load().ids
+    def saved_ids(self) -> list[str]:
+        """The id of each row of the saved counts (not of the changes beside them), in row order."""
+        matrix = self._load()
+        return matrix.ids[: len(matrix.ids) - len(matrix.added)]
 
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
         """Up to `limit` (id, BM25 score) pairs with a score above 0, best first (ties by id)."""
