@@ -198,8 +198,11 @@ def memory(listing: Path, work: Path, n: int) -> None:
     )
 
 
-def search(folder: Path, listing: Path, work: Path, n: int, full: int) -> None:
+def search(folder: Path, listing: Path, work: Path, n: int, full: int, keep: bool = False) -> None:
     target = work / f"search-{n}-{full}"
+    if keep and (target / "records").is_dir():
+        timed_search(folder, target, abstracts(listing, n))
+        return
     kb = new_kb(target)
     papers = abstracts(listing, n)
     texts = cached_texts(folder, work)
@@ -230,6 +233,11 @@ def search(folder: Path, listing: Path, work: Path, n: int, full: int) -> None:
         f"{n:,} abstracts + {full:,} full texts ({full_index.passage_count():,} full-text passages, "
         f"{len(texts)} real texts repeated): {report.summary()} ({time.perf_counter() - started:.0f} s)"
     )
+    timed_search(folder, target, papers)
+
+
+def timed_search(folder: Path, target: Path, papers: list[Paper]) -> None:
+    """Cold and warm searches, and one PDF added, on the knowledge base at `target`."""
     cold = []
     for query in QUERIES[:5]:
         seconds, peak, _ = measured(litkb("--kb", str(target), "search", query))
@@ -293,6 +301,9 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=20_000)
     parser.add_argument("--full", type=int, default=2_000)
     parser.add_argument("--only", nargs="+", default=["throughput", "memory", "search"])
+    parser.add_argument(
+        "--keep-kb", action="store_true", help="search: reuse the knowledge base of a run before"
+    )
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     if "throughput" in args.only:
@@ -300,7 +311,7 @@ def main() -> None:
     if "memory" in args.only:
         memory(args.abstracts, args.work, args.papers)
     if "search" in args.only:
-        search(args.folder, args.abstracts, args.work, args.papers, args.full)
+        search(args.folder, args.abstracts, args.work, args.papers, args.full, args.keep_kb)
 
 
 if __name__ == "__main__":
