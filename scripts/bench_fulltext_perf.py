@@ -155,7 +155,7 @@ def throughput(folder: Path, work: Path) -> None:
     paths = [str(p) for p in readable(folder)]
     kb = new_kb(work / "throughput")
     # the model's export (once per knowledge base, timed under `memory`) is not part of the throughput
-    kb.store.save_many([Paper(title="warm-up", abstract="A first paper.")])
+    kb.store.save_many([Paper(id="warm-up", title="warm-up", abstract="A first paper.")])
     subprocess.run(litkb("--kb", str(kb.root), "index"), check=True, capture_output=True)
     extract_s, extract_mb, out = measured([sys.executable, "-c", EXTRACT, str(kb.root), *paths])
     papers = attach_read(kb, json.loads(out))
