@@ -71,10 +71,14 @@ tokenizer = model.tokenizer
 pages = 0
 chunks = []
 for path in sys.argv[1:]:
-    reader = pypdf.PdfReader(path)
-    for page in reader.pages:
+    try:  # (an AES-encrypted file needs pypdf's optional cryptography: left out, and said)
+        texts = [page.extract_text() or "" for page in pypdf.PdfReader(path).pages]
+    except Exception as exc:
+        print("naive: skipped", path, type(exc).__name__, file=sys.stderr)
+        continue
+    for text in texts:
         pages += 1
-        ids = tokenizer(page.extract_text() or "", add_special_tokens=False)["input_ids"]
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         chunks += [tokenizer.decode(ids[i : i + 254]) for i in range(0, len(ids), 254)]
 model.encode(chunks, batch_size=32, normalize_embeddings=True)
 print(pages, len(chunks))
