@@ -24,6 +24,7 @@ from .errors import NotFoundError, UsageError
 from .exporters import ExportContext, get_exporter
 from .exporters.markdown import write_notes
 from .filters import PaperFilter, SortKey
+from .fulltext.attached import PaperText
 from .fulltext.service import FullText
 from .identity import Duplicate, apply_merges, find_duplicates, find_paper
 from .index.build import IndexBuilder, IndexReport, Progress
@@ -289,10 +290,12 @@ class KnowledgeBase:
         mode: str = "hybrid",
         theme: str | None = None,
         where: PaperFilter | None = None,
+        scope: str = "all",
     ) -> list[SearchResult]:
         """The `k` papers that best answer `query`, best first. `mode`: hybrid (default: keyword and
-        meaning fused), semantic or keyword. `theme` and `where` keep only the papers they allow."""
-        return self.search_many([query], k, mode=mode, theme=theme, where=where)[0]
+        meaning fused), semantic or keyword; `scope`: all, abstract or full (text). `theme` and `where`
+        keep only the papers they allow."""
+        return self.search_many([query], k, mode=mode, theme=theme, where=where, scope=scope)[0]
 
     def search_many(
         self,
@@ -301,12 +304,13 @@ class KnowledgeBase:
         mode: str = "hybrid",
         theme: str | None = None,
         where: PaperFilter | None = None,
+        scope: str = "all",
     ) -> list[list[SearchResult]]:
         """Answer many queries with one model load and one encoding pass."""
-        check_queries(queries, mode)
+        check_queries(queries, mode, scope)
         self._require_index()
         allowed = selection.allowed(theme, where, self.papers, self.theme_service)
-        return self.searcher.search_many(queries, k, mode, allowed)
+        return self.searcher.search_many(queries, k, mode, allowed, scope)
 
     def related(
         self,
@@ -323,6 +327,15 @@ class KnowledgeBase:
         return self.searcher.related(
             seeds, k, lambda: selection.allowed(theme, where, self.papers, self.theme_service)
         )
+
+    def paper_text(self, ref: str) -> PaperText:
+        """A paper's attached files and their text by page (see `litkb.fulltext.attached`)."""
+        return PaperText(self.root, self.get(ref))
+
+    def passages(self, ref: str, query: str, k: int = 5) -> list[dict[str, Any]]:
+        """The passages of a paper's full text that best answer `query`, with page and quote."""
+        self._require_index()
+        return self.searcher.passages(self.get(ref), query, k)
 
     def _require_index(self) -> None:
         if not self.store.any_record():

@@ -82,13 +82,13 @@ def results_table(results: Sequence[SearchResult], heading: str, query: str | No
             closeness = f"{hit['similarity']:.2f}"
         else:
             closeness = f"{hit['score']:.3f}"
-        table.add_row(
-            str(hit["rank"]),
-            highlighted(hit["title"], query),
-            str(hit["year"] or ""),
-            closeness,
-            highlighted(hit["snippet"], query),
-        )
+        snippet = highlighted(hit["snippet"], query)
+        if hit.get("page") is not None:  # found through the full text: the page and the quote first
+            found = Text(f"p. {hit['page']}: ", style="bold")
+            found.append_text(highlighted(f"\u201c{hit.get('quote') or ''}\u201d", query))
+            snippet = found.append("\n").append_text(snippet) if hit["snippet"] else found
+        title = highlighted(hit["title"], query)
+        table.add_row(str(hit["rank"]), title, str(hit["year"] or ""), closeness, snippet)
     out.print(table)
 
 

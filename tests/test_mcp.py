@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import ROOT, make_kb_dir, run
 
-READ_TOOLS = {"search", "related", "get_paper", "list_papers", "whats_new", "themes", "export"}
+READ_TOOLS = {"search", "related", "get_paper", "read_text", "list_papers", "whats_new", "themes", "export"}
 WRITE_TOOLS = {"tag", "note", "mark", "rate"}
 
 

@@ -36,6 +36,9 @@ def search(
     k: int = K,
     as_json: bool = JSON,
     mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), semantic or keyword."),
+    scope: str = typer.Option(
+        "all", "--in", help="Where to look: all (abstracts and full text, the default), abstract or full."
+    ),
     like: str | None = typer.Option(
         None,
         "--like",
@@ -63,6 +66,7 @@ def search(
     --mode semantic or --mode keyword uses one of them; --like FILE searches with a pasted abstract.
 
     Example: litkb search "speculative decoding" -k 5 --year 2024..2025
+    Example: litkb search "ablation rotary embeddings" --in full
     """
     kb = open_kb(ctx)
     given = [name for name, value in (("QUERY", query), ("--like", like), ("--queries", queries)) if value]
@@ -70,14 +74,14 @@ def search(
         raise UsageError(f"give one of QUERY, --like FILE or --queries FILE, not {' and '.join(given)}")
     if queries is not None:
         batch = read_queries(queries)
-        answers = kb.search_many([text for _, text in batch], k=k, mode=mode, where=where)
+        answers = kb.search_many([text for _, text in batch], k=k, mode=mode, where=where, scope=scope)
         for (query_id, _), results in zip(batch, answers, strict=True):
             render.print_json({"query_id": query_id, "results": results}, lines=True)
         return
     text = read_like(like) if like is not None else query
     if not text:
         raise UsageError('say what to search for, e.g. litkb search "speculative decoding"')
-    results = kb.search(text, k=k, mode=mode, where=where)
+    results = kb.search(text, k=k, mode=mode, where=where, scope=scope)
     if save is not None:  # saved once it has run: a search that fails is not kept
         replaced = kb.save_search(save, text, k, mode, where, force=force)
         verb = "replaced" if replaced else "saved as"

@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import IndexDamagedError
+from ..fulltext.windows import Window, paper_windows
 from ..models import Paper
 from ..store import RecordStore
 from ..wording import plural
@@ -31,6 +33,8 @@ from .snapshot import KeptRows, PassageRows
 # (about 1.3 s of the 1.5 s such a run may take).
 DEFER_PASSAGES = 64
 PAPER_CHUNK = 512  # papers embedded and written to the index at a time (about 3,200 passages)
+FULL_CHUNK = 32  # papers whose full text is embedded and written at a time (about 2,000 passages)
+FULL_PAGE_GUESS = 4  # passages a page, for the progress bar's total before the texts are read
 
 Progress = Callable[[int, int], None]
 
@@ -44,6 +48,9 @@ class IndexReport:
     model: str = ""
     rebuilt: bool = False
     fetched: int = 0  # on a server: papers whose vectors were copied here for fast searches
+    full_papers: int = 0  # papers whose full text was embedded
+    full_passages: int = 0
+    full_deleted: int = 0  # papers whose full-text passages were removed (file detached, record gone)
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -51,6 +58,9 @@ class IndexReport:
             f"embedded {self.embedded} ({plural(self.passages, 'passage')}), deleted {self.deleted}, "
             f"unchanged {self.unchanged} ({self.model})"
         )
+        if self.full_papers or self.full_deleted:
+            text += f"; full text: embedded {self.full_papers} ({self.full_passages} passages)"
+            text += f", deleted {self.full_deleted}" if self.full_deleted else ""
         if self.fetched:
             copied = plural(self.fetched, "paper")
             text += f"; copied the vectors of {copied} from the server for fast searches"
@@ -114,6 +124,7 @@ class IndexBuilder:
             ):
                 vectors.drop()
                 keywords.drop()
+                self.parts.fulltext.drop()
                 report.rebuilt = True
             want = records.vector_hashes
             # What the index holds: from the snapshot when it is current (no need to open Chroma), else
@@ -185,6 +196,7 @@ class IndexBuilder:
                 warning = self.parts.encoders.export()  # for searches, even with nothing to embed
                 if warning:
                     report.warnings.append(warning)
+            self._sync_fulltext(records, report, progress)
             report.fetched = vectors.refresh_mirror()
         return report
 
@@ -228,6 +240,64 @@ class IndexBuilder:
             if progress:
                 progress(len(done.owners), total)
         return done
+
+    def _sync_fulltext(self, records: IndexRecords, report: IndexReport, progress: Progress | None) -> None:
+        """Embed the full-text passages of papers whose files changed (new, replaced or detached; see
+        `litkb.index.fulltext`), drop those of papers gone or without files, and bring the passages'
+        keyword index up to date. Papers go FULL_CHUNK at a time, each group a new segment, so that no
+        more than a group's texts and vectors are in memory."""
+        full = self.parts.fulltext
+        want = records.full_hashes
+        have = full.hashes()
+        todo_ids = [pid for pid in records.ids if pid in want and have.get(pid) != want[pid]]
+        # Gone: changed, without files now, or removed; a record there but unreadable keeps its passages.
+        readable = records.vector_hashes
+        removed = {
+            pid
+            for pid in have
+            if want.get(pid) != have[pid] and (pid in readable or not self.store.exists(pid))
+        }
+        report.full_deleted = len([pid for pid in removed if pid not in want and full.count_of(pid)])
+        root = full.root
+        cache: dict[str, list[Window]] = {}
+        if todo_ids:
+            papers = records.papers(todo_ids)
+            pages = {p.id: sum(int(f.get("pages") or 1) for f in p.files) for p in papers}
+            offset = report.passages
+            guess = sum(pages.values()) * FULL_PAGE_GUESS
+            encoder = self.parts.encoders.for_passages(guess) if guess else None
+            segments = []
+            done = 0
+            for start in range(0, len(papers), FULL_CHUNK):
+                group = papers[start : start + FULL_CHUNK]
+                found = [(p.id, want[p.id], paper_windows(root, p)) for p in group]
+                batch = [w.text for _, _, windows in found for w in windows]
+                vectors: Any = []
+                if batch and encoder is not None:
+                    vectors = encoder.encode(batch, batch_size=encoder.batch_size)
+                segments.append(full.write_segment(found, vectors))
+                done += len(batch)
+                report.full_passages += len(batch)
+                report.full_papers += sum(1 for _, _, windows in found if windows)
+                for pid, _, windows in found:
+                    cache[pid] = windows
+                if len(cache) > 4 * FULL_CHUNK:  # keep a few for the keyword index, not every text
+                    cache.clear()
+                if progress:
+                    left = sum(pages[p.id] for p in papers[start + FULL_CHUNK :]) * FULL_PAGE_GUESS
+                    progress(offset + done, offset + done + left)
+            full.save(segments, removed)
+        elif removed:
+            full.save([], removed)
+
+        def texts(paper_ids: Sequence[str]) -> dict[str, list[str]]:
+            missing = [pid for pid in paper_ids if pid not in cache]
+            found = {pid: [w.text for w in cache[pid]] for pid in paper_ids if pid in cache}
+            for paper in records.papers(missing):
+                found[paper.id] = [w.text for w in paper_windows(root, paper)]
+            return found
+
+        full.sync_keywords(texts)
 
     def repair(self, records: IndexRecords, progress: Progress | None = None) -> IndexReport:
         """Rebuild the index from the records into a new folder and swap it in when complete. On a Chroma

@@ -241,17 +241,40 @@ class Encoders:
                 return found
         return self.embedder
 
+    def export_in_process(self) -> str | None:
+        """`export`, with the model loaded in this process."""
+        self._embedder = self.embedder
+        return self.export()
+
     def export(self) -> str | None:
         """Export the model, once; a warning when it cannot be exported (searches and indexing then load
         the model itself), else None."""
         from .onnx import is_exported
 
-        export = getattr(self.embedder, "export_query_encoder", None)
-        if export is None or is_exported(self.directory, self.model):
+        if self.model.startswith(HASH_PREFIX) or is_exported(self.directory, self.model):
             return None
         self._query = None
+        if self._embedder is None and self.device == "cpu":
+            # In a process of its own: torch and the model (some 600 MB) never live in the indexing
+            # process, whose peak they made (2.04 GB for a first index of 20,000 abstracts).
+            return export_elsewhere(self.model, self.directory)
+        export = getattr(self.embedder, "export_query_encoder", None)
+        if export is None:
+            return None
         try:
             export(self.directory)
         except LitkbError as exc:
             return f"searches will load the model itself (slower to start): {exc}"
         return None
+
+
+def export_elsewhere(model: str, directory: Path) -> str | None:
+    """`Encoders.export` in a child process (spawned: nothing of this one is copied); its warning."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_export_here, (model, str(directory)))
+
+
+def _export_here(model: str, directory: str) -> str | None:
+    return Encoders(model, "cpu", Path(directory)).export_in_process()

@@ -26,7 +26,7 @@ import json
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,7 +67,7 @@ class Records(Protocol):
     ids: list[str]
     keyword_hashes: dict[str, str]
 
-    def papers(self, ids: Iterable[str]) -> list[Paper]: ...
+    def papers(self, ids: Iterable[str]) -> Sequence[Any]: ...
 
 
 def keyword_hash(paper: Paper) -> str:
@@ -100,10 +100,12 @@ def paper_tokens(paper: Paper) -> list[str]:
 
 
 class KeywordIndex:
-    """BM25 over each paper's title, abstract and notes, saved in a folder of the knowledge base."""
+    """BM25 over each paper's title, abstract and notes, saved in a folder of the knowledge base (or over
+    other documents with an `id`: `tokenize` gives their words; see `litkb.index.fulltext`)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tokenize: Callable[[Any], list[str]] | None = None) -> None:
         self.directory = directory
+        self.tokenize: Callable[[Any], list[str]] = tokenize or paper_tokens
         self._matrix: _Matrix | None = None
 
     def _state(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -143,7 +145,9 @@ class KeywordIndex:
             rows = {pid: row for row, pid in enumerate(state["ids"])}
             dead = set(delta["dead"]) | {rows[pid] for pid in changed if pid in rows}
             if len(dead) + len(kept) + len(fresh) <= max(DELTA_PAPERS, len(wanted) // 20):
-                added = [{"id": p.id, "hash": wanted[p.id], "terms": term_counts(p)} for p in fresh]
+                added = [
+                    {"id": p.id, "hash": wanted[p.id], "terms": term_counts(p, self.tokenize)} for p in fresh
+                ]
                 write_delta(self.directory, sorted(dead), kept + added)
                 self._matrix = None
                 return True
@@ -175,7 +179,7 @@ class KeywordIndex:
         fresh = records.papers(pid for pid in records.ids if pid not in keep)
         words_of: list[Any] = []  # each fresh paper's words as vocabulary numbers (numpy: 4 bytes a word)
         for paper in fresh:
-            words = paper_tokens(paper) or [EMPTY]
+            words = self.tokenize(paper) or [EMPTY]
             found_words = (vocabulary.setdefault(word, len(vocabulary)) for word in words)
             words_of.append(np.fromiter(found_words, dtype=np.int32, count=len(words)))
         size = len(vocabulary)
@@ -250,6 +254,11 @@ class KeywordIndex:
             self._matrix = matrix
         return self._matrix
 
+    def saved_ids(self) -> list[str]:
+        """The id of each row of the saved counts (not of the changes beside them), in row order."""
+        matrix = self._load()
+        return matrix.ids[: len(matrix.ids) - len(matrix.added)]
+
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
         """Up to `limit` (id, BM25 score) pairs with a score above 0, best first (ties by id)."""
         return self.scores(query).top(limit)
@@ -257,7 +266,8 @@ class KeywordIndex:
     def scores(self, query: str) -> KeywordScores:
         """Every paper's BM25 score for `query`."""
         matrix = self._load()
-        return KeywordScores(matrix, matrix.scores(stems(query_terms(query))))
+        terms = stems(query_terms(query))
+        return KeywordScores(matrix, matrix.scores(terms), terms)
 
 
 def live_hashes(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, str]:
@@ -269,9 +279,9 @@ def live_hashes(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, str]:
     return hashes
 
 
-def term_counts(paper: Paper) -> dict[str, int]:
+def term_counts(paper: Any, tokenize: Callable[[Any], list[str]] | None = None) -> dict[str, int]:
     found: dict[str, int] = {}
-    for word in paper_tokens(paper) or [EMPTY]:
+    for word in (tokenize or paper_tokens)(paper) or [EMPTY]:
         found[word] = found.get(word, 0) + 1
     return found
 
@@ -295,9 +305,31 @@ def write_delta(directory: Path, dead: list[int], papers: list[dict[str, Any]]) 
 class KeywordScores:
     """The BM25 scores of every paper for one query."""
 
-    def __init__(self, matrix: _Matrix, scores: Any) -> None:
+    def __init__(self, matrix: _Matrix, scores: Any, terms: Sequence[str] = ()) -> None:
         self._matrix = matrix
         self._scores = scores
+        self.terms = list(terms)
+
+    def possible(self) -> float:
+        """The most a document could score for the query here (every term, many times: idf x (k1 + 1)),
+        which puts the scores of two collections on one scale (`litkb.index.fullrank`)."""
+        matrix = self._matrix
+        total = 0.0
+        for term in self.terms:
+            column = matrix.vocabulary.get(term)
+            if column is not None and not matrix.weighed:
+                frequency = int(matrix.indptr[column + 1]) - int(matrix.indptr[column])
+                total += float(inverse_frequency(matrix.papers, max(frequency, 1))) * (K1 + 1)
+        return total
+
+    @property
+    def matrix(self) -> _Matrix:
+        return self._matrix
+
+    @property
+    def values(self) -> Any:
+        """Every row's score (rows as `matrix.ids`)."""
+        return self._scores
 
     def of(self, paper_id: str) -> float:
         """One paper's score (0 for a paper not in the index)."""

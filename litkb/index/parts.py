@@ -1,5 +1,6 @@
 """The parts of a knowledge base's `index/` folder, opened together: the vector index (manifest, Chroma,
-snapshot), the keyword index (`bm25/`) and the encoders (the model and its export in `encoder/`)."""
+snapshot), the keyword index (`bm25/`), the encoders (the model and its export in `encoder/`) and the
+full-text passages (`fulltext/`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .encoder import Encoders
+from .fulltext import FullTextIndex
 from .keyword import KeywordIndex
 from .vectors import VectorIndex
 
 KEYWORD_DIR = "bm25"
 ENCODER_DIR = "encoder"
+FULLTEXT_DIR = "fulltext"
 
 
 @dataclass
@@ -20,6 +23,7 @@ class IndexParts:
     vectors: VectorIndex
     keywords: KeywordIndex
     encoders: Encoders
+    fulltext: FullTextIndex
 
     @classmethod
     def open(cls, directory: Path, collection: str, url: str | None, model: str, device: str) -> IndexParts:
@@ -28,6 +32,8 @@ class IndexParts:
             VectorIndex(directory, collection, url, model),
             KeywordIndex(directory / KEYWORD_DIR),
             Encoders(model, device, directory / ENCODER_DIR),
+            # the text cache is the knowledge base's (the index folder's parent, also for index.repair/)
+            FullTextIndex(directory / FULLTEXT_DIR, directory.parent),
         )
 
     def elsewhere(self, directory: Path) -> IndexParts:

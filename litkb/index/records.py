@@ -19,13 +19,14 @@ from typing import Any
 
 from ..errors import LitkbError, NotFoundError
 from ..fsutil import atomic_write_text
+from ..fulltext.windows import files_hash
 from ..models import Paper, is_valid_id
 from ..store import RecordStore
 from .keyword import keyword_hash
 from .passages import SCHEME, vector_hash
 
 DIGESTS_FILE = "index-digests.json"  # in the knowledge base's .cache/
-DIGESTS_VERSION = 2  # one more whenever `vector_hash` or `keyword_hash` hashes anything else
+DIGESTS_VERSION = 2  # one more whenever `vector_hash`, `keyword_hash` or `files_hash` hashes anything else
 # More records to read than this, and all of them are read at once through the records' cache (a record
 # read alone is parsed from its YAML).
 READ_ONE_BY_ONE = 256
@@ -36,7 +37,8 @@ REWRITE_AFTER = 16
 
 class IndexRecords:
     """Every readable record's id (`ids`), the hash of what the index embeds for it (`vector_hashes`) and
-    of what it counts (`keyword_hashes`); `papers(ids)` the records themselves."""
+    of what it counts (`keyword_hashes`), the hash of its attached files for the papers that have some
+    (`full_hashes`, see `litkb.fulltext.windows.files_hash`); `papers(ids)` the records themselves."""
 
     def __init__(
         self,
@@ -46,11 +48,13 @@ class IndexRecords:
         papers: dict[str, Paper],
         store: RecordStore | None = None,
         warn: Callable[[str], None] | None = None,
+        full_hashes: dict[str, str] | None = None,
     ) -> None:
         self.model = model
         self.ids = list(vector_hashes)  # in the order given: `read` gives them sorted
         self.vector_hashes = vector_hashes
         self.keyword_hashes = keyword_hashes
+        self.full_hashes = full_hashes if full_hashes is not None else {}
         self._papers = papers
         self._store = store
         self._warn = warn
@@ -62,7 +66,9 @@ class IndexRecords:
     def of(cls, papers: Sequence[Paper], model: str) -> IndexRecords:
         """The view of papers already read."""
         vector_hashes = {p.id: vector_hash(model, p) for p in papers}
-        return cls(model, vector_hashes, {p.id: keyword_hash(p) for p in papers}, {p.id: p for p in papers})
+        full = {p.id: h for p in papers if (h := files_hash(model, p)) is not None}
+        keyword = {p.id: keyword_hash(p) for p in papers}
+        return cls(model, vector_hashes, keyword, {p.id: p for p in papers}, full_hashes=full)
 
     @classmethod
     def read(cls, store: RecordStore, digests: Path, model: str, warn: Callable[[str], None]) -> IndexRecords:
@@ -75,18 +81,21 @@ class IndexRecords:
         stale = []
         for pid in sorted(keys):
             row = cached.get(pid)
-            if type(row) is list and len(row) == 5 and row[:3] == keys[pid]:
+            if type(row) is list and len(row) == 6 and row[:3] == keys[pid]:
                 rows[pid] = row
             else:
                 stale.append(pid)
         papers = {pid: paper for pid, paper in _read(store, stale, warn, True).items() if pid in keys}
         for pid, paper in papers.items():
-            rows[pid] = [*keys[pid], vector_hash(model, paper), keyword_hash(paper)]
+            digest = files_hash(model, paper) or ""
+            rows[pid] = [*keys[pid], vector_hash(model, paper), keyword_hash(paper), digest]
         if len(stale) + len(cached.keys() - keys.keys()) > REWRITE_AFTER:
             _write_digests(digests, model, rows)
         ordered = sorted(rows)
         vector_hashes = {pid: rows[pid][3] for pid in ordered}
-        return cls(model, vector_hashes, {pid: rows[pid][4] for pid in ordered}, papers, store, warn)
+        full = {pid: rows[pid][5] for pid in ordered if rows[pid][5]}
+        keyword = {pid: rows[pid][4] for pid in ordered}
+        return cls(model, vector_hashes, keyword, papers, store, warn, full_hashes=full)
 
     def papers(self, ids: Iterable[str]) -> list[Paper]:
         """The records of `ids`, in that order (read now if they were not; one removed or unreadable since
@@ -98,8 +107,14 @@ class IndexRecords:
             self._papers.update((pid, paper) for pid, paper in read.items() if pid in self.vector_hashes)
             for pid in missing:
                 if pid in self._papers:
-                    self.vector_hashes[pid] = vector_hash(self.model, self._papers[pid])
-                    self.keyword_hashes[pid] = keyword_hash(self._papers[pid])
+                    paper = self._papers[pid]
+                    self.vector_hashes[pid] = vector_hash(self.model, paper)
+                    self.keyword_hashes[pid] = keyword_hash(paper)
+                    full = files_hash(self.model, paper)
+                    if full is not None:
+                        self.full_hashes[pid] = full
+                    else:
+                        self.full_hashes.pop(pid, None)
         return [self._papers[pid] for pid in wanted if pid in self._papers]
 
 

@@ -25,14 +25,16 @@ from ..errors import (
 from ..models import Paper
 from ..store import RecordStore
 from ..wording import count_is, plural
+from .fullrank import FULL_POOL, SCOPES, Best, FullView, better, fuse_views, views
 from .keyword import KeywordScores
 from .parts import IndexParts
-from .snippets import paper_snippet, passage_text
+from .snippets import best_snippet, paper_snippet, passage_text
 
 if TYPE_CHECKING:
     import numpy as np
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
+__all__ = ["SCOPES", "SEARCH_MODES", "SearchResult", "Searcher", "fuse", "scaling"]
 POOL = 100  # keyword candidates
 DENSE_POOL = (
     10  # dense candidates; every candidate gets its exact dense score (10 vs 100: -0.0004 on SciFact)
@@ -64,6 +66,8 @@ class SearchResult(TypedDict):
     similarity: float | None  # the paper's closeness in meaning to the query, comparable across queries
     match: str | None  # similarity in words: strong, fair or weak (see match_label)
     snippet: str
+    page: int | None  # a paper with full text: the page (1-based, physical) of its best passage
+    quote: str | None  # and the passage's sentences that matched
 
 
 class Searcher:
@@ -75,27 +79,34 @@ class Searcher:
         self.vectors = parts.vectors
         self.keywords = parts.keywords
         self.encoders = parts.encoders
+        self.fulltext = parts.fulltext
         self.model = parts.vectors.model
         self.warn = warn
+        self._keyword_scores: KeywordScores | None = None  # the passages' BM25 for the query being answered
 
     def encode(self, queries: list[str]) -> np.ndarray:
         """The queries' vectors, by the model that embedded the papers (its ONNX export when there is one)."""
         return self.encoders.query.encode(queries)
 
     def search_many(
-        self, queries: Sequence[str], k: int, mode: str, allowed: set[str] | None
+        self, queries: Sequence[str], k: int, mode: str, allowed: set[str] | None, scope: str = "all"
     ) -> list[list[SearchResult]]:
-        """The `k` best papers for each query (of the `allowed` ones, when given), one encoding pass."""
+        """The `k` best papers for each query (of the `allowed` ones, when given), one encoding pass.
+        `scope`: all (abstracts and full text), abstract (as without full text) or full (full text only)."""
         missing = self.vectors.unindexed(self.store)
         if missing:
             self.warn(
                 f"{count_is(missing, 'paper')} not indexed yet, so no search finds them; run `litkb index`"
             )
+        full = scope != "abstract" and not self.fulltext.empty()
+        if scope == "full" and not full:
+            self.warn("no paper's full text is in the index: attach PDFs (`litkb attach`), then index")
+            return [[] for _ in queries]
         vectors = self.encode(list(queries)) if mode != "keyword" else None
         answers = []
         for i, query in enumerate(queries):
             vector = vectors[i] if vectors is not None else None
-            ranking = functools.partial(self.rank, query, vector, mode, allowed)
+            ranking = functools.partial(self.rank, query, vector, mode, allowed, full, scope == "full")
             results = self.first(k, ranking, query, vector, by_words=mode != "semantic")
             best = max((r["similarity"] for r in results if r["similarity"] is not None), default=None)
             if best is not None and match_label(best, self.model) == "weak":
@@ -107,21 +118,33 @@ class Searcher:
         return answers
 
     def rank(
-        self, query: str, vector: np.ndarray | None, mode: str, allowed: set[str] | None, n: int
-    ) -> tuple[Hits, dict[str, float]]:
-        """The best `n` papers for `query` by `mode` (its `vector`: None for keywords alone), and the dense
-        scores of those that have one."""
+        self,
+        query: str,
+        vector: np.ndarray | None,
+        mode: str,
+        allowed: set[str] | None,
+        full: bool,
+        only_full: bool,
+        n: int,
+    ) -> tuple[Hits, dict[str, float], dict[str, FullView]]:
+        """The best `n` papers for `query` by `mode` (its `vector`: None for keywords alone), the dense
+        scores of those that have one, and with `full` (full text in the index) each hit's full-text
+        view (`only_full`: ranked by their full text alone)."""
+        if full:
+            ranked, dense, found = self.with_fulltext(query, vector, n, mode, allowed, only_full)
+            return ranked, dense, found
         if vector is None:
-            return self.keywords.scores(query).top(n, allowed), {}
+            return self.keywords.scores(query).top(n, allowed), {}, {}
         if mode == "semantic":
             ranked = self.dense(vector, n, allowed)
-            return ranked, dict(ranked)
-        return self.hybrid(query, vector, n, allowed)
+            return ranked, dict(ranked), {}
+        hits, dense = self.hybrid(query, vector, n, allowed)
+        return hits, dense, {}
 
     def first(
         self,
         k: int,
-        rank: Callable[[int], tuple[Hits, dict[str, float]]],
+        rank: Callable[[int], tuple[Hits, dict[str, float], dict[str, FullView]]],
         query: str | None,
         vector: np.ndarray | None = None,
         by_words: bool = True,
@@ -131,8 +154,8 @@ class Searcher:
         fewer than `k`."""
         n = k
         while True:
-            hits, dense = rank(n)
-            results = self.results(hits, query, vector, by_words, dense, limit=k)
+            hits, dense, found = rank(n)
+            results = self.results(hits, query, vector, by_words, dense, limit=k, full=found)
             if len(results) >= k or len(hits) < n:
                 return results
             n *= 2
@@ -156,6 +179,64 @@ class Searcher:
         candidates, dense, keyword = self.hybrid_candidates(query, vector, k, allowed)
         return fuse(candidates, dense, {pid: keyword.of(pid) for pid in candidates}), dense
 
+    def with_fulltext(
+        self, query: str, vector: np.ndarray | None, k: int, mode: str, allowed: set[str] | None, only: bool
+    ) -> tuple[Hits, dict[str, float], dict[str, FullView]]:
+        """The ranking with the full-text views of papers that have full text (see `litkb.index.fullrank`),
+        every candidate's similarity, and the full-text views; `only`: the full-text views alone."""
+        full = self.fulltext
+        fd = full.dense_best(vector).keep(allowed) if vector is not None else Best.empty()
+        self._keyword_scores = full.keyword_scores(query) if mode != "semantic" else None
+        fk = full.keyword_best(self._keyword_scores).keep(allowed)
+        n = max(k, FULL_POOL)
+        picks = set(fd.top(n)) | set(fk.top(n))
+        similarity: dict[str, float] = {}
+        if mode == "hybrid" and vector is not None:
+            if only:
+                found = views(fd, fk, picks)
+                values = [v.dense for v in found.values() if v.dense is not None]
+                low = min(values, default=0.0)
+                scores = fuse_views({}, found, low, max(values, default=0.0) - low, KEYWORD_WEIGHT, True)
+            else:
+                candidates, similarity, keyword = self.hybrid_candidates(query, vector, k, allowed)
+                words = {pid: keyword.of(pid) for pid in candidates}
+                low, span, top = scaling(candidates, similarity, words)
+                abstract = dict(fuse(candidates, similarity, words))
+                found = views(fd, fk, picks | {pid for pid in candidates if pid in fd or pid in fk})
+                extra = sorted(found.keys() - candidates)
+                similarity.update(self.vectors.best_scores(vector, extra))
+                for pid in extra:  # their abstract view, scaled as the abstract candidates' were
+                    abstract[pid] = KEYWORD_WEIGHT * keyword.of(pid) / top + (1 - KEYWORD_WEIGHT) * (
+                        similarity.get(pid, low) - low
+                    ) / span
+                scores = fuse_views(abstract, found, low, span, KEYWORD_WEIGHT)
+        elif mode == "semantic" and vector is not None:
+            abstract = {} if only else dict(self.dense(vector, k, allowed))
+            found = views(fd, Best.empty(), picks)
+            if not only:
+                abstract.update(self.vectors.best_scores(vector, sorted(found.keys() - abstract.keys())))
+            for view in found.values():
+                view.score = view.dense if view.dense is not None else -1.0
+            similarity = dict(abstract)
+            scores = better(abstract, found, only)
+        else:
+            keyword_scores = self.keywords.scores(query)
+            abstract = {} if only else dict(keyword_scores.top(max(k, POOL), allowed))
+            found = views(Best.empty(), fk, picks)
+            for pid in found.keys() - abstract.keys() if not only else ():
+                abstract[pid] = keyword_scores.of(pid)
+            # BM25 of passages and of abstracts, each as a share of the most a document could score
+            passages = self._keyword_scores.possible() if self._keyword_scores is not None else 0.0
+            scale = keyword_scores.possible() / (passages or 1.0)
+            for view in found.values():
+                view.score = view.keyword * scale
+            scores = better(abstract, found, only)
+        for pid, view in found.items():
+            if view.won and view.dense is not None:
+                similarity[pid] = max(similarity.get(pid, view.dense), view.dense)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        return ranked, similarity, found
+
     def related(
         self, seeds: Sequence[Paper], k: int, allowed: Callable[[], set[str] | None]
     ) -> list[SearchResult]:
@@ -174,10 +255,10 @@ class Searcher:
         if permitted is not None:
             permitted = permitted - exclude
 
-        def rank(n: int) -> tuple[Hits, dict[str, float]]:
+        def rank(n: int) -> tuple[Hits, dict[str, float], dict[str, FullView]]:
             hits = self.dense(query, n + len(exclude), permitted, whole=True)
             chosen = [hit for hit in hits if hit[0] not in exclude][:n]
-            return chosen, dict(chosen)
+            return chosen, dict(chosen), {}
 
         return self.first(k, rank, None)
 
@@ -223,11 +304,13 @@ class Searcher:
         by_words: bool = True,
         similarity: dict[str, float] | None = None,
         limit: int | None = None,
+        full: dict[str, FullView] | None = None,
     ) -> list[SearchResult]:
         """The hits (the first `limit` whose records can be read) as results, each with the snippet that
         shows why it matched: the sentences with the most query words (`by_words`), else the one nearest
-        the query's `vector` by meaning. A record broken by hand since the last `litkb index` is left out
-        and named to `warn`."""
+        the query's `vector` by meaning; a hit with a full-text view (`full`: a paper with full text) with
+        the page and quote of its best passage. A record broken by hand since the last `litkb index` is
+        left out and named to `warn`."""
         chosen: list[tuple[Paper, float]] = []
         for paper_id, score in hits:
             if limit is not None and len(chosen) >= limit:
@@ -243,6 +326,10 @@ class Searcher:
         results: list[SearchResult] = []
         for paper, score in chosen:
             close = similarity.get(paper.id) if similarity else None
+            view = (full or {}).get(paper.id)
+            page, quote = (None, None)
+            if view is not None:  # a paper with full text: where in it the query is best answered
+                page, quote = self.quote(paper, view, query or "", vector, by_words)
             results.append(
                 SearchResult(
                     rank=len(results) + 1,
@@ -260,15 +347,82 @@ class Searcher:
                         paper,
                         closest=passage_text(paper, closest.get(paper.id)),
                     ),
+                    page=page,
+                    quote=quote,
                 )
             )
         return results
 
+    def passages(self, paper: Paper, query: str, k: int = 5) -> list[dict[str, object]]:
+        """The `k` passages of a paper's full text that best answer `query` (cosine and BM25 scaled over
+        the paper's passages and mixed as in hybrid search), each with its page and quote."""
+        import numpy as np
 
-def check_queries(queries: Sequence[str], mode: str) -> None:
-    """An error for an unknown search mode or an empty query."""
+        vector = self.encode([query])[0]
+        cosines, bm25 = self.fulltext.passage_scores(paper.id, vector, self.fulltext.keyword_scores(query))
+        if not len(cosines):
+            return []
+        mixed = passage_mix(cosines, bm25)
+        found = []
+        for number in np.argsort(-mixed, kind="stable")[:k].tolist():
+            window = self.fulltext.passage_text(paper.id, number, paper.files)
+            if window is not None:
+                quote = best_snippet(query, window.text)
+                score = round(float(mixed[number]), 4)
+                reference = window.reference
+                found.append({"page": window.page, "quote": quote, "reference": reference, "score": score})
+        return found
+
+    def quote(
+        self, paper: Paper, view: FullView, query: str, vector: np.ndarray | None, by_words: bool
+    ) -> tuple[int | None, str | None]:
+        """The page and quote of a paper's best passage for the query: the passage whose cosine and BM25,
+        scaled over the paper's passages and mixed as in hybrid search, are best; the quote its sentences
+        with the most query words (by meaning: its first)."""
+        import numpy as np
+
+        scores = self._keyword_scores if by_words else None
+        cosines, bm25 = self.fulltext.passage_scores(paper.id, vector, scores)
+        if not len(cosines):
+            return None, None
+        mixed = passage_mix(cosines if vector is not None else None, bm25)
+        window = self.fulltext.passage_text(paper.id, int(np.argmax(mixed)), paper.files)
+        if window is None:
+            return None, None
+        return window.page, best_snippet(query if by_words else "", window.text)
+
+
+def passage_mix(cosines: np.ndarray | None, bm25: np.ndarray) -> np.ndarray:
+    """A paper's passages scored for a query: cosine and BM25 scaled over them, mixed as in `fuse`."""
+    import numpy as np
+
+    mixed = np.zeros(len(bm25), dtype=np.float32)
+    if cosines is not None and len(cosines):
+        span = float(cosines.max() - cosines.min()) or 1.0
+        mixed += (1 - KEYWORD_WEIGHT) * (cosines - cosines.min()) / span
+    if len(bm25) and bm25.max() > 0:
+        mixed += KEYWORD_WEIGHT * bm25 / bm25.max()
+    return mixed
+
+
+def scaling(
+    candidates: set[str], dense: dict[str, float], keyword: dict[str, float]
+) -> tuple[float, float, float]:
+    """How `fuse` scales the candidates' scores: the lowest dense score, the dense scores' span, and the
+    best keyword score."""
+    values = [dense[pid] for pid in candidates if pid in dense]
+    low = min(values, default=0.0)
+    span = (max(values, default=0.0) - low) or 1.0
+    top = max((keyword.get(pid, 0.0) for pid in candidates), default=0.0) or 1.0
+    return low, span, top
+
+
+def check_queries(queries: Sequence[str], mode: str, scope: str = "all") -> None:
+    """An error for an unknown search mode or scope (`--in`), or an empty query."""
     if mode not in SEARCH_MODES:
         raise UsageError(f"unknown search mode '{mode}'; known modes: {', '.join(SEARCH_MODES)}")
+    if scope not in SCOPES:
+        raise UsageError(f"unknown --in '{scope}'; choose one of: {', '.join(SCOPES)}")
     if any(not q.strip() for q in queries):
         raise InputError("empty query: say what to search for")
 

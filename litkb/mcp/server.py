@@ -1,6 +1,6 @@
 """The MCP server: litkb's tools and paper resources, registered with the official SDK's `MCPServer`.
 
-Read tools (8 at most): search, related, get_paper, list_papers, whats_new, themes, export. With
+Read tools (8 at most): search, related, get_paper, read_text, list_papers, whats_new, themes, export. With
 `allow_write`, also: tag, note, mark, rate. One `KnowledgeBase` serves every request, so the query encoder,
 the passage snapshot and the keyword index load once (on first use) and stay warm; calls are served one
 at a time (the knowledge base is not shared between threads). A litkb error, and an argument of the
@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 Mode = Literal["hybrid", "semantic", "keyword"]
 Sort = Literal["date", "upvotes", "year", "title", "id"]
+Scope = Literal["all", "abstract", "full"]
 Status = Literal["to-read", "reading", "read"]
 Rating = Literal["like", "dislike", "none"]
 Format = Literal["bibtex", "csl-json"]
@@ -96,11 +97,13 @@ def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
         theme: str | None = None,
         area: str | None = None,
         min_upvotes: int | None = None,
+        search_in: Scope = "all",
     ) -> str:
         """Find the user's papers that answer a question or topic, best first (keywords and meaning;
-        mode semantic or keyword for one of them). Use it first for any question about papers the user
-        has. Returns a page of k results (id, title, year, similarity, match, snippet) and next_cursor
-        for the next page."""
+        mode semantic or keyword for one of them), in abstracts and attached full texts (search_in
+        abstract or full for one). Use it first for any question about papers the user has. Returns a
+        page of k results (id, title, year, similarity, match, snippet; page and quote when found in the
+        full text) and next_cursor for the next page."""
         return as_text(
             call(
                 lambda: tools.search(
@@ -110,6 +113,7 @@ def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
                     mode,
                     cursor,
                     tools.where(year, since, tag, author, source, status, theme, area, min_upvotes),
+                    search_in,
                 )
             )
         )
@@ -143,6 +147,14 @@ def build(kb: KnowledgeBase, allow_write: bool = False) -> LitkbServer:
         user's notes and reading status, and the abstract; abstract and notes are cut at max_chars
         (truncated says so)."""
         return as_text(call(lambda: tools.get_paper(kb, paper, max_chars)))
+
+    @server.tool(structured_output=False)
+    def read_text(
+        paper: str, first_page: int = 1, last_page: int | None = None, max_chars: int = 8000
+    ) -> str:
+        """The extracted text of a paper's attached PDF, pages first_page to last_page (1-based, as
+        search's page), at most max_chars; next_page says where to go on. Use it to read around a quote."""
+        return as_text(call(lambda: tools.read_text(kb, paper, first_page, last_page, max_chars)))
 
     @server.tool(structured_output=False)
     def list_papers(

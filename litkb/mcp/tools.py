@@ -105,10 +105,16 @@ def _cut(text: str | None, limit: int) -> tuple[str | None, bool]:
 
 
 def search(
-    kb: KnowledgeBase, query: str, k: int, mode: str, cursor: str | None, filt: PaperFilter
+    kb: KnowledgeBase,
+    query: str,
+    k: int,
+    mode: str,
+    cursor: str | None,
+    filt: PaperFilter,
+    scope: str = "all",
 ) -> dict[str, Any]:
     offset, size = _page(k, cursor)
-    hits = kb.search(query, k=offset + size + 1, mode=mode, where=filt)
+    hits = kb.search(query, k=offset + size + 1, mode=mode, where=filt, scope=scope)
     return _paged(list(hits), offset, size, more=False)
 
 
@@ -160,6 +166,20 @@ def get_paper(kb: KnowledgeBase, ref: str, max_chars: int) -> dict[str, Any]:
     if cut_fields:
         record["truncated"] = cut_fields
     return record
+
+
+def read_text(
+    kb: KnowledgeBase, ref: str, first_page: int, last_page: int | None, max_chars: int
+) -> dict[str, Any]:
+    """Pages of a paper's extracted full text, at most `max_chars` (and RESULT_CHARS) in all."""
+    if max_chars < 100:
+        raise UsageError(f"max_chars {max_chars}: give at least 100")
+    text = kb.paper_text(ref).pages(first_page, last_page, min(max_chars, RESULT_CHARS - 1000))
+    shown = text["pages"]
+    text["next_page"] = shown[-1]["page"] + 1 if shown and shown[-1]["page"] < text["page_count"] else None
+    if text["truncated"] and shown:
+        text["next_page"] = shown[-1]["page"]  # the last page shown was cut: read it again from there
+    return text
 
 
 def list_papers(

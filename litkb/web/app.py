@@ -17,16 +17,25 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote as url_quote
 
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -64,6 +73,7 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 MAP_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+PDF_CSP = "default-src 'none'; object-src 'self'; plugin-types application/pdf; frame-ancestors 'self'"
 
 
 @dataclass
@@ -167,11 +177,15 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         results: list[dict[str, Any]] = []
         if q:
             k = _int(request, "k", 20)
-            hits = kb.search(q, k=k, mode=mode, where=_filter(request))
+            scope = request.query_params.get("in", "all")
+            hits = kb.search(q, k=k, mode=mode, where=_filter(request), scope=scope)
             by_id = {p.id: p for p in (kb.get(h["id"]) for h in hits)}
             for hit in hits:
                 row = _row(by_id[hit["id"]], saved)
-                row.update(hit=hit, snippet=_mark(hit["snippet"], q if mode != "semantic" else ""))
+                snippet = _mark(hit["snippet"], q if mode != "semantic" else "")
+                if hit["page"] is not None:  # found in the full text: the page (linked) and the quote
+                    snippet = _found_in_text(hit["id"], hit["page"], hit["quote"] or "", q) + snippet
+                row.update(hit=hit, snippet=snippet)
                 row.update(zip(("closeness", "closeness_title"), _closeness(hit), strict=True))
                 results.append(row)
         return page(request, "search.html", q=q, mode=mode, results=results, themes=_theme_choices(saved))
@@ -184,9 +198,25 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         except LitkbError:
             near = []
         bibtex = kb.export("bibtex", [record])
+        q = request.query_params.get("q", "").strip()
+        found = []  # the passages of its full text that answer the search it was opened from
+        if q and record.files:
+            with suppress(LitkbError):
+                found = [dict(f, quote=_mark(str(f["quote"]), q)) for f in kb.passages(record.id, q, k=5)]
         return page(
             request, "paper.html", p=_row(record, saved), record=record, related=near, bibtex=bibtex,
             statuses=STATUSES, fields=record_fields(record), authors=display_names(record),
+            q=q, passages=found,
+        )  # fmt: skip
+
+    def paper_file(request: Request) -> Response:
+        """An attached file, only as the record lists it (see `PaperText.path`: no path out of files/)."""
+        record = kb.get(request.path_params["id"])
+        path = kb.paper_text(record.id).path(_int(request, "n", 1) - 1)  # ?n=2: the second file
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", path.name) or "paper.pdf"
+        return FileResponse(
+            path, media_type="application/pdf", content_disposition_type="inline", filename=name,
+            headers={"Content-Security-Policy": PDF_CSP, "Cache-Control": "private, no-cache"},
         )  # fmt: skip
 
     def themes(request: Request) -> Response:
@@ -323,6 +353,7 @@ def create_app(kb: KnowledgeBase, settings: Settings) -> Starlette:
         Route("/", guarded(inbox)),
         Route("/search", guarded(search)),
         Route("/paper/{id}", guarded(paper)),
+        Route("/paper/{id}/file", guarded(paper_file)),
         Route("/themes", guarded(themes)),
         Route("/themes/map", guarded(theme_map)),
         Route("/reading", guarded(reading)),
@@ -474,6 +505,17 @@ def _closeness(hit: SearchResult) -> tuple[str, str]:
     if hit["similarity"] is not None:
         return f"similarity {hit['similarity']:.2f}", "similarity in meaning"
     return f"score {hit['score']:.3f}", "keyword score"
+
+
+def _found_in_text(paper_id: str, page: int, quote: str, query: str) -> Markup:
+    """`p. N` linked to that page of the paper's file, then the quote with the query's words marked."""
+    link = f"/paper/{paper_id}/file#page={page}"
+    opened = f"/paper/{paper_id}?q="
+    return (
+        Markup('<a class="page" href="{}">p. {}</a>: “').format(link, page)
+        + _mark(quote, query)
+        + Markup('” <a class="passages" href="{}{}">passages</a><br>').format(opened, url_quote(query))
+    )
 
 
 def _mark(snippet: str, query: str) -> Markup:
