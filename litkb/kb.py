@@ -143,14 +143,17 @@ class KnowledgeBase:
         stdin: Callable[[], bytes] | None = None,
         encoding: str | None = None,
         collection: str | None = None,
+        copy_files: bool = False,
     ) -> IngestReport:
         """Parse input files (or a Zotero database, `collection` picking a collection: see `litkb.sync`) into
         records, all read before anything is written. A file that gives no paper is named in
-        `report.failed` when others gave papers; when none does it is an error and nothing is written."""
+        `report.failed` when others gave papers; when none does it is an error and nothing is written.
+        A library's PDFs are attached by reference (copied with `copy_files`), their text not read yet."""
         report, libraries = IngestReport(), list[LibraryState]()
         parsed = parse_inputs(paths, report, format, year, stdin, encoding, collection, libraries)
+        files = self.fulltext.library_files(parsed, copy_files)
         with self.writing():
-            save_parsed(self.store, parsed, report, libraries)
+            save_parsed(self.store, parsed, report, libraries, files)
             self.theme_service.forget(report.removed)
         return report
 

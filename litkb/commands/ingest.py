@@ -51,6 +51,11 @@ def ingest(
     link: bool = typer.Option(
         False, "--link", help="Keep only the PDFs' paths (no copy in the knowledge base)."
     ),
+    copy_files: bool = typer.Option(
+        False,
+        "--copy-files",
+        help="Copy a Zotero library's PDFs into the knowledge base (default: attached by reference).",
+    ),
 ) -> None:
     """Parse listings into YAML records, one per paper; PDFs are identified (arXiv id, DOI, title),
     attached to their record or made one; a Zotero library (zotero.sqlite, read without changing it) is
@@ -69,12 +74,13 @@ def ingest(
             stdin=sys.stdin.buffer.read,
             encoding=encoding,
             collection=collection,
+            copy_files=copy_files,
         )
 
     with render.progress_bar("reading PDFs") as update:
         progress = None if as_json else update
         listed, pdfs = kb.fulltext.ingest(
-            files, listings, recursive, fetch=fetch, link=link, progress=progress
+            files, listings, recursive, fetch=fetch, link=link, progress=progress, format=format
         )
     if as_json:
         data = dataclasses.asdict(listed) if listed else {}
