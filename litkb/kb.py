@@ -192,16 +192,22 @@ class KnowledgeBase:
         progress: Progress | None = None,
         device: str | None = None,
         prune: bool = False,
+        extracting: Progress | None = None,
     ) -> IndexReport:
         """Embed new and changed records (all their passages), drop what is gone from the records, and
         bring the keyword index up to date. `device` overrides the config's (cpu, cuda, auto). On a
         Chroma server, papers with no record here may be another member's: they are removed only with
-        `prune`. A local index found damaged is rebuilt from the records (see `IndexBuilder.run`)."""
+        `prune`. A local index found damaged is rebuilt from the records (see `IndexBuilder.run`).
+        First the text of attached files that the text cache lacks is extracted (`extracting` hears how
+        far; a file that fails is a line of `report.warnings`)."""
         if device is not None:
             self.config.device = cfg.check_device(device)
             self.parts.encoders.use_device(self.config.device)
+        self._check_exists()
+        extraction = self.fulltext.extract_missing(extracting)
         records = self._index_records()
         report = self.builder.run(records, rebuild=rebuild, progress=progress, prune=prune)
+        report.warnings[:0] = extraction.failed
         if report.embedded or report.deleted:
             with self.writing():
                 self.theme_service.after_index(records.ids)

@@ -115,7 +115,9 @@ def index(
         False, "--prune", help="On a Chroma server: also remove papers that have no record here."
     ),
 ) -> None:
-    """Embed new and changed records into the vector index; remove what is gone from the records.
+    """Embed new and changed records into the vector index; remove what is gone from the records. First
+    the text of attached PDFs that the text cache (.cache/text/) lacks is extracted: Zotero's PDFs after an
+    import, or every file after the cache was deleted.
 
     Example: litkb index            (litkb index --device cuda on a machine with a GPU)
     """
@@ -123,10 +125,21 @@ def index(
     if as_json:
         render.print_json(dataclasses.asdict(kb.index(rebuild=rebuild, device=device, prune=prune)))
         return
-    with render.progress_bar("embedding") as update:
-        report = kb.index(rebuild=rebuild, progress=update, device=device, prune=prune)
+    read = [0]  # files whose text the cache lacked
+    with (
+        render.progress_bar("extracting text", finish=True) as extract,
+        render.progress_bar("embedding") as update,
+    ):
+
+        def extracting(done: int, total: int) -> None:
+            read[0] = total
+            extract(done, total)
+
+        report = kb.index(rebuild=rebuild, progress=update, device=device, prune=prune, extracting=extracting)
     for warning in report.warnings:
         render.warn(warning)
+    if read[0]:
+        render.info(f"read the text of {read[0]} attached file(s) that the text cache (.cache/text/) lacked")
     render.info(report.summary())
 
 

@@ -101,21 +101,28 @@ class LibraryFiles:
                 self.problems.append(f"{path}: cannot be read ({exc.strerror or exc}); not attached")
                 continue
             entry = known.get(path)
-            if entry is not None and (entry.get("size"), entry.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            if entry is not None and (entry.get("size"), entry.get("mtime_ns")) == (
+                stat.st_size,
+                stat.st_mtime_ns,
+            ):
                 self.states[path] = _State(str(entry["sha256"]), stat.st_size, stat.st_mtime_ns)
             else:
                 todo.append((path, stat.st_size, stat.st_mtime_ns))
         if not todo:
             return
         with ThreadPoolExecutor(max_workers=min(HASHERS, len(todo))) as pool:
-            for (path, _size, mtime), result in zip(todo, pool.map(_digest, [t[0] for t in todo]), strict=True):
+            for (path, _size, mtime), result in zip(
+                todo, pool.map(_digest, [t[0] for t in todo]), strict=True
+            ):
                 if isinstance(result, str):
                     self.problems.append(f"{path}: cannot be read ({result}); not attached")
                     continue
                 self.states[path] = _State(result[0], result[1], mtime)
                 self.hashed += 1
 
-    def entries(self, paper_id: str, files: Sequence[dict[str, Any]], incoming: Paper) -> list[dict[str, Any]]:
+    def entries(
+        self, paper_id: str, files: Sequence[dict[str, Any]], incoming: Paper
+    ) -> list[dict[str, Any]]:
         """A record's `files` with the library's PDFs for it as `incoming` lists them now: the owner's own
         entries as they are (and in their place), the library's replaced, added or taken off."""
         given = {g.key: g for g in given_pdfs(incoming)}
@@ -186,7 +193,9 @@ class LibraryFiles:
         if not (self.attached or self.taken_off):
             return None
         how = "copied into files/" if self.copy else "by reference, nothing copied"
-        parts = [f"{self.attached} PDF(s) attached ({how}; their text is extracted by the next `litkb index`)"]
+        parts = [
+            f"{self.attached} PDF(s) attached ({how}; their text is extracted by the next `litkb index`)"
+        ]
         if self.taken_off:
             parts.append(f"{self.taken_off} taken off (no longer in the library)")
         return ", ".join(parts)

@@ -26,6 +26,7 @@ from .extract import extractor_name
 from .files import choose, copy_in, delete_unused, holder, make_entry, stored_path
 from .identify import Identified
 from .library import LibraryFiles
+from .missing import Extraction, extract_missing
 from .pages import ExtractedText, load_text
 from .reading import ReadFile, read_files
 from .workers import Limits
@@ -343,6 +344,10 @@ class FullText:
         files = LibraryFiles(self.root, copy)
         files.prepare(papers, lambda: self.store.load_all()[0])
         return files
+
+    def extract_missing(self, progress: Callable[[int, int], None] | None = None) -> Extraction:
+        """Read into the text cache every attached file whose text it lacks (before `litkb index`)."""
+        return extract_missing(self.root, self.store, self.writing, self.limits, progress)
 
     # -- removing --------------------------------------------------------------------------------
 
