@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RecordError
-from .fulltext.library import LibraryFiles
+from .fulltext.library import LibraryFiles, refused
 from .identity import INPUT_FIELDS, Catalog, merge
 from .models import Paper, replace_zotero_notes
 from .parsers import LibraryState
@@ -103,13 +103,13 @@ class LibrarySync:
             _remember(paper, paper.tags, given)
             if not self._valid(paper):
                 return None
-            paper.files = self._files(paper.id, [], paper)
+            paper.files = self._files(paper, paper)
             self._put(paper, changed)
             self.outcome.imported += 1
             return paper
         info = record.extra.get(KEY)
         if isinstance(info, dict) and info.get("digest") == given and identity(record) == ident:
-            files = self._files(record.id, record.files, paper)
+            files = self._files(record, paper)
             if files == record.files:
                 if record.id not in changed:
                     self.outcome.unchanged += 1
@@ -123,7 +123,7 @@ class LibrarySync:
             return updated
         updated = _update(record, paper)
         _remember(updated, paper.tags, given)
-        updated.files = self._files(record.id, record.files, paper)
+        updated.files = self._files(record, paper)
         before, after = record.to_dict(), updated.to_dict()
         if before == after:
             self.outcome.unchanged += 1
@@ -136,8 +136,12 @@ class LibrarySync:
         self._put(updated, changed)
         return updated
 
-    def _files(self, paper_id: str, files: list[dict[str, Any]], incoming: Paper) -> list[dict[str, Any]]:
-        return list(files) if self.files is None else self.files.entries(paper_id, files, incoming)
+    def _files(self, record: Paper, incoming: Paper) -> list[dict[str, Any]]:
+        """The record's files with the library's as `incoming` lists them (the record's id, its files and
+        the PDFs its owner detached are the record's)."""
+        if self.files is None:
+            return list(record.files)
+        return self.files.entries(record.id, record.files, incoming, refused(record))
 
     def _valid(self, paper: Paper) -> bool:
         """Whether a paper to be written is a record that loads back (else a warning, and it is skipped)."""
@@ -216,6 +220,8 @@ def _update(record: Paper, incoming: Paper) -> Paper:
             if name == KEY or name in (old or {}).get("fields", []):
                 updated.extra[name] = copy.deepcopy(value)
     updated.extra[KEY] = {**copy.deepcopy(incoming.extra[KEY]), "fields": _fields(incoming)}
+    if (old or {}).get("detached"):  # the library's PDFs the owner detached: they stay off
+        updated.extra[KEY]["detached"] = list((old or {})["detached"])
     kept = [t for t in record.tags if t in own_tags or t in incoming.tags]  # in the record's order
     updated.tags = kept + [t for t in incoming.tags if t not in kept]
     updated.notes = replace_zotero_notes(record.notes, incoming.notes)

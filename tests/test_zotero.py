@@ -808,6 +808,15 @@ def test_reimport_hashes_only_changed_files_and_follows_zotero(
     assert [f["sha256"] for f in files] == [sha(real_pdfs["mine"])]  # the owner's file stays
     assert "zotero" not in files[0] and files[0]["path"].startswith("files/")
 
+    detached = run(runner, kb_dir, "detach", "Linked Paper on Heads")  # the owner takes Zotero's PDF off
+    assert detached.exit_code == 0, detached.stderr
+    z.lib.db = sqlite3.connect(z.lib.path)
+    z.lib.set(z.linked, "title", "Linked Paper on Heads, Revised")  # and the item changes in Zotero
+    z.lib.close()
+    later = run(runner, kb_dir, "ingest", str(z.lib.path))
+    assert later.exit_code == 0 and "updated 1" in later.stderr, later.stderr
+    assert by_title(kb_dir)["Linked Paper on Heads, Revised"].files == []  # not attached again
+
 
 def test_copy_files_copies_and_a_removed_pdf_takes_its_copy_away(
     tmp_path: Path, kb_dir: Path, runner: CliRunner, real_pdfs: dict[str, bytes]

@@ -55,6 +55,23 @@ def from_library(entry: dict[str, Any]) -> bool:
     return bool(entry.get(KEY))
 
 
+def refused(paper: Paper) -> set[str]:
+    """The keys of the library's PDFs the owner detached from a paper (`extra.zotero.detached`)."""
+    info = paper.extra.get(KEY)
+    return {str(k) for k in info.get("detached", [])} if isinstance(info, dict) else set()
+
+
+def refuse(extra: dict[str, Any], entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A record's `extra` remembering that the library entries among `entries` were detached by the owner
+    (so that the next import does not attach them again)."""
+    keys = [str(e[KEY]) for e in entries if from_library(e)]
+    info = extra.get(KEY)
+    if not keys or not isinstance(info, dict):
+        return extra
+    detached = sorted({*info.get("detached", []), *keys})
+    return {**extra, KEY: {**info, "detached": detached}}
+
+
 def _original(entry: dict[str, Any]) -> str:
     return str(entry.get("original") or entry["path"])
 
@@ -121,11 +138,17 @@ class LibraryFiles:
                 self.hashed += 1
 
     def entries(
-        self, paper_id: str, files: Sequence[dict[str, Any]], incoming: Paper
+        self,
+        paper_id: str,
+        files: Sequence[dict[str, Any]],
+        incoming: Paper,
+        refused: Iterable[str] = (),
     ) -> list[dict[str, Any]]:
         """A record's `files` with the library's PDFs for it as `incoming` lists them now: the owner's own
-        entries as they are (and in their place), the library's replaced, added or taken off."""
-        given = {g.key: g for g in given_pdfs(incoming)}
+        entries as they are (and in their place), the library's replaced, added or taken off; those the
+        owner detached (their keys `refused`) left off."""
+        skip = set(refused)
+        given = {g.key: g for g in given_pdfs(incoming) if g.key not in skip}
         held = {str(f.get("sha256")) for f in files if not from_library(f)}
         out: list[dict[str, Any]] = []
         done: set[str] = set()

@@ -25,7 +25,7 @@ from ..wording import plural
 from .extract import extractor_name
 from .files import choose, copy_in, delete_unused, holder, make_entry, stored_path
 from .identify import Identified
-from .library import LibraryFiles
+from .library import LibraryFiles, refuse
 from .missing import Extraction, extract_missing
 from .pages import ExtractedText, load_text
 from .reading import ReadFile, read_files
@@ -360,6 +360,7 @@ class FullText:
             paper = self.store.load(paper_id)
             gone = choose(paper, which)
             paper.files = [f for f in paper.files if f not in gone]
+            paper.extra = refuse(paper.extra, gone)  # a library's PDF stays off at its next import
             self.store.save_many([paper])
             deleted: list[str] = []
             if delete:
