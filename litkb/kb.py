@@ -214,9 +214,12 @@ class KnowledgeBase:
         return report
 
     def repair_index(self, progress: Progress | None = None) -> IndexReport:
-        """Rebuild the index from the records (on a Chroma server: complete it); see `IndexBuilder.repair`."""
+        """Rebuild the index from the records (on a Chroma server: complete it); see `IndexBuilder.repair`.
+        The text the text cache lacks is extracted first, as `index` does."""
+        extraction = self.fulltext.extract_missing()
         records = IndexRecords.of(self.papers(require=True), self.vectors.model)
         report = self.builder.repair(records, progress)
+        report.warnings[:0] = extraction.failed
         with self.writing():
             self.theme_service.after_index(records.ids)
         return report
