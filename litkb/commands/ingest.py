@@ -59,8 +59,9 @@ def ingest(
 ) -> None:
     """Parse listings into YAML records, one per paper; PDFs are identified (arXiv id, DOI, title),
     attached to their record or made one; a Zotero library (zotero.sqlite, read without changing it) is
-    kept in step. Running it again changes nothing; a newer copy of a listing updates what changed and
-    keeps your tags and notes.
+    kept in step (its PDFs attached by reference, or copied with --copy-files).
+
+    Running it again changes nothing; a newer listing updates what changed and keeps your tags and notes.
 
     Example: litkb ingest data/hf-daily-papers-2025-11-18.txt ~/Downloads/2402.05109v2.pdf
     """
@@ -115,9 +116,9 @@ def index(
         False, "--prune", help="On a Chroma server: also remove papers that have no record here."
     ),
 ) -> None:
-    """Embed new and changed records into the vector index; remove what is gone from the records. First
-    the text of attached PDFs that the text cache (.cache/text/) lacks is extracted: Zotero's PDFs after an
-    import, or every file after the cache was deleted.
+    """Embed new and changed records into the vector index; remove what is gone from the records.
+
+    First extracts the text of attached PDFs that the text cache (.cache/text/) lacks (Zotero's PDFs).
 
     Example: litkb index            (litkb index --device cuda on a machine with a GPU)
     """
