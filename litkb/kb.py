@@ -203,9 +203,11 @@ class KnowledgeBase:
         if device is not None:
             self.config.device = cfg.check_device(device)
             self.parts.encoders.use_device(self.config.device)
-        self._check_exists()
-        extraction = self.fulltext.extract_missing(extracting)
         records = self._index_records()
+        readable = records.vector_hashes  # an unreadable record is not read twice
+        extraction = self.fulltext.extract_missing(
+            lambda ids: records.papers(i for i in ids if i in readable), extracting
+        )
         report = self.builder.run(records, rebuild=rebuild, progress=progress, prune=prune)
         report.warnings[:0] = extraction.failed
         if report.embedded or report.deleted:
@@ -216,8 +218,9 @@ class KnowledgeBase:
     def repair_index(self, progress: Progress | None = None) -> IndexReport:
         """Rebuild the index from the records (on a Chroma server: complete it); see `IndexBuilder.repair`.
         The text the text cache lacks is extracted first, as `index` does."""
-        extraction = self.fulltext.extract_missing()
-        records = IndexRecords.of(self.papers(require=True), self.vectors.model)
+        papers = self.papers(require=True)
+        extraction = self.fulltext.extract_missing(lambda ids: papers)
+        records = IndexRecords.of(papers, self.vectors.model)
         report = self.builder.repair(records, progress)
         report.warnings[:0] = extraction.failed
         with self.writing():

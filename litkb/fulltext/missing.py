@@ -6,18 +6,24 @@ worker processes with their limits. A file that cannot be read is one line, and 
 cached too (status `failed`), so the next run does not spend its time limit on it again; deleting the
 cache tries it again. An entry without `pages` gains the page count and the extractor when its text is
 read (a record write, under the write lock).
+
+Only the records whose files changed since the last check are looked at (`.cache/text/checked.json` keeps
+each record file's key, as the index's own cache does), so a run with little to do reads no record; with
+that file gone (the cache deleted) every record is looked at.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import KnowledgeBaseBusy
+from ..fsutil import atomic_write_text
 from ..models import Paper
 from ..store import RecordStore
 from .extract import extractor_name
@@ -27,6 +33,7 @@ from .reading import read_files
 from .workers import Limits
 
 FAILED = "failed"  # the status of a cached text whose file could not be read
+CHECKED = "checked.json"  # in .cache/text/: each record file's key when its files were last looked at
 
 
 @dataclass
@@ -73,19 +80,52 @@ def wanted(root: Path, papers: list[Paper], extraction: Extraction) -> list[_Wan
     return list(out.values())
 
 
+def _checked_path(root: Path) -> Path:
+    return text_path(root, "x").parent / CHECKED
+
+
+def _checked(root: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(_checked_path(root).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def extract_missing(
     root: Path,
     store: RecordStore,
     writing: Callable[[], AbstractContextManager[None]],
+    papers_of: Callable[[Sequence[str]], list[Paper]],
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Extraction:
-    """Read into the cache the text of every attached file the cache lacks (see the module's text)."""
+    """Read into the cache the text of every attached file the cache lacks, of the records whose files
+    changed since the last check (`papers_of` gives the records of ids); see the module's text."""
     extraction = Extraction()
-    papers, _ = store.load_all()
+    keys = store.file_keys()
+    seen = _checked(root)
+    papers = papers_of([pid for pid, key in keys.items() if seen.get(pid) != key])
     todo = wanted(root, papers, extraction)
-    if not todo:
-        return extraction
+    if todo:
+        _extract(root, store, writing, papers, todo, extraction, limits, progress)
+    if seen != keys:
+        path = _checked_path(root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(keys))
+    return extraction
+
+
+def _extract(
+    root: Path,
+    store: RecordStore,
+    writing: Callable[[], AbstractContextManager[None]],
+    papers: list[Paper],
+    todo: list[_Wanted],
+    extraction: Extraction,
+    limits: Limits | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     read = read_files(root, [w.path for w in todo], limits, progress)
     pages: dict[str, ExtractedText] = {}
     for want, item in zip(todo, read, strict=True):
@@ -104,7 +144,6 @@ def extract_missing(
             pages[want.sha256] = item.text
     if pages:
         _record_pages(store, writing, papers, pages, extraction)
-    return extraction
 
 
 def _failure(sha256: str, problem: str) -> ExtractedText:

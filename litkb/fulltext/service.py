@@ -345,9 +345,14 @@ class FullText:
         files.prepare(papers, lambda: self.store.load_all()[0])
         return files
 
-    def extract_missing(self, progress: Callable[[int, int], None] | None = None) -> Extraction:
-        """Read into the text cache every attached file whose text it lacks (before `litkb index`)."""
-        return extract_missing(self.root, self.store, self.writing, self.limits, progress)
+    def extract_missing(
+        self,
+        papers_of: Callable[[Sequence[str]], list[Paper]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Extraction:
+        """Read into the text cache every attached file whose text it lacks, of the records whose files
+        changed since the last check (`papers_of`: the records of ids), before `litkb index` builds."""
+        return extract_missing(self.root, self.store, self.writing, papers_of, self.limits, progress)
 
     # -- removing --------------------------------------------------------------------------------
 
