@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, RecordError, UsageError
+from .fulltext.library import LibraryFiles
 from .identity import Catalog, merge
 from .models import Paper, drop_control_characters, make_id
 from .parsers import LibraryState, ParseOptions, detect_parser, get_parser, path_parser, read_input
@@ -118,17 +119,22 @@ def parse_inputs(
 
 
 def save_parsed(
-    store: RecordStore, parsed: Sequence[Paper], report: IngestReport, libraries: Sequence[LibraryState] = ()
+    store: RecordStore,
+    parsed: Sequence[Paper],
+    report: IngestReport,
+    libraries: Sequence[LibraryState] = (),
+    files: LibraryFiles | None = None,
 ) -> None:
     """Match the papers against the records and write what is new or changed (the caller holds the
-    write lock); records of the `libraries` read whole are kept in step with them (`litkb.sync`)."""
+    write lock); records of the `libraries` read whole are kept in step with them (`litkb.sync`), their
+    PDFs attached by `files` (prepared before the lock was taken)."""
     existing, problems = store.load_all()
     report.warnings.extend(problems)
     catalog = Catalog(existing)
     changed: dict[str, Paper] = {}
     imported: set[str] = set()  # ids of the records this run created
     counted: dict[str, set[str]] = {}  # id -> the fields already counted as changed in it
-    keeper = LibrarySync(catalog, store.exists)
+    keeper = LibrarySync(catalog, store.exists, files)
     for paper in parsed:
         if identity(paper) is not None:
             keeper.save(paper, changed)
@@ -174,10 +180,20 @@ def save_parsed(
     for name, count in changed_counts(outcome).items():
         report.changed[name] = report.changed.get(name, 0) + count
     report.library += summary(outcome, libraries)
-    store.save_many(changed.values())
+    if files is not None:
+        report.warnings += files.problems
+        report.library += [line] if (line := files.summary()) else []
+    try:
+        store.save_many(changed.values())
+    except BaseException:
+        if files is not None:
+            files.undo()
+        raise
     for paper_id in removed:
         store.path_for(paper_id).unlink(missing_ok=True)
     report.removed += removed
+    if files is not None:
+        files.tidy(p for p in catalog.by_id.values() if p.id not in removed)
 
 
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

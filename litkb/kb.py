@@ -144,14 +144,17 @@ class KnowledgeBase:
         stdin: Callable[[], bytes] | None = None,
         encoding: str | None = None,
         collection: str | None = None,
+        copy_files: bool = False,
     ) -> IngestReport:
         """Parse input files (or a Zotero database, `collection` picking a collection: see `litkb.sync`) into
         records, all read before anything is written. A file that gives no paper is named in
-        `report.failed` when others gave papers; when none does it is an error and nothing is written."""
+        `report.failed` when others gave papers; when none does it is an error and nothing is written.
+        A library's PDFs are attached by reference (copied with `copy_files`), their text not read yet."""
         report, libraries = IngestReport(), list[LibraryState]()
         parsed = parse_inputs(paths, report, format, year, stdin, encoding, collection, libraries)
+        files = self.fulltext.library_files(parsed, copy_files)
         with self.writing():
-            save_parsed(self.store, parsed, report, libraries)
+            save_parsed(self.store, parsed, report, libraries, files)
             self.theme_service.forget(report.removed)
         return report
 
@@ -190,25 +193,37 @@ class KnowledgeBase:
         progress: Progress | None = None,
         device: str | None = None,
         prune: bool = False,
+        extracting: Progress | None = None,
     ) -> IndexReport:
         """Embed new and changed records (all their passages), drop what is gone from the records, and
         bring the keyword index up to date. `device` overrides the config's (cpu, cuda, auto). On a
         Chroma server, papers with no record here may be another member's: they are removed only with
-        `prune`. A local index found damaged is rebuilt from the records (see `IndexBuilder.run`)."""
+        `prune`. A local index found damaged is rebuilt from the records (see `IndexBuilder.run`).
+        First the text of attached files that the text cache lacks is extracted (`extracting` hears how
+        far; a file that fails is a line of `report.warnings`)."""
         if device is not None:
             self.config.device = cfg.check_device(device)
             self.parts.encoders.use_device(self.config.device)
         records = self._index_records()
+        readable = records.vector_hashes  # an unreadable record is not read twice
+        extraction = self.fulltext.extract_missing(
+            lambda ids: records.papers(i for i in ids if i in readable), extracting
+        )
         report = self.builder.run(records, rebuild=rebuild, progress=progress, prune=prune)
+        report.warnings[:0] = extraction.failed
         if report.embedded or report.deleted:
             with self.writing():
                 self.theme_service.after_index(records.ids)
         return report
 
     def repair_index(self, progress: Progress | None = None) -> IndexReport:
-        """Rebuild the index from the records (on a Chroma server: complete it); see `IndexBuilder.repair`."""
-        records = IndexRecords.of(self.papers(require=True), self.vectors.model)
+        """Rebuild the index from the records (on a Chroma server: complete it); see `IndexBuilder.repair`.
+        The text the text cache lacks is extracted first, as `index` does."""
+        papers = self.papers(require=True)
+        extraction = self.fulltext.extract_missing(lambda ids: papers)
+        records = IndexRecords.of(papers, self.vectors.model)
         report = self.builder.repair(records, progress)
+        report.warnings[:0] = extraction.failed
         with self.writing():
             self.theme_service.after_index(records.ids)
         return report

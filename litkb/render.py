@@ -333,8 +333,9 @@ def _zotero(info: Any) -> str:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Any]:
-    """A progress bar on stderr, shown from the first `update(done, total)` with work to do."""
+def progress_bar(description: str, finish: bool = False) -> Iterator[Any]:
+    """A progress bar on stderr, shown from the first `update(done, total)` with work to do; with
+    `finish`, taken away when all is done (so that another can follow inside the same `with`)."""
     bar: Progress | None = None
     task: Any = None
 
@@ -353,6 +354,9 @@ def progress_bar(description: str) -> Iterator[Any]:
             bar.start()
             task = bar.add_task(description, total=total)
         bar.update(task, completed=done, total=total)
+        if finish and done >= total:
+            bar.stop()
+            bar = None
 
     try:
         yield update

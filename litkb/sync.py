@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RecordError
+from .fulltext.library import LibraryFiles, refused
 from .identity import INPUT_FIELDS, Catalog, merge
 from .models import Paper, replace_zotero_notes
 from .parsers import LibraryState
@@ -67,9 +68,12 @@ class Outcome:
 class LibrarySync:
     """Matches and merges the papers of libraries into the records of a catalog."""
 
-    def __init__(self, catalog: Catalog, exists: Callable[[str], bool]) -> None:
+    def __init__(
+        self, catalog: Catalog, exists: Callable[[str], bool], files: LibraryFiles | None = None
+    ) -> None:
         self.catalog = catalog
         self.exists = exists  # whether a record file is there (one the catalog lacks cannot be read)
+        self.files = files  # the library's PDFs attached to the records (None: left as they are)
         self.by_identity: dict[tuple[str, str], str] = {}
         for paper in catalog.by_id.values():
             if (ident := identity(paper)) is not None:
@@ -99,16 +103,27 @@ class LibrarySync:
             _remember(paper, paper.tags, given)
             if not self._valid(paper):
                 return None
+            paper.files = self._files(paper, paper)
             self._put(paper, changed)
             self.outcome.imported += 1
             return paper
         info = record.extra.get(KEY)
         if isinstance(info, dict) and info.get("digest") == given and identity(record) == ident:
+            files = self._files(record, paper)
+            if files == record.files:
+                if record.id not in changed:
+                    self.outcome.unchanged += 1
+                return None
+            # The item as it was, its files changed on disk (or to be copied now).
             if record.id not in changed:
-                self.outcome.unchanged += 1
-            return None
+                self.outcome.updated += 1
+            self.outcome.changed_fields.append(["files"])
+            updated = dataclasses.replace(record, files=files)
+            self._put(updated, changed)
+            return updated
         updated = _update(record, paper)
         _remember(updated, paper.tags, given)
+        updated.files = self._files(record, paper)
         before, after = record.to_dict(), updated.to_dict()
         if before == after:
             self.outcome.unchanged += 1
@@ -120,6 +135,13 @@ class LibrarySync:
         self.outcome.changed_fields.append(_changes(before, after))
         self._put(updated, changed)
         return updated
+
+    def _files(self, record: Paper, incoming: Paper) -> list[dict[str, Any]]:
+        """The record's files with the library's as `incoming` lists them (the record's id, its files and
+        the PDFs its owner detached are the record's)."""
+        if self.files is None:
+            return list(record.files)
+        return self.files.entries(record.id, record.files, incoming, refused(record))
 
     def _valid(self, paper: Paper) -> bool:
         """Whether a paper to be written is a record that loads back (else a warning, and it is skipped)."""
@@ -150,6 +172,8 @@ class LibrarySync:
                 continue  # another database's item
             others = [s for s in record.sources if s.format != state.format]
             if not others:
+                if self.files is not None:
+                    self.files.dropped += record.files  # copies of its files no other record names go
                 remove.append(record.id)
                 self.outcome.removed_titles.append(record.title[:60])
                 changed.pop(record.id, None)
@@ -157,6 +181,8 @@ class LibrarySync:
             kept = dataclasses.replace(record, sources=others, extra=dict(record.extra))
             del kept.extra[KEY]
             kept.notes = replace_zotero_notes(record.notes, None)
+            if self.files is not None:
+                kept.files = self.files.drop(record.files)
             changed[kept.id] = kept
             self.catalog.put(kept)
             self.outcome.detached.append(kept.title[:60])
@@ -194,6 +220,8 @@ def _update(record: Paper, incoming: Paper) -> Paper:
             if name == KEY or name in (old or {}).get("fields", []):
                 updated.extra[name] = copy.deepcopy(value)
     updated.extra[KEY] = {**copy.deepcopy(incoming.extra[KEY]), "fields": _fields(incoming)}
+    if (old or {}).get("detached"):  # the library's PDFs the owner detached: they stay off
+        updated.extra[KEY]["detached"] = list((old or {})["detached"])
     kept = [t for t in record.tags if t in own_tags or t in incoming.tags]  # in the record's order
     updated.tags = kept + [t for t in incoming.tags if t not in kept]
     updated.notes = replace_zotero_notes(record.notes, incoming.notes)
@@ -210,12 +238,13 @@ def _format(paper: Paper) -> str:
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """The fields an update changed; of `extra`, the library's bookkeeping aside (its PDFs named)."""
-    names = [n for n in after if after[n] != before[n] and n not in ("sources", "extra")]
+    keys = [*after, *(n for n in before if n not in after)]  # `files` is written only when there are some
+    names = [n for n in keys if after.get(n) != before.get(n) and n not in ("sources", "extra")]
     old, new = dict(before["extra"]), dict(after["extra"])
     old_info, new_info = old.pop(KEY, None) or {}, new.pop(KEY, None) or {}
     if old != new:
         names.append("extra")
-    if old_info.get("pdfs") != new_info.get("pdfs"):
+    if old_info.get("pdfs") != new_info.get("pdfs") and "files" not in names:
         names.append("PDFs")
     return names or ["dateModified"]  # touched in Zotero, nothing litkb keeps changed
 

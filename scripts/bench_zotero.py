@@ -1,10 +1,14 @@
 """Zotero import speed: a generated Zotero library (zotero.sqlite in the layout the tests build, with
-creators, tags, nested collections, child notes, stored PDFs and their annotations, some items in the
-trash) imported into a new knowledge base by `litkb ingest` as a new process, then imported again
-unchanged, then again after 1% of its items were edited in Zotero. Each run's wall time and peak memory
-(the process's maximum resident set) are printed.
+creators, tags, nested collections, child notes, PDFs and their annotations, some items in the trash)
+imported into a new knowledge base by `litkb ingest` as a new process, then imported again unchanged, then
+again after 1% of its items were edited in Zotero. Each run's wall time and peak memory (the process's
+maximum resident set) are printed.
 
-    PYTHONPATH=$PWD .venv/bin/python scripts/bench_zotero.py --items 10000
+60% of the items have a stored PDF (in Zotero's storage/) and 10% a linked one (elsewhere): small valid
+PDFs, a different one for each item (two pages of text), attached by reference at import (hashed, not
+read: their text is extracted by `litkb index`, which `--index` times too).
+
+    PYTHONPATH=$PWD .venv/bin/python scripts/bench_zotero.py --items 10000 [--index]
 
 Goals (issue 32): the first import of 10,000 items in at most 60 s, an unchanged re-import in at most 5 s.
 """
@@ -36,6 +40,30 @@ VENUE = {
     "conferencePaper": "proceedingsTitle",
     "bookSection": "bookTitle",
 }
+
+
+def small_pdf(rng: random.Random, title: str, pages: int = 2) -> bytes:
+    """A valid PDF of `pages` pages of text (Helvetica), the title on the first."""
+    from tests.pdfs import raw_pdf
+    from tests.zotero_fixture import random_words
+
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(pages))
+    objects = [  # the catalog, the pages, the font, then each page and its contents
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for page in range(pages):
+        lines = [title] if page == 0 else []
+        lines += [random_words(rng, 10) for _ in range(40)]
+        text = " T* ".join(f"({line}) Tj" for line in lines)
+        stream = f"BT /F1 10 Tf 12 TL 56 760 Td {text} ET".encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {5 + 2 * page} 0 R "
+            "/Resources << /Font << /F1 3 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    return raw_pdf(objects)
 
 
 def make_library(folder: Path, items: int, seed: int = 0) -> Path:
@@ -71,12 +99,17 @@ def make_library(folder: Path, items: int, seed: int = 0) -> Path:
                 f"<h1>Notes</h1><p>{random_words(rng, 40)} <a href='https://example.org/{n}'>link</a></p>",
             )
         if n % 5 < 3:
-            pdf = lib.stored_pdf(item, f"paper-{n}.pdf")
+            pdf = lib.stored_pdf(item, f"paper-{n}.pdf", content=small_pdf(rng, fields["title"]))
             if n % 5 == 0:
                 for a in range(5):
                     lib.annotation(
                         pdf, 1, random_words(rng, 12), random_words(rng, 4), str(a + 1), f"{a:05d}|0|0"
                     )
+        elif n % 10 == 3:
+            linked = folder.parent / "linked" / f"paper-{n}.pdf"
+            linked.parent.mkdir(exist_ok=True)
+            linked.write_bytes(small_pdf(rng, fields["title"]))
+            lib.linked_file(item, str(linked))
         if n % 100 == 99:
             lib.trash(item)
     lib.close()
@@ -99,8 +132,8 @@ def edit_library(path: Path, share: float) -> int:
     return len(chosen)
 
 
-def timed_ingest(kb: Path, database: Path) -> dict[str, object]:
-    """One `litkb ingest` in a new process: its wall time, peak memory and summary line."""
+def timed_ingest(kb: Path, database: Path, command: str = "ingest") -> dict[str, object]:
+    """One `litkb ingest` (or `litkb index`) in a new process: its wall time, peak memory and summary."""
     code = (
         "import json, resource, sys, time\n"
         "from litkb.cli import run\n"
@@ -112,7 +145,15 @@ def timed_ingest(kb: Path, database: Path) -> dict[str, object]:
     )
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", code, "--kb", str(kb), "ingest", str(database)],
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--kb",
+            str(kb),
+            command,
+            *([str(database)] if command == "ingest" else []),
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -120,7 +161,8 @@ def timed_ingest(kb: Path, database: Path) -> dict[str, object]:
     wall = time.perf_counter() - start
     lines = done.stderr.strip().splitlines()
     inner = json.loads(lines[-1])
-    summary = next((line for line in reversed(lines[:-1]) if "imported" in line), lines[:-1][-1:] or "?")
+    wanted = "imported" if command == "ingest" else "read the text"
+    summary = next((line for line in reversed(lines[:-1]) if wanted in line), lines[:-1][-1:] or "?")
     return {"wall_s": round(wall, 2), "peak_mb": round(inner["peak_mb"]), "summary": summary}
 
 
@@ -130,6 +172,7 @@ def main() -> None:
     )
     parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--keep", type=Path, help="Build the library and knowledge base here and keep them.")
+    parser.add_argument("--index", action="store_true", help="Then time `litkb index` (reads the PDFs).")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     work = args.keep or Path(tempfile.mkdtemp(prefix="litkb-bench-zotero-"))
@@ -150,6 +193,9 @@ def main() -> None:
             f"re-import after {edited} items edited: {result['wall_s']} s wall, peak {result['peak_mb']} MB; "
             f"{result['summary']}"
         )
+        if args.index:
+            result = timed_ingest(kb, database, "index")
+            print(f"litkb index: {result['wall_s']} s wall, peak {result['peak_mb']} MB; {result['summary']}")
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"largest ingest process: {children:.0f} MB")
     finally:

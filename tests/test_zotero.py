@@ -4,6 +4,8 @@ notes, PDFs, annotations and citation keys, and kept in step on the next import.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +16,15 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from litkb.errors import InputError
+from litkb.fulltext import library
+from litkb.fulltext.pages import load_text
 from litkb.kb import KnowledgeBase
 from litkb.models import ZOTERO_NOTES_START, Paper
 from litkb.parsers import ParseOptions
 from litkb.parsers.zotero import read as read_zotero
 from litkb.sync import zotero_pdfs
 from tests.conftest import run
+from tests.pdfs import HAVE_LATEX, SECRET_SENTENCE, latex_pdf, paper_tex
 from tests.zotero_fixture import ZoteroLibrary
 
 VERSIONS = ["6", "7", "10"]
@@ -653,3 +658,190 @@ def test_a_linked_file_under_an_unknown_base_directory_is_reported(
     assert "'resnet-supp.pdf (linked under a base directory litkb could not find)'" in result.stderr
     pdfs = by_title(kb_dir)["Deep Residual Learning for Image Recognition"].extra["zotero"]["pdfs"]
     assert pdfs[1] == {"key": pdfs[1]["key"], "path": "", "linked": True, "missing": True}
+
+
+# -- Zotero's PDFs: attached by reference, their text read by the next `litkb index` ------------------
+
+
+@pytest.fixture(scope="module")
+def real_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Three real papers (pdflatex), each with its own title, as bytes."""
+    if not HAVE_LATEX:
+        pytest.skip("pdflatex is not installed (apt install texlive-latex-base)")
+    folder = tmp_path_factory.mktemp("zotero-pdfs")
+    titles = {"stored": "Stored Paper on Caches", "linked": "Linked Paper on Heads", "mine": "My Own Paper"}
+    return {
+        name: latex_pdf(folder, name, paper_tex(title=t, pages=2)).read_bytes() for name, t in titles.items()
+    }
+
+
+@dataclass
+class PdfLibrary:
+    lib: ZoteroLibrary
+    stored: int  # the item with a stored PDF
+    stored_pdf: int  # that PDF's attachment item
+    stored_key: str  # and its key
+    linked: int  # the item with a linked PDF
+    linked_path: Path
+    damaged: int  # an item whose stored "PDF" is not a readable PDF
+
+
+def pdf_library(tmp_path: Path, pdfs: dict[str, bytes]) -> PdfLibrary:
+    lib = ZoteroLibrary(tmp_path / "Zotero", "7")
+    stored = lib.item("journalArticle", {"title": "Stored Paper on Caches"}, [("author", "A", "One")])
+    stored_pdf = lib.stored_pdf(stored, "One - 2024 - Stored.pdf", content=pdfs["stored"])
+    linked = lib.item("journalArticle", {"title": "Linked Paper on Heads"}, [("author", "B", "Two")])
+    linked_path = tmp_path / "elsewhere" / "heads.pdf"
+    linked_path.parent.mkdir()
+    linked_path.write_bytes(pdfs["linked"])
+    lib.linked_file(linked, str(linked_path))
+    missing = lib.item("journalArticle", {"title": "Its PDF Is Gone"})
+    lib.stored_pdf(missing, "gone.pdf", write=False)
+    damaged = lib.item("journalArticle", {"title": "A Damaged PDF"})
+    lib.stored_pdf(damaged, "damaged.pdf", content=b"%PDF-1.4\n%%EOF\n")
+    key = lib.key_of(stored_pdf)
+    lib.close()
+    return PdfLibrary(lib, stored, stored_pdf, key, linked, linked_path, damaged)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cached(kb_dir: Path) -> set[str]:
+    folder = kb_dir / ".cache" / "text"
+    return {p.stem for p in folder.glob("*.json")} if folder.is_dir() else set()
+
+
+def test_pdfs_attached_by_reference_and_read_by_the_next_index(
+    tmp_path: Path, kb_dir: Path, runner: CliRunner, real_pdfs: dict[str, bytes]
+) -> None:
+    z = pdf_library(tmp_path, real_pdfs)
+    before = {**snapshot(z.lib.folder), **snapshot(z.linked_path.parent)}
+    result = run(runner, kb_dir, "ingest", str(z.lib.path))
+    assert result.exit_code == 0, result.stderr
+    assert "3 PDF(s) attached (by reference, nothing copied" in result.stderr
+    assert "1 PDF(s) Zotero lists are not on disk" in result.stderr and "gone.pdf" in result.stderr
+    papers = by_title(kb_dir)
+    [stored] = papers["Stored Paper on Caches"].files
+    path = z.lib.folder / "storage" / z.stored_key / "One - 2024 - Stored.pdf"
+    assert stored == {
+        "path": str(path),
+        "sha256": sha(real_pdfs["stored"]),
+        "size": len(real_pdfs["stored"]),
+        "linked": True,
+        "zotero": z.stored_key,
+        "mtime_ns": path.stat().st_mtime_ns,
+    }  # no pages yet: nothing was extracted at import
+    [linked] = papers["Linked Paper on Heads"].files
+    assert (linked["path"], linked["sha256"], linked["linked"]) == (
+        str(z.linked_path), sha(real_pdfs["linked"]), True,
+    )  # fmt: skip
+    assert papers["Its PDF Is Gone"].files == []
+    assert not (kb_dir / "files").exists() and cached(kb_dir) == set()
+
+    indexed = run(runner, kb_dir, "index")
+    assert indexed.exit_code == 0, indexed.stderr
+    assert "read the text of 3 attached file(s)" in indexed.stderr
+    warnings = [line for line in indexed.stderr.splitlines() if "damaged.pdf" in line]
+    assert len(warnings) == 1 and "its text is not searchable" in warnings[0]  # one line for the bad file
+    assert {sha(real_pdfs["stored"]), sha(real_pdfs["linked"])} <= cached(kb_dir)
+    entry = by_title(kb_dir)["Stored Paper on Caches"].files[0]
+    text = load_text(kb_dir, entry["sha256"])
+    assert text is not None and text.status == "ok" and entry["pages"] == len(text.pages) > 2
+    assert entry["extractor"] == text.extractor and entry["extractor"].startswith("pypdfium2 ")
+    shown = run(runner, kb_dir, "show", "Stored Paper on Caches", "--text")
+    assert shown.exit_code == 0 and SECRET_SENTENCE in " ".join(shown.stdout.split())
+    again = run(runner, kb_dir, "index")
+    assert again.exit_code == 0 and "read the text" not in again.stderr and "damaged.pdf" not in again.stderr
+
+    shutil.rmtree(kb_dir / ".cache")  # derived: rebuilt by the next index
+    rebuilt = run(runner, kb_dir, "index")
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert "read the text of 3 attached file(s)" in rebuilt.stderr
+    assert {sha(real_pdfs["stored"]), sha(real_pdfs["linked"])} <= cached(kb_dir)
+    after = {**snapshot(z.lib.folder), **snapshot(z.linked_path.parent)}
+    assert after == before  # nothing in Zotero's folder (or the linked file) written or touched
+
+
+def test_reimport_hashes_only_changed_files_and_follows_zotero(
+    tmp_path: Path,
+    kb_dir: Path,
+    runner: CliRunner,
+    real_pdfs: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    z = pdf_library(tmp_path, real_pdfs)
+    hashed: list[str] = []
+    real_digest = library.digest
+
+    def counting(path: Path) -> tuple[str, int]:
+        hashed.append(Path(path).name)
+        return real_digest(path)
+
+    monkeypatch.setattr(library, "digest", counting)
+    assert run(runner, kb_dir, "ingest", str(z.lib.path)).exit_code == 0
+    assert sorted(hashed) == ["One - 2024 - Stored.pdf", "damaged.pdf", "heads.pdf"]
+    mine = tmp_path / "mine.pdf"
+    mine.write_bytes(real_pdfs["mine"])
+    attached = run(runner, kb_dir, "attach", "Stored Paper on Caches", str(mine))  # the owner's own file
+    assert attached.exit_code == 0, attached.stderr
+    records = kb_dir / "records"
+    written = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
+
+    hashed.clear()
+    same = run(runner, kb_dir, "ingest", str(z.lib.path))
+    assert same.exit_code == 0 and "imported 0, updated 0, unchanged 4" in same.stderr, same.stderr
+    assert hashed == []  # size and time unchanged: not read again
+    assert {p.name: p.stat().st_mtime_ns for p in records.iterdir()} == written
+
+    z.linked_path.write_bytes(real_pdfs["mine"])  # the linked file replaced by the owner, Zotero unaware
+    os.utime(z.linked_path, ns=(1, 10**18))
+    changed = run(runner, kb_dir, "ingest", str(z.lib.path))
+    assert changed.exit_code == 0 and "updated 1" in changed.stderr and "files in 1" in changed.stderr
+    assert hashed == ["heads.pdf"]
+    assert by_title(kb_dir)["Linked Paper on Heads"].files[0]["sha256"] == sha(real_pdfs["mine"])
+
+    z.lib.db = sqlite3.connect(z.lib.path)
+    z.lib.trash(z.stored_pdf)  # the PDF removed in Zotero
+    z.lib.close()
+    removed = run(runner, kb_dir, "ingest", str(z.lib.path))
+    assert removed.exit_code == 0, removed.stderr
+    assert "1 taken off (no longer in the library)" in removed.stderr
+    files = by_title(kb_dir)["Stored Paper on Caches"].files
+    assert [f["sha256"] for f in files] == [sha(real_pdfs["mine"])]  # the owner's file stays
+    assert "zotero" not in files[0] and files[0]["path"].startswith("files/")
+
+    detached = run(runner, kb_dir, "detach", "Linked Paper on Heads")  # the owner takes Zotero's PDF off
+    assert detached.exit_code == 0, detached.stderr
+    z.lib.db = sqlite3.connect(z.lib.path)
+    z.lib.set(z.linked, "title", "Linked Paper on Heads, Revised")  # and the item changes in Zotero
+    z.lib.close()
+    later = run(runner, kb_dir, "ingest", str(z.lib.path))
+    assert later.exit_code == 0 and "updated 1" in later.stderr, later.stderr
+    assert by_title(kb_dir)["Linked Paper on Heads, Revised"].files == []  # not attached again
+
+
+def test_copy_files_copies_and_a_removed_pdf_takes_its_copy_away(
+    tmp_path: Path, kb_dir: Path, runner: CliRunner, real_pdfs: dict[str, bytes]
+) -> None:
+    z = pdf_library(tmp_path, real_pdfs)
+    result = run(runner, kb_dir, "ingest", str(z.lib.path), "--copy-files")
+    assert result.exit_code == 0, result.stderr
+    assert "3 PDF(s) attached (copied into files/" in result.stderr
+    paper = by_title(kb_dir)["Stored Paper on Caches"]
+    [entry] = paper.files
+    original = z.lib.folder / "storage" / z.stored_key / "One - 2024 - Stored.pdf"
+    assert entry["path"] == f"files/{paper.id}/One---2024---Stored.pdf" and "linked" not in entry
+    assert entry["original"] == str(original) and entry["zotero"] == z.stored_key
+    copy = kb_dir / entry["path"]
+    assert copy.read_bytes() == real_pdfs["stored"]
+    again = run(runner, kb_dir, "ingest", str(z.lib.path))  # without --copy-files: copies stay copies
+    assert again.exit_code == 0 and "unchanged 4" in again.stderr, again.stderr
+    z.lib.db = sqlite3.connect(z.lib.path)
+    z.lib.trash(z.stored_pdf)
+    z.lib.close()
+    removed = run(runner, kb_dir, "ingest", str(z.lib.path))
+    assert removed.exit_code == 0, removed.stderr
+    assert by_title(kb_dir)["Stored Paper on Caches"].files == [] and not copy.exists()
+    assert original.exists()  # Zotero's own file is never touched

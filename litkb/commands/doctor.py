@@ -40,6 +40,8 @@ def doctor(
     else:
         render.doctor_table(findings)
         if repaired is not None:
+            for warning in repaired.warnings:
+                render.warn(warning)
             render.info(repaired.summary())
         render.info(checks.summary(findings))
     if any(f.level == "problem" for f in findings):

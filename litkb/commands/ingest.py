@@ -9,7 +9,7 @@ import typer
 
 from .. import render
 from ..errors import InputError
-from ..fulltext.service import PdfReport, anything_added
+from ..fulltext.service import anything_added
 from ..ingest import IngestReport
 from ..parsers import format_names
 from . import open_kb
@@ -51,12 +51,18 @@ def ingest(
     link: bool = typer.Option(
         False, "--link", help="Keep only the PDFs' paths (no copy in the knowledge base)."
     ),
+    copy_files: bool = typer.Option(
+        False,
+        "--copy-files",
+        help="Copy a Zotero library's PDFs into the knowledge base (default: attached by reference).",
+    ),
 ) -> None:
     """Read listings, PDFs and Zotero libraries into YAML records, one per paper.
 
     PDFs are identified (arXiv id, DOI, title), attached to their record or made one.
 
-    A Zotero library (its zotero.sqlite, read without changing it) is kept in step.
+    A Zotero library (its zotero.sqlite, read without changing it) is kept in step, its PDFs attached
+    by reference (copied with --copy-files).
 
     Running it again changes nothing.
 
@@ -74,17 +80,14 @@ def ingest(
             stdin=sys.stdin.buffer.read,
             encoding=encoding,
             collection=collection,
+            copy_files=copy_files,
         )
 
-    listed: IngestReport | None
-    if format is not None:  # every input is of that format: none is a PDF or a folder of them
-        listed, pdfs = listings(files), PdfReport()
-    else:
-        with render.progress_bar("reading PDFs") as update:
-            progress = None if as_json else update
-            listed, pdfs = kb.fulltext.ingest(
-                files, listings, recursive, fetch=fetch, link=link, progress=progress
-            )
+    with render.progress_bar("reading PDFs") as update:
+        progress = None if as_json else update
+        listed, pdfs = kb.fulltext.ingest(
+            files, listings, recursive, fetch=fetch, link=link, progress=progress, format=format
+        )
     if as_json:
         data = dataclasses.asdict(listed) if listed else {}
         render.print_json({**data, "pdfs": [dataclasses.asdict(o) for o in pdfs.outcomes]})
@@ -120,16 +123,29 @@ def index(
 ) -> None:
     """Embed new and changed records into the index; remove what is gone from the records.
 
+    First extracts the text of attached PDFs that the text cache (.cache/text/) lacks (Zotero's PDFs).
+
     Example: litkb index            (litkb index --device cuda on a machine with a GPU)
     """
     kb = open_kb(ctx)
     if as_json:
         render.print_json(dataclasses.asdict(kb.index(rebuild=rebuild, device=device, prune=prune)))
         return
-    with render.progress_bar("embedding") as update:
-        report = kb.index(rebuild=rebuild, progress=update, device=device, prune=prune)
+    read = [0]  # files whose text the cache lacked
+    with (
+        render.progress_bar("extracting text", finish=True) as extract,
+        render.progress_bar("embedding") as update,
+    ):
+
+        def extracting(done: int, total: int) -> None:
+            read[0] = total
+            extract(done, total)
+
+        report = kb.index(rebuild=rebuild, progress=update, device=device, prune=prune, extracting=extracting)
     for warning in report.warnings:
         render.warn(warning)
+    if read[0]:
+        render.info(f"read the text of {read[0]} attached file(s) that the text cache (.cache/text/) lacked")
     render.info(report.summary())
 
 

@@ -17,8 +17,9 @@ from ..fsutil import atomic_write_text
 TEXT_DIR = "text"
 FORMAT = 1  # a change of this layout is a new number; older cache files are extracted again
 
-# What an extraction can end in; only "ok" has searchable text.
-STATUSES = ("ok", "no-text")
+# What an extraction can end in; only "ok" has searchable text ("failed": the file could not be read, said
+# once by the `litkb index` that tried, and not tried again until the cache is deleted).
+STATUSES = ("ok", "no-text", "failed")
 
 
 @dataclass

@@ -25,6 +25,8 @@ from ..wording import plural
 from .extract import extractor_name
 from .files import choose, copy_in, delete_unused, holder, make_entry, stored_path
 from .identify import Identified
+from .library import LibraryFiles, refuse
+from .missing import Extraction, extract_missing
 from .pages import ExtractedText, load_text
 from .reading import ReadFile, read_files
 from .workers import Limits
@@ -112,12 +114,14 @@ class FullText:
         fetch: bool = False,
         link: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        format: str | None = None,
     ) -> tuple[IngestReport | None, PdfReport]:
         """Listings and PDFs (folders of them with `recursive`) into the knowledge base: the listings
         through `listings` (KnowledgeBase.ingest), then the PDFs (`add`), so a PDF finds the record a
         listing beside it made. A listing or a PDF that fails is said and the others go on (the caller
-        tells whether anything came in with `anything_added`)."""
-        pdfs, named, problems = split_inputs(paths, recursive)
+        tells whether anything came in with `anything_added`). With a `format` named, a folder is that
+        format's to read (a Zotero data folder), not a folder of PDFs."""
+        pdfs, named, problems = split_inputs(paths, recursive, format is not None)
         listed: IngestReport | None = None
         failed: list[str] = [p.message for p in problems]
         if named:
@@ -334,6 +338,22 @@ class FullText:
             batch.commit(self.store)
         return report
 
+    def library_files(self, papers: Sequence[Paper], copy: bool = False) -> LibraryFiles:
+        """The PDFs that a library read whole (Zotero) lists for its `papers`, hashed now (before the write
+        lock is taken) for `ingest.save_parsed` to attach: by reference, or copied with `copy`."""
+        files = LibraryFiles(self.root, copy)
+        files.prepare(papers, lambda: self.store.load_all()[0])
+        return files
+
+    def extract_missing(
+        self,
+        papers_of: Callable[[Sequence[str]], list[Paper]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Extraction:
+        """Read into the text cache every attached file whose text it lacks, of the records whose files
+        changed since the last check (`papers_of`: the records of ids), before `litkb index` builds."""
+        return extract_missing(self.root, self.store, self.writing, papers_of, self.limits, progress)
+
     # -- removing --------------------------------------------------------------------------------
 
     def detach(
@@ -345,6 +365,7 @@ class FullText:
             paper = self.store.load(paper_id)
             gone = choose(paper, which)
             paper.files = [f for f in paper.files if f not in gone]
+            paper.extra = refuse(paper.extra, gone)  # a library's PDF stays off at its next import
             self.store.save_many([paper])
             deleted: list[str] = []
             if delete:
@@ -480,7 +501,9 @@ def _is_pdf(path: Path) -> bool:
         return False
 
 
-def split_inputs(paths: Sequence[str], recursive: bool) -> tuple[list[Path], list[str], list[FileOutcome]]:
+def split_inputs(
+    paths: Sequence[str], recursive: bool, folders_are_listings: bool = False
+) -> tuple[list[Path], list[str], list[FileOutcome]]:
     """The PDFs and the listings among `paths` (a folder: the PDFs and listings in it and below, with
     `recursive`; hidden files left out; a Zotero data folder is a listing, read by the Zotero reader), and
     a failed outcome for each other folder given without it."""
@@ -494,7 +517,7 @@ def split_inputs(paths: Sequence[str], recursive: bool) -> tuple[list[Path], lis
                 pdfs.append(path)  # "no such file", said with the other PDFs
             else:
                 listings.append(given)
-        elif path.is_dir() and (path / "zotero.sqlite").is_file():
+        elif path.is_dir() and (folders_are_listings or (path / "zotero.sqlite").is_file()):
             listings.append(given)  # a Zotero data folder: its library is read whole, never its storage/
         elif path.is_dir():
             if not recursive:
