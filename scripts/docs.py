@@ -89,6 +89,8 @@ ROUTES = {
     "/papers": "The papers the filters let through (`theme`, `area`, `tag`, `year`...; `sort`), 500 at most.",
     "/export": "A download of the papers the filters, or a search (`q`, `k`), select (`format`: bibtex, "
     "csl-json or markdown).",
+    "/paper/{id}/file": "The paper's attached PDF (`?n=2`: its second file), served inline; only files the "
+    "record lists, a copy inside `files/` or a linked file whose sha256 still matches.",
     "/paper/{id}/like": "Like the paper (form POST with the CSRF token).",
     "/paper/{id}/dislike": "Dislike the paper.",
     "/paper/{id}/status": "Set the reading status (`status=`: to-read, reading or read).",
