@@ -216,8 +216,7 @@ def create_folder(root: Path, config: KBConfig, server: str | None) -> bool:
     created on when one was named. True when config.yaml was written. A folder becomes a knowledge base
     only when it is empty (or already holds records): never a project folder or a home directory named
     by mistake."""
-    if root.is_dir() and not (root / CONFIG_FILE).exists():
-        _check_is_empty(root)
+    check_can_hold(root)
     created = False
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -238,9 +237,14 @@ def create_folder(root: Path, config: KBConfig, server: str | None) -> bool:
     return created
 
 
-def _check_is_empty(root: Path) -> None:
+def check_can_hold(root: Path) -> None:
+    """An error unless `root` is a knowledge base, or may become one: missing, empty, or holding only
+    records or litkb's own derived `.cache/` (what reading a PDF leaves before the first record is
+    written). Called before anything is written there."""
+    if not root.is_dir() or (root / CONFIG_FILE).exists():
+        return
     try:
-        entries = [e.name for e in os.scandir(root)]
+        entries = [e.name for e in os.scandir(root) if e.name != CACHE_DIR]
     except OSError:
         return  # the write that follows says what is wrong
     if entries and RECORDS_DIR not in entries:

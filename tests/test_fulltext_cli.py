@@ -304,3 +304,24 @@ def test_the_text_is_extracted_again_when_its_cache_is_gone(
     shutil.rmtree(kb_dir / ".cache" / "text")
     result = run(runner, kb_dir, "show", paper_id, "--text", "--page", "1")
     assert result.exit_code == 0 and pdfs.TITLE.split()[0] in result.stdout
+
+
+def test_a_pdf_makes_a_new_knowledge_base_but_never_writes_into_another_folder(
+    runner: CliRunner, tmp_path: Path, made: dict[str, Path]
+) -> None:
+    """What a new user does first: a PDF into a folder that is no knowledge base yet (missing, or empty) makes
+    one; a folder that holds other things gets one error line and nothing written in it (not even the
+    text cache that reading the PDF would leave)."""
+    for fresh in (tmp_path / "new-kb", tmp_path / "empty-kb"):
+        if fresh.name == "empty-kb":
+            fresh.mkdir()
+        result = run(runner, fresh, "ingest", str(made["two"]))
+        assert result.exit_code == 0, result.stderr
+        assert (fresh / "config.yaml").is_file() and len(list((fresh / "records").glob("*.yaml"))) == 1
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine\n")
+    result = run(runner, project, "ingest", str(made["two"]))
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "is not a knowledge base" in result.stderr
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt"]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import check_can_hold
 from .extract import RawPdf, extractor_name
 from .identify import VERSION as IDENTIFY_VERSION
 from .identify import Identified, identify
@@ -84,7 +85,9 @@ def read_files(
     done: Callable[[int, int], None] | None = None,
 ) -> list[ReadFile]:
     """Each file's text and identity, from the cache of the knowledge base at `root` where it holds them,
-    else extracted in worker processes (and cached). In the order given."""
+    else extracted in worker processes (and cached). In the order given. A folder that is not a knowledge
+    base and cannot become one gets nothing written into it (the error says so)."""
+    check_can_hold(root)
     out: list[ReadFile] = []
     todo: dict[str, list[ReadFile]] = {}  # digest -> the files with it (the same file named twice)
     for path in paths:
