@@ -152,7 +152,10 @@ def test_search_json_shape(runner: CliRunner, loaded: Path) -> None:
         "similarity",
         "match",
         "snippet",
+        "page",
+        "quote",
     }
+    assert all(h["page"] is None and h["quote"] is None for h in hits)  # no paper here has full text
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     assert all(isinstance(h["similarity"], float) for h in hits)  # no label on the fake embedder
     assert all(h["match"] is None for h in hits)

@@ -61,8 +61,9 @@ def ingest(
 
     PDFs are identified (arXiv id, DOI, title), attached to their record or made one.
 
-    A Zotero library (its zotero.sqlite, read without changing it) is kept in step, its PDFs attached
-    by reference (copied with --copy-files).
+    A Zotero library (its zotero.sqlite, read without changing it) is kept in step.
+
+    Its PDFs are attached by reference (copied with --copy-files).
 
     Running it again changes nothing.
 

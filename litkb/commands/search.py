@@ -66,6 +66,7 @@ def search(
     --mode semantic or --mode keyword uses one of them; --like FILE searches with a pasted abstract.
 
     Example: litkb search "speculative decoding" -k 5 --year 2024..2025
+
     Example: litkb search "ablation rotary embeddings" --in full
     """
     kb = open_kb(ctx)
