@@ -129,7 +129,7 @@ def test_a_file_that_hangs_is_stopped_and_the_next_one_still_read(
     results = dict(extract_files([hangs, made["two"]], Limits(seconds=2), workers=1))
     assert results[hangs] == "took longer than 2 s to read; stopped"
     assert isinstance(results[made["two"]], RawPdf)
-    [item] = read_files(tmp_path, [hangs])  # the parent never reads such a file itself
+    [item] = read_files(tmp_path / "kb", [hangs])  # the parent never reads such a file itself
     assert item.problem == "not a regular file"
 
 
