@@ -159,3 +159,16 @@ def test_match_labels_tell_a_real_query_from_nonsense(real_kb: Path) -> None:
     assert any(w.startswith("nothing here matches 'xylophone quantum banana' well") for w in kb.warnings)
     result = CliRunner().invoke(app, ["--kb", str(real_kb), "search", "xylophone quantum banana", "-k", "2"])
     assert result.exit_code == 0 and "nothing here matches" in result.stderr and "weak" in result.stdout
+
+
+def test_an_export_that_fails_in_its_own_process_is_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from litkb.index.encoder import export_elsewhere
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    warning = export_elsewhere(str(tmp_path / "no-such-model"), tmp_path / "encoder")
+    assert warning is not None and "\n" not in warning
+    assert warning.startswith("searches will load the model itself") and "no-such-model" in warning
+    assert not (tmp_path / "encoder" / "model.onnx").exists()
+    assert capfd.readouterr().err == ""  # the child's stderr is its own, not this process's

@@ -269,11 +269,34 @@ class Encoders:
 
 
 def export_elsewhere(model: str, directory: Path) -> str | None:
-    """`Encoders.export` in a child process (spawned: nothing of this one is copied); its warning."""
-    import multiprocessing
+    """`Encoders.export` in a new interpreter (nothing of this process is copied); its warning.
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_export_here, (model, str(directory)))
+    A new interpreter rather than a `multiprocessing` child: a spawned child shares this process's
+    resource tracker, and the semaphore a library makes and drops while the child imports torch was
+    sometimes reported as "leaked" on this process's stderr when it ended."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from litkb.index.encoder import _export_here\n"
+        "print(json.dumps(_export_here(sys.argv[1], sys.argv[2])))\n"
+    )
+    env = dict(os.environ)
+    home = str(Path(__file__).resolve().parent.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        [sys.executable, "-c", code, model, str(directory)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return f"searches will load the model itself (slower to start): the export failed: {why}"
+    warning = json.loads(lines[-1])
+    return warning if isinstance(warning, str) else None
 
 
 def _export_here(model: str, directory: str) -> str | None:
