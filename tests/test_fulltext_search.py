@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from litkb import KnowledgeBase
 from litkb.fulltext.pages import ExtractedText, save_text
-from litkb.fulltext.windows import WINDOW, page_windows
+from litkb.fulltext.windows import WINDOW, Window, embeds, page_windows
 from tests.conftest import run
 
 BODY = [
@@ -52,6 +52,28 @@ def test_windows_keep_to_a_page_and_mark_the_references() -> None:
     for w in windows:  # each window is its page's text at its place
         assert " ".join(text.page(w.page)[w.start : w.end].split()) == w.text
     assert page_windows(ExtractedText("y", "t", [""], status="no-text")) == []
+
+
+def test_prose_is_embedded_references_tables_and_code_by_keywords_only(
+    runner: CliRunner, loaded: Path
+) -> None:
+    prose = "Each draft head reads the base model's hidden states and the tokens drafted so far."
+    table = "Table 2: MR 20 10662 18765 SST-1 18 11855 17836 SST-2 19 9613 16185 TREC 10 5952 9592 wombat"
+    code = "fun snoc (Empty, x) = Queue {F=[x], M=Empty, LenFM=1, R=[], LenR=0}"
+    assert embeds(Window(0, 1, 0, 1, False, prose))
+    assert not embeds(Window(0, 1, 0, 1, True, prose))  # the references section
+    assert not embeds(Window(0, 1, 0, 1, False, table)) and not embeds(Window(0, 1, 0, 1, False, code))
+    assert not embeds(Window(0, 1, 0, 1, False, ""))
+    kb = KnowledgeBase.open(loaded)
+    pid = attach(kb, "hopfield networks is all you need", [prose, table, f"References [1] {prose}"], (3, 0))
+    assert run(runner, loaded, "index").exit_code == 0
+    full = KnowledgeBase.open(loaded).parts.fulltext
+    places, vectors = full.places(pid), full.vectors_of(pid)
+    assert [int(p[1]) for p in places] == [1, 2, 3] and [bool(p[4]) for p in places] == [False, False, True]
+    norms = [round(float((v * v).sum()), 3) for v in vectors]
+    assert norms == [1.0, 0.0, 0.0]  # only the prose has a vector
+    found = hits(runner, loaded, "wombat SST-2", "--in", "full")  # the table, by its keywords
+    assert found[0]["id"] == pid and found[0]["page"] == 2 and "wombat" in found[0]["quote"]
 
 
 def test_a_body_sentence_finds_its_paper_with_page_and_quote(runner: CliRunner, loaded: Path) -> None:

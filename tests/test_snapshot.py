@@ -73,6 +73,14 @@ def test_one_changed_abstract_writes_a_segment_of_its_own(
     assert snapshot is not None and snapshot.passage_count == KnowledgeBase.open(loaded).vectors.count()
     owners, numbers, matrix = snapshot.rows([pid])
     assert owners == [pid] * 3 and numbers == [0, 1, 2] and matrix.dtype == np.float32
+    # rows of papers from both segments, gathered at once: each paper's vectors, in the order asked
+    some = [snapshot.papers[5], pid, "no-such-paper", snapshot.papers[0]]
+    owners, numbers, matrix = snapshot.rows(some)
+    held = [p for p in some if p in snapshot.where]
+    expected = [snapshot.segments[s].vectors(i) for s, i in (snapshot.where[p] for p in held)]
+    assert np.array_equal(matrix, np.concatenate(expected))
+    assert owners == [p for p, v in zip(held, expected, strict=True) for _ in v]
+    assert numbers == [n for v in expected for n in range(len(v))]
 
 
 def test_segments_are_merged_when_they_grow_and_removed_papers_leave(

@@ -22,8 +22,13 @@ WINDOW = 150  # words: about 210 word pieces of scientific text, inside the mode
 # At most this many windows a paper (about 200 pages of text): a 1,000-page file must not hold an index
 # for hours; the first pages are the paper, what follows an appendix or a book.
 MAX_WINDOWS = 1_000
-SCHEME = f"fulltext-w{WINDOW}-m{MAX_WINDOWS}"
+# A window embeds (gets a vector) when at least this share of its words are prose words: tables, tables
+# of contents, code listings and runs of symbols fall below it (10% of the body's word pieces on the
+# development PDFs), and are found by their keywords only, as the references section is.
+MIN_PROSE = 0.4
+SCHEME = f"fulltext-w{WINDOW}-m{MAX_WINDOWS}-p{int(MIN_PROSE * 100)}"
 
+_PROSE_WORD = re.compile(r"^[(\[\"']?[A-Za-z][a-z]{2,}[)\]\"',.;:!?]*$")
 _NOT_AFTER = "".join(f"(?<!\\b{re.escape(a)}\\.)" for a in ABBREVIATIONS)
 _SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER}\s+(?=[\"'(\[A-Z0-9])")
 _WORD = re.compile(r"\S+")
@@ -40,6 +45,16 @@ class Window:
     end: int
     reference: bool
     text: str
+
+
+def embeds(window: Window) -> bool:
+    """Whether a window gets a vector: body text that reads as prose (see MIN_PROSE); a window of the
+    references section, a table or a code listing is indexed by its keywords only."""
+    if window.reference:
+        return False
+    words = window.text.split()
+    prose = sum(1 for word in words if _PROSE_WORD.match(word))
+    return bool(words) and prose >= MIN_PROSE * len(words)
 
 
 def files_hash(model: str, paper: Paper) -> str | None:

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IndexDamagedError
-from ..fulltext.windows import Window, paper_windows
+from ..fulltext.windows import Window, embeds, paper_windows
 from ..models import Paper
 from ..store import RecordStore
 from ..wording import plural
 from .chroma import forget_clients
+from .encoder import Embedder
 from .manifest import INDEX_SCHEMA
 from .parts import IndexParts
 from .passages import passages
@@ -272,9 +273,7 @@ class IndexBuilder:
                 group = papers[start : start + FULL_CHUNK]
                 found = [(p.id, want[p.id], paper_windows(root, p)) for p in group]
                 batch = [w.text for _, _, windows in found for w in windows]
-                vectors: Any = []
-                if batch and encoder is not None:
-                    vectors = encoder.encode(batch, batch_size=encoder.batch_size)
+                vectors = full_vectors(encoder, [w for _, _, windows in found for w in windows])
                 segments.append(full.write_segment(found, vectors))
                 done += len(batch)
                 report.full_passages += len(batch)
@@ -325,3 +324,20 @@ class IndexBuilder:
             staging.rename(live)
             shutil.rmtree(old, ignore_errors=True)
         return report
+
+
+def full_vectors(encoder: Embedder | None, windows: Sequence[Window]) -> Any:
+    """The vectors of full-text windows: the prose of the body embedded, the rest left at zero (see
+    `litkb.fulltext.windows.embeds`). A reference list is other papers' titles and authors, a table
+    numbers and names: their keywords find them (BM25 keeps every window), while their vectors cost a
+    quarter of the model's time on the development PDFs (17% the references, 10% tables, contents
+    and code) and seldom decided a paper's rank (scripts/bench_fulltext.py)."""
+    import numpy as np
+
+    if encoder is None or not windows:
+        return []
+    body = [i for i, w in enumerate(windows) if embeds(w)]
+    vectors = np.zeros((len(windows), encoder.dim), dtype=np.float32)
+    if body:
+        vectors[body] = encoder.encode([windows[i].text for i in body], batch_size=encoder.batch_size)
+    return vectors

@@ -185,22 +185,28 @@ class Snapshot:
 
     def rows(self, paper_ids: Sequence[str] | None) -> tuple[list[str], list[int], np.ndarray]:
         """(paper id, passage number) of the rows of some papers or of all, and their vectors: grouped by
-        paper (in the order of `paper_ids`, or of paper id), in passage order."""
+        paper (in the order of `paper_ids`, or of paper id), in passage order. Gathered a segment at a
+        time (one paper at a time took 7 ms of a 40 ms search over 300 candidates)."""
         import numpy as np
 
         chosen = self.papers if paper_ids is None else [pid for pid in paper_ids if pid in self.where]
-        owners: list[str] = []
-        passages: list[int] = []
-        blocks = []
-        for pid in chosen:
-            s, i = self.where[pid]
-            vectors = self.segments[s].vectors(i)
-            owners += [pid] * len(vectors)
-            passages += range(len(vectors))
-            blocks.append(vectors)
-        if not blocks:
+        if not chosen:
             return [], [], np.zeros((0, self.dim), np.float32)
-        return owners, passages, np.concatenate(blocks)
+        places = [self.where[pid] for pid in chosen]
+        counts = np.fromiter((self.segments[s].counts[i] for s, i in places), np.int64, len(places))
+        begin = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        matrix = np.empty((int(counts.sum()), self.dim), dtype=np.float32)
+        for s, (rows, positions) in self._by_segment(chosen).items():
+            segment = self.segments[s]
+            matrix[begin[rows]] = np.asarray(segment.first)[positions]
+            others = counts[rows] - 1
+            if int(others.sum()):
+                matrix[ranges(begin[rows] + 1, others)] = np.asarray(segment.rest)[
+                    ranges(segment.start[positions], others)
+                ]
+        owners = [pid for pid, n in zip(chosen, counts.tolist(), strict=True) for _ in range(n)]
+        passages = (np.arange(len(matrix)) - np.repeat(begin, counts)).tolist()
+        return owners, passages, matrix
 
     def nearest_whole(self, vector: np.ndarray) -> tuple[list[str], np.ndarray]:
         """The papers and cosines of passage 0 for `vector`, over every segment (dead rows at -inf)."""
@@ -235,6 +241,15 @@ def snapshot_problem(snapshot: Snapshot, manifest: dict[str, Any]) -> str | None
     if isinstance(expected, int) and expected != rows:
         return f"holds {rows} passage vectors, the index {expected}"
     return None
+
+
+def ranges(starts: Any, lengths: Any) -> Any:
+    """The indices start..start+length-1 of each (start, length), end to end."""
+    import numpy as np
+
+    total = int(lengths.sum())
+    before = np.cumsum(lengths) - lengths
+    return np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
 
 
 def groups(owners: Sequence[str]) -> tuple[list[str], Any]:
