@@ -45,7 +45,8 @@ CATALOG = "catalog.json"
 LAYOUT = 1
 MAX_SEGMENTS = 8
 KEYWORD_DIR = "bm25"
-# How a passage of the references section is weighed: its cosine lowered by REFERENCE_PENALTY, its BM25
+# How a passage of the references section is weighed: its cosine (0: it has no vector, see
+# `litkb.fulltext.windows.embeds`) lowered by REFERENCE_PENALTY, below a table's, its BM25
 # multiplied by REFERENCE_FACTOR (a reference names another paper's claims, not this one's). Chosen with
 # scripts/bench_fulltext.py (see the README's "Full-text search").
 REFERENCE_PENALTY = 0.1
