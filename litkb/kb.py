@@ -207,7 +207,7 @@ class KnowledgeBase:
         records = self._index_records()
         readable = records.vector_hashes  # an unreadable record is not read twice
         extraction = self.fulltext.extract_missing(
-            lambda ids: records.papers(i for i in ids if i in readable), extracting
+            lambda ids: records.papers(i for i in ids if i in readable), extracting, records.file_keys
         )
         report = self.builder.run(records, rebuild=rebuild, progress=progress, prune=prune)
         report.warnings[:0] = extraction.failed

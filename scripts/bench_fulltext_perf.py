@@ -265,7 +265,8 @@ def timed_search(folder: Path, target: Path, papers: list[Paper]) -> None:
     # one PDF added: extraction (a new process), then `litkb index` (a new process)
     pdf = next(p for p in readable(folder) if p.stat().st_size < 2_000_000)
     copy = target / "added.pdf"
-    copy.write_bytes(pdf.read_bytes() + b"\n% added\n")  # a file the cache has not seen
+    # a file the cache and the index have not seen, also when --keep-kb runs this again
+    copy.write_bytes(pdf.read_bytes() + f"\n% added {time.time_ns()}\n".encode())
     extract_s, _, out = measured([sys.executable, "-c", EXTRACT, str(target), str(copy)])
     path, sha, size, pages, extractor, _, _, _ = json.loads(out)[0]
     paper = KnowledgeBase.open(target).get(papers[-1].id)

@@ -99,11 +99,13 @@ def extract_missing(
     papers_of: Callable[[Sequence[str]], list[Paper]],
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
+    keys: dict[str, list[int]] | None = None,
 ) -> Extraction:
     """Read into the cache the text of every attached file the cache lacks, of the records whose files
-    changed since the last check (`papers_of` gives the records of ids); see the module's text."""
+    changed since the last check (`papers_of` gives the records of ids; `keys` the record files' keys,
+    when already listed: 0.13 s for 20,000 records); see the module's text."""
     extraction = Extraction()
-    keys = store.file_keys()
+    keys = store.file_keys() if keys is None else keys
     seen = _checked(root)
     papers = papers_of([pid for pid, key in keys.items() if seen.get(pid) != key])
     todo = wanted(root, papers, extraction)

@@ -349,10 +349,12 @@ class FullText:
         self,
         papers_of: Callable[[Sequence[str]], list[Paper]],
         progress: Callable[[int, int], None] | None = None,
+        keys: dict[str, list[int]] | None = None,
     ) -> Extraction:
         """Read into the text cache every attached file whose text it lacks, of the records whose files
-        changed since the last check (`papers_of`: the records of ids), before `litkb index` builds."""
-        return extract_missing(self.root, self.store, self.writing, papers_of, self.limits, progress)
+        changed since the last check (`papers_of`: the records of ids), before `litkb index` builds
+        (`keys`: the record files' keys, when already listed)."""
+        return extract_missing(self.root, self.store, self.writing, papers_of, self.limits, progress, keys)
 
     # -- removing --------------------------------------------------------------------------------
 

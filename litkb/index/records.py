@@ -58,6 +58,8 @@ class IndexRecords:
         self._papers = papers
         self._store = store
         self._warn = warn
+        # the record files' keys as `read` listed them (None: the papers were given, not read)
+        self.file_keys: dict[str, list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -95,7 +97,9 @@ class IndexRecords:
         vector_hashes = {pid: rows[pid][3] for pid in ordered}
         full = {pid: rows[pid][5] for pid in ordered if rows[pid][5]}
         keyword = {pid: rows[pid][4] for pid in ordered}
-        return cls(model, vector_hashes, keyword, papers, store, warn, full_hashes=full)
+        found = cls(model, vector_hashes, keyword, papers, store, warn, full_hashes=full)
+        found.file_keys = keys
+        return found
 
     def papers(self, ids: Iterable[str]) -> list[Paper]:
         """The records of `ids`, in that order (read now if they were not; one removed or unreadable since
