@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RecordError
-from .fulltext.library import LibraryFiles, refused
+from .fulltext.library import LibraryFiles, given_pdfs, refused
 from .identity import INPUT_FIELDS, Catalog, merge
 from .models import Paper, replace_zotero_notes
 from .parsers import LibraryState
@@ -282,10 +282,4 @@ def zotero_pdfs(paper: Paper) -> list[tuple[str, bool]]:
     """The PDFs Zotero has for a paper that were on disk when it was imported, as (absolute path, linked:
     Zotero keeps only the path, not a copy in its storage): what attaching them takes, one call each
     (by reference to Zotero's file, or copied)."""
-    info = paper.extra.get(KEY)
-    pdfs = info.get("pdfs") if isinstance(info, dict) else None
-    return [
-        (str(pdf["path"]), bool(pdf.get("linked")))
-        for pdf in pdfs or []
-        if isinstance(pdf, dict) and pdf.get("path") and not pdf.get("missing")
-    ]
+    return [(given.path, given.linked) for given in given_pdfs(paper)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from litkb.errors import InputError
 from litkb.fulltext import library
@@ -211,6 +211,16 @@ def by_title(kb_dir: Path) -> dict[str, Paper]:
     return {p.title: p for p in KnowledgeBase.open(kb_dir).papers()}
 
 
+def imported(
+    tmp_path: Path, version: str, home: Path, kb_dir: Path, runner: CliRunner
+) -> tuple[Result, dict[str, Paper]]:
+    """The sample library of `version` ingested into `kb_dir`: the command's result, the records by title."""
+    sample = build_sample(tmp_path, version, home)
+    result = run(runner, kb_dir, "ingest", str(sample.lib.path))
+    assert result.exit_code == 0, result.stderr
+    return result, by_title(kb_dir)
+
+
 def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
     """Every file under a folder with its modification time and content hash."""
     return {
@@ -224,10 +234,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
 def test_every_item_type_comes_across(
     version: str, tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner
 ) -> None:
-    sample = build_sample(tmp_path, version, home)
-    result = run(runner, kb_dir, "ingest", str(sample.lib.path))
-    assert result.exit_code == 0, result.stderr
-    papers = by_title(kb_dir)
+    _, papers = imported(tmp_path, version, home, kb_dir, runner)
     assert "A Trashed Article" not in papers
     assert len(papers) == 11  # every regular item outside the trash, none from notes or attachments
     article = papers["Attention Is All You Need"]
@@ -281,10 +288,7 @@ def test_every_item_type_comes_across(
 def test_notes_annotations_and_what_is_reported(
     version: str, tmp_path: Path, home: Path, kb_dir: Path, runner: CliRunner
 ) -> None:
-    sample = build_sample(tmp_path, version, home)
-    result = run(runner, kb_dir, "ingest", str(sample.lib.path))
-    assert result.exit_code == 0, result.stderr
-    papers = by_title(kb_dir)
+    result, papers = imported(tmp_path, version, home, kb_dir, runner)
     notes = papers["Attention Is All You Need"].notes or ""
     assert notes.startswith(ZOTERO_NOTES_START)
     assert "Why it matters\nRead the [preprint](https://arxiv.org/abs/1706.03762) first & compare." in notes

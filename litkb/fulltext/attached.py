@@ -4,16 +4,15 @@ base: under its `files/` folder, or a linked file that is still the one attached
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, NotFoundError
 from ..models import Paper
+from .files import FILES_DIR
 from .pages import ExtractedText, load_text
-
-FILES_DIR = "files"
+from .reading import digest
 
 
 @dataclass
@@ -42,7 +41,7 @@ class PaperText:
         recorded = Path(str(entry.get("path") or ""))
         if entry.get("linked"):
             path = recorded if recorded.is_absolute() else self.root / recorded
-            if not path.is_file() or _sha256(path) != entry.get("sha256"):
+            if not path.is_file() or digest(path)[0] != entry.get("sha256"):
                 raise NotFoundError(f"{path}: the linked file is gone or has changed since it was attached")
             return path
         base = (self.root / FILES_DIR).resolve()
@@ -85,11 +84,3 @@ class PaperText:
                 break
         return {"id": self.paper.id, "title": self.paper.title, "pages": shown, "page_count": total,
                 "status": text.status, "truncated": truncated}  # fmt: skip
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -38,6 +38,14 @@ def stored_path(root: Path, entry: dict[str, Any]) -> Path:
     return path if path.is_absolute() else root / path
 
 
+def remove_copies(paths: Iterable[Path]) -> None:
+    """Remove files copied in by a change that could not be saved, and their folders left empty."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+
+
 def copy_in(
     root: Path, paper_id: str, source: Path, sha256: str, name: str | None = None
 ) -> tuple[str, bool]:

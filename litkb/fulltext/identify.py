@@ -156,8 +156,7 @@ def doi(pdf: RawPdf) -> str | None:
     candidates = list(pdf.xmp_dois)
     for key in ("doi", "DOI", "Subject", "Keywords", "Title"):
         candidates += _DOI.findall(pdf.metadata.get(key, ""))
-    first = unicodedata.normalize("NFKC", pdf.raw_first.split("\f")[0])
-    page_one = first[: len(first)]
+    page_one = unicodedata.normalize("NFKC", pdf.raw_first.split("\f")[0])
     candidates += _LABELLED_DOI.findall(page_one) + _DOI.findall(page_one)
     for candidate in candidates:
         cleaned = _clean_doi(candidate)
@@ -278,7 +277,8 @@ def choose_title(lines: list[Line], pdf: RawPdf) -> str | None:
     """The title from page 1's layout, or the document information's where page 1 shows that title."""
     meta = tidy_title(pdf.metadata.get("Title", ""))
     first_page = _folded(pdf.pages[0]) if pdf.pages else ""
-    if meta and _plausible_meta_title(meta) and _folded(meta) and _folded(meta) in first_page:
+    folded = _folded(meta)
+    if meta and _plausible_meta_title(meta) and folded and folded in first_page:
         return meta
     if lines:
         title = tidy_title(" ".join(line.text for line in lines))

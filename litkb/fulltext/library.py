@@ -12,7 +12,6 @@ in Zotero, or gone from disk) is taken off; files the owner attached themselves 
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from typing import Any
 
 from ..errors import LitkbError
 from ..models import Paper
-from .files import copy_in, delete_unused
+from .files import copy_in, delete_unused, remove_copies
 from .pages import load_text
 from .reading import digest
 
@@ -196,7 +195,7 @@ class LibraryFiles:
             entry = {"path": path, "sha256": state.sha256, "size": state.size, "original": pdf.path}
         cached = load_text(self.root, state.sha256)
         if cached is not None and cached.status == "ok":
-            entry["pages"] = int(cached.meta.get("page_count", len(cached.pages)))
+            entry["pages"] = cached.page_count
             entry["extractor"] = cached.extractor
         if not copied:
             entry["linked"] = True
@@ -225,10 +224,7 @@ class LibraryFiles:
 
     def undo(self) -> None:
         """Remove the copies made now (their records could not be written)."""
-        for path in self.created:
-            path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                path.parent.rmdir()
+        remove_copies(self.created)
 
     def tidy(self, papers: Iterable[Paper]) -> list[str]:
         """Delete the copies of entries taken off that none of `papers` (the records now) names."""

@@ -183,4 +183,4 @@ def _counted(entry: dict[str, Any], texts: dict[str, ExtractedText]) -> dict[str
     text = texts.get(str(entry.get("sha256")))
     if text is None or "pages" in entry:
         return entry
-    return {**entry, "pages": int(text.meta.get("page_count", len(text.pages))), "extractor": text.extractor}
+    return {**entry, "pages": text.page_count, "extractor": text.extractor}

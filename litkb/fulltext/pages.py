@@ -34,6 +34,12 @@ class ExtractedText:
     status: str = "ok"
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def page_count(self) -> int:
+        """The file's pages: as the PDF counts them (a file cut at the page limit has more than its
+        text), else the pages of text."""
+        return int(self.meta.get("page_count", len(self.pages)))
+
     def page(self, number: int) -> str:
         """The text of page `number` (1-based)."""
         return self.pages[number - 1]

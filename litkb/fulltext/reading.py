@@ -36,7 +36,7 @@ class ReadFile:
 
     @property
     def pages(self) -> int:
-        return int(self.text.meta.get("page_count", len(self.text.pages))) if self.text else 0
+        return self.text.page_count if self.text else 0
 
 
 def digest(path: Path) -> tuple[str, int]:
@@ -72,7 +72,7 @@ def _notes(text: ExtractedText) -> list[str]:
     notes = []
     if text.meta.get("problem"):
         notes.append(str(text.meta["problem"]))
-    count = int(text.meta.get("page_count", len(text.pages)))
+    count = text.page_count
     if count > len(text.pages):
         notes.append(f"{count:,} pages: only the first {len(text.pages):,} are searchable")
     return notes

@@ -23,7 +23,7 @@ from ..models import Paper, Source
 from ..store import RecordStore
 from ..wording import plural
 from .extract import extractor_name
-from .files import choose, copy_in, delete_unused, holder, make_entry, stored_path
+from .files import choose, copy_in, delete_unused, holder, make_entry, remove_copies, stored_path
 from .identify import Identified
 from .library import LibraryFiles, refuse
 from .missing import Extraction, extract_missing
@@ -411,7 +411,7 @@ class FullText:
         if page is None:
             return list(enumerate(text.pages, start=1))
         if not 1 <= page <= len(text.pages):
-            count = int(text.meta.get("page_count", len(text.pages)))
+            count = text.page_count
             read = f" ({len(text.pages)} of them read)" if count > len(text.pages) else ""
             raise UsageError(f"--page {page}: {paper.id}'s file has {count} pages{read}")
         return [(page, text.page(page))]
@@ -471,17 +471,8 @@ class _Batch:
         try:
             store.save_many(self.papers.values())
         except BaseException:
-            for path in self.created:
-                path.unlink(missing_ok=True)
-                with _quiet():
-                    path.parent.rmdir()
+            remove_copies(self.created)
             raise
-
-
-def _quiet() -> AbstractContextManager[None]:
-    import contextlib
-
-    return contextlib.suppress(OSError)
 
 
 def anything_added(listed: IngestReport | None, report: PdfReport) -> bool:

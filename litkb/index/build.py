@@ -272,11 +272,10 @@ class IndexBuilder:
             for start in range(0, len(papers), FULL_CHUNK):
                 group = papers[start : start + FULL_CHUNK]
                 found = [(p.id, want[p.id], paper_windows(root, p)) for p in group]
-                batch = [w.text for _, _, windows in found for w in windows]
-                vectors = full_vectors(encoder, [w for _, _, windows in found for w in windows])
-                segments.append(full.write_segment(found, vectors))
-                done += len(batch)
-                report.full_passages += len(batch)
+                every = [w for _, _, windows in found for w in windows]
+                segments.append(full.write_segment(found, full_vectors(encoder, every)))
+                done += len(every)
+                report.full_passages += len(every)
                 report.full_papers += sum(1 for _, _, windows in found if windows)
                 for pid, _, windows in found:
                     cache[pid] = windows

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import LitkbError
 from ..fsutil import atomic_write_text
@@ -37,9 +37,6 @@ from ..fulltext.pages import ExtractedText, load_text, text_path
 from ..fulltext.windows import Window
 from .fullrank import Best
 from .keyword import KeywordIndex, KeywordScores, query_terms, tokens
-
-if TYPE_CHECKING:
-    pass
 
 CATALOG = "catalog.json"
 LAYOUT = 1
@@ -93,9 +90,6 @@ class _Segment:
         # The papers with passages, in row order, and the first row of each (for reduceat).
         self.held = np.flatnonzero((counts > 0) & ~self.dead)
         self.reference = np.asarray(meta[:, 4], dtype=bool) if len(meta) else np.zeros(0, dtype=bool)
-        self.live_rows = np.zeros(len(vectors), dtype=bool)
-        for i in self.held.tolist():
-            self.live_rows[self.start[i] : self.start[i] + self.counts[i]] = True
 
     def entry(self) -> dict[str, Any]:
         return {"name": self.name, "papers": self.papers, "counts": self.counts, "hashes": self.hashes,
@@ -171,33 +165,35 @@ class FullTextIndex:
     def passage_count(self) -> int:
         return sum(self.count_of(pid) for pid in self.where())
 
-    def papers_with_text(self) -> int:
-        return sum(1 for pid in self.where() if self.count_of(pid))
-
     def empty(self) -> bool:
         """Whether no paper has a full-text passage (a search then has nothing to look at here)."""
         return not any(len(s.held) for s in self.segments())
+
+    def _rows(self, paper_id: str) -> tuple[_Segment, slice] | None:
+        """The segment that holds a paper's passages and their rows there (None: it holds none)."""
+        found = self.where().get(paper_id)
+        if found is None:
+            return None
+        segment = self.segments()[found[0]]
+        start = int(segment.start[found[1]])
+        return segment, slice(start, start + segment.counts[found[1]])
 
     def places(self, paper_id: str) -> Any:
         """The (file, page, start, end, reference) rows of a paper's passages, in passage order."""
         import numpy as np
 
-        found = self.where().get(paper_id)
+        found = self._rows(paper_id)
         if found is None:
             return np.zeros((0, 5), dtype=np.int32)
-        segment = self.segments()[found[0]]
-        start = int(segment.start[found[1]])
-        return np.asarray(segment.meta[start : start + segment.counts[found[1]]])
+        return np.asarray(found[0].meta[found[1]])
 
     def vectors_of(self, paper_id: str) -> Any:
         import numpy as np
 
-        found = self.where().get(paper_id)
+        found = self._rows(paper_id)
         if found is None:
             return np.zeros((0, 0), dtype=np.float32)
-        segment = self.segments()[found[0]]
-        start = int(segment.start[found[1]])
-        return np.asarray(segment.vectors[start : start + segment.counts[found[1]]], dtype=np.float32)
+        return np.asarray(found[0].vectors[found[1]], dtype=np.float32)
 
     # -- changing it -----------------------------------------------------------------------------
 
